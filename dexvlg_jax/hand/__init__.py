@@ -1,0 +1,18 @@
+"""The LEAP Hand (right): MJCF, constants, differentiable forward kinematics, contact points and SDF."""
+from dexvlg_jax.hand import constants
+from dexvlg_jax.hand.constants import JOINT_NAMES, LINK_NAMES, MJCF_PATH, MODES, NUM_JOINTS
+from dexvlg_jax.hand.kinematics import (
+    LinkFrames,
+    contact_candidates,
+    contact_sites,
+    forward_kinematics,
+    hand_signed_distance,
+    link_points_to_world,
+    pose_from_vector,
+    primitive_distances,
+    primitive_frames,
+    self_penetration,
+    site_positions,
+    surface_points,
+)
+from dexvlg_jax.hand.model import HandModel, load_hand

@@ -1,0 +1,24 @@
+"""Benchmarks, one per stage: `python -m launch.benchmark {fk,synth,sim,model,render} [flags]`.
+
+Each prints one JSON object on stdout. The stage's code lives in `launch/bench_<name>.py`, which
+defines `main(argv: list[str]) -> dict`; this module only dispatches and prints.
+"""
+import importlib
+import json
+import sys
+
+BENCHMARKS = ("fk", "synth", "sim", "model", "render")
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in BENCHMARKS:
+        sys.exit(f"usage: python -m launch.benchmark {{{','.join(BENCHMARKS)}}} [flags]; got {argv[:1] or 'nothing'}")
+    module = importlib.import_module(f"launch.bench_{argv[0]}")
+    result = module.main(argv[1:])
+    print(json.dumps(result, indent=2, sort_keys=True))
+    return result
+
+
+if __name__ == "__main__":
+    main()
