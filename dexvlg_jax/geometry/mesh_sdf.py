@@ -1,0 +1,220 @@
+"""Signed distance of a triangle mesh in JAX: exact brute force, and a precomputed trilinear grid.
+
+Convention (as every SDF in dexvlg_jax): metres, **negative inside, positive outside**, zero on the surface.
+Note that `trimesh.proximity.signed_distance` uses the opposite sign (positive inside).
+
+* `mesh_signed_distance(points, vertices, faces)`: exact unsigned distance to the nearest triangle (closest
+  point on each triangle, Ericson's region test, branch-free) with the sign of the generalised winding number
+  (sum of the triangles' solid angles over 4 pi; > 0.5 means inside). Robust for watertight meshes, tolerant of
+  small holes. Cost O(P F); points are processed in chunks with `lax.map` so memory stays O(chunk * F).
+* `SDFGrid` + `build_sdf_grid(vertices, faces)`: the exact SDF sampled on a regular grid that covers the mesh's
+  bounding box plus a padding (3 cm by default). All coordinates are in the mesh's frame (the object frame).
+* `sdf_grid_query(grid, points)`: trilinear interpolation; jit/vmap/grad-able. A point outside the grid box
+  gets the value at its projection onto the box plus its distance to the box, so the field stays positive
+  and continuous away from the object.
+* `sdf_grid_gradient(grid, points)`: d sdf / d point of the trilinear field (via `jax.grad`).
+"""
+from __future__ import annotations
+
+import functools
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+_TINY = 1e-30
+
+
+@flax.struct.dataclass
+class SDFGrid:
+    """A signed-distance field sampled on a regular grid (object frame, metres, negative inside).
+
+    origin: (3,) position of grid node (0, 0, 0). spacing: () cell size (same on every axis).
+    values: (nx, ny, nz) signed distance at node (i, j, k) = origin + spacing * (i, j, k).
+    Fields may hold numpy or jax arrays; the query functions convert.
+    """
+
+    origin: Float[Array, "3"]
+    spacing: Float[Array, ""]
+    values: Float[Array, "nx ny nz"]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(int(n) for n in self.values.shape)
+
+    @property
+    def upper_corner(self) -> Float[Array, "3"]:
+        """Position of the last grid node (nx-1, ny-1, nz-1)."""
+        return self.origin + self.spacing * (jnp.asarray(self.values.shape, jnp.float32) - 1.0)
+
+
+def _safe_divide(numerator, denominator):
+    safe = jnp.where(jnp.abs(denominator) > _TINY, denominator, 1.0)
+    return jnp.where(jnp.abs(denominator) > _TINY, numerator / safe, 0.0)
+
+
+def point_triangle_squared_distance(
+    point: Float[Array, "3"], triangles: Float[Array, "F 3 3"]
+) -> Float[Array, "F"]:
+    """Squared distance from one point to each triangle (closest-point regions after Ericson, RTCD 5.1.5)."""
+    a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
+    ab, ac, ap = b - a, c - a, point - a
+    bp, cp = point - b, point - c
+    d1 = jnp.sum(ab * ap, -1)
+    d2 = jnp.sum(ac * ap, -1)
+    d3 = jnp.sum(ab * bp, -1)
+    d4 = jnp.sum(ac * bp, -1)
+    d5 = jnp.sum(ab * cp, -1)
+    d6 = jnp.sum(ac * cp, -1)
+    va = d3 * d6 - d5 * d4
+    vb = d5 * d2 - d1 * d6
+    vc = d1 * d4 - d3 * d2
+
+    # Face interior (default), then the edge and vertex regions override in reverse priority.
+    total = va + vb + vc
+    v_face = _safe_divide(vb, total)
+    w_face = _safe_divide(vc, total)
+    closest = a + ab * v_face[:, None] + ac * w_face[:, None]
+
+    in_bc = (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0)
+    w_bc = _safe_divide(d4 - d3, (d4 - d3) + (d5 - d6))
+    closest = jnp.where(in_bc[:, None], b + (c - b) * w_bc[:, None], closest)
+
+    in_ac = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
+    w_ac = _safe_divide(d2, d2 - d6)
+    closest = jnp.where(in_ac[:, None], a + ac * w_ac[:, None], closest)
+
+    in_c = (d6 >= 0) & (d5 <= d6)
+    closest = jnp.where(in_c[:, None], c, closest)
+
+    in_ab = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
+    v_ab = _safe_divide(d1, d1 - d3)
+    closest = jnp.where(in_ab[:, None], a + ab * v_ab[:, None], closest)
+
+    in_b = (d3 >= 0) & (d4 <= d3)
+    closest = jnp.where(in_b[:, None], b, closest)
+
+    in_a = (d1 <= 0) & (d2 <= 0)
+    closest = jnp.where(in_a[:, None], a, closest)
+
+    delta = point - closest
+    return jnp.sum(delta * delta, -1)
+
+
+def winding_number(point: Float[Array, "3"], triangles: Float[Array, "F 3 3"]) -> Float[Array, ""]:
+    """Generalised winding number of a point (1 inside a closed outward-oriented mesh, 0 outside).
+
+    Solid angle of each triangle by Van Oosterom & Strackee: tan(omega / 2) = det / denominator.
+    """
+    a = triangles[:, 0] - point
+    b = triangles[:, 1] - point
+    c = triangles[:, 2] - point
+    la, lb, lc = (jnp.sqrt(jnp.sum(v * v, -1)) for v in (a, b, c))
+    det = jnp.sum(a * jnp.cross(b, c), -1)
+    denominator = la * lb * lc + jnp.sum(a * b, -1) * lc + jnp.sum(b * c, -1) * la + jnp.sum(c * a, -1) * lb
+    solid_angle = 2.0 * jnp.arctan2(det, denominator)
+    return jnp.sum(solid_angle) / (4.0 * jnp.pi)
+
+
+def _signed_distance_one(point: Float[Array, "3"], triangles: Float[Array, "F 3 3"]) -> Float[Array, ""]:
+    unsigned = jnp.sqrt(jnp.min(point_triangle_squared_distance(point, triangles)))
+    inside = winding_number(point, triangles) > 0.5
+    return jnp.where(inside, -unsigned, unsigned)
+
+
+@functools.partial(jax.jit, static_argnames=("chunk_size",))
+def _signed_distance_chunked(points, triangles, chunk_size: int):
+    num_points = points.shape[0]
+    num_chunks = -(-num_points // chunk_size)
+    padded = jnp.concatenate([points, jnp.broadcast_to(points[:1], (num_chunks * chunk_size - num_points, 3))])
+    chunks = padded.reshape(num_chunks, chunk_size, 3)
+    per_chunk = jax.vmap(_signed_distance_one, in_axes=(0, None))
+    values = jax.lax.map(lambda chunk: per_chunk(chunk, triangles), chunks)
+    return values.reshape(-1)[:num_points]
+
+
+def mesh_signed_distance(
+    points: Float[Array, "P 3"],
+    vertices: Float[Array, "V 3"],
+    faces: Int[Array, "F 3"],
+    chunk_size: int = 256,
+) -> Float[Array, "P"]:
+    """Exact signed distance (metres, negative inside) from points to a triangle mesh, same frame as the mesh.
+
+    Brute force over all triangles, jitted, `lax.map` over chunks of `chunk_size` points. For best float32
+    accuracy keep the mesh near the origin (the object frame is centred on its bounding box).
+    """
+    points = jnp.asarray(points, jnp.float32)
+    triangles = jnp.asarray(vertices, jnp.float32)[jnp.asarray(faces, jnp.int32)]
+    chunk_size = int(max(1, min(chunk_size, points.shape[0])))
+    return _signed_distance_chunked(points, triangles, chunk_size)
+
+
+def build_sdf_grid(
+    vertices: Float[Array, "V 3"],
+    faces: Int[Array, "F 3"],
+    resolution: int = 48,
+    padding: float = 0.03,
+    chunk_size: int = 256,
+) -> SDFGrid:
+    """Sample the exact SDF on a grid with cubic cells covering the mesh bounds + `padding` (metres).
+
+    `resolution` is the number of nodes along the longest axis; the other axes get as many nodes as needed
+    for the same spacing. Returns an SDFGrid holding numpy arrays (float32).
+    """
+    vertices = np.asarray(vertices, np.float64)
+    lower = vertices.min(0) - padding
+    upper = vertices.max(0) + padding
+    spacing = float((upper - lower).max() / (resolution - 1))
+    counts = np.maximum(np.ceil((upper - lower) / spacing - 1e-6).astype(int) + 1, 2)
+    # Centre the grid on the mesh box so the padding is symmetric.
+    origin = (lower + upper) / 2.0 - spacing * (counts - 1) / 2.0
+    axes = [origin[d] + spacing * np.arange(counts[d]) for d in range(3)]
+    nodes = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    values = mesh_signed_distance(nodes.astype(np.float32), vertices.astype(np.float32), faces, chunk_size)
+    return SDFGrid(
+        origin=origin.astype(np.float32),
+        spacing=np.float32(spacing),
+        values=np.asarray(values, np.float32).reshape(tuple(counts)),
+    )
+
+
+def _trilinear_one(values, origin, spacing, point):
+    shape = jnp.asarray(values.shape, jnp.float32)
+    upper = origin + spacing * (shape - 1.0)
+    clamped = jnp.clip(point, origin, upper)
+    outside = point - clamped
+    outside_sq = jnp.sum(outside * outside)
+    positive = outside_sq > 1e-20
+    outside_distance = jnp.where(positive, jnp.sqrt(jnp.where(positive, outside_sq, 1.0)), 0.0)
+
+    continuous_index = (clamped - origin) / spacing
+    base = jnp.clip(jnp.floor(continuous_index), 0.0, shape - 2.0)
+    fraction = continuous_index - base
+    i, j, k = (base[d].astype(jnp.int32) for d in range(3))
+    fx, fy, fz = fraction[0], fraction[1], fraction[2]
+    c00 = values[i, j, k] * (1 - fx) + values[i + 1, j, k] * fx
+    c01 = values[i, j, k + 1] * (1 - fx) + values[i + 1, j, k + 1] * fx
+    c10 = values[i, j + 1, k] * (1 - fx) + values[i + 1, j + 1, k] * fx
+    c11 = values[i, j + 1, k + 1] * (1 - fx) + values[i + 1, j + 1, k + 1] * fx
+    c0 = c00 * (1 - fy) + c10 * fy
+    c1 = c01 * (1 - fy) + c11 * fy
+    return c0 * (1 - fz) + c1 * fz + outside_distance
+
+
+def sdf_grid_query(grid: SDFGrid, points: Float[Array, "P 3"]) -> Float[Array, "P"]:
+    """Trilinear signed distance (metres, negative inside) of object-frame points; jit/vmap/grad-able."""
+    values = jnp.asarray(grid.values, jnp.float32)
+    origin = jnp.asarray(grid.origin, jnp.float32)
+    spacing = jnp.asarray(grid.spacing, jnp.float32)
+    return jax.vmap(lambda p: _trilinear_one(values, origin, spacing, p))(jnp.asarray(points))
+
+
+def sdf_grid_gradient(grid: SDFGrid, points: Float[Array, "P 3"]) -> Float[Array, "P 3"]:
+    """Gradient of the trilinear field w.r.t. each point (roughly the outward normal near the surface)."""
+    values = jnp.asarray(grid.values, jnp.float32)
+    origin = jnp.asarray(grid.origin, jnp.float32)
+    spacing = jnp.asarray(grid.spacing, jnp.float32)
+    return jax.vmap(jax.grad(lambda p: _trilinear_one(values, origin, spacing, p)))(jnp.asarray(points))
