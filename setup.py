@@ -30,6 +30,8 @@ setup(
         "rtree>=1.3",
         "sentencepiece>=0.2",
         "numpy>=1.26",
+        "pillow>=10",
+        "matplotlib>=3.8",
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-xdist>=3.5"],

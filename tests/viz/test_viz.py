@@ -1,0 +1,43 @@
+"""Grasp pictures and GLB export."""
+import numpy as np
+import trimesh
+from PIL import Image
+
+from dexvlg_jax import viz
+from dexvlg_jax.hand.model import load_hand
+
+
+def test_hand_mesh_matches_the_collision_primitives():
+    mesh = viz.hand_trimesh(np.zeros(3), np.eye(3), np.zeros(16))
+    hand = load_hand()
+    assert set(np.unique(mesh.metadata["face_link"])) == set(range(hand.num_links)) - {0} | {0}
+    # Open hand: fingertips ~13 cm along +x, palm face at z ~ -3.5 cm.
+    assert 0.12 < mesh.bounds[1, 0] < 0.15 and -0.04 < mesh.bounds[0, 2] < -0.03
+
+
+def test_glb_round_trip(tmp_path):
+    obj = viz.object_trimesh(*_cylinder())
+    path = viz.export_grasp_glb(str(tmp_path / "grasp.glb"), obj, np.array([0.0, 0.0, 0.12]), np.eye(3), np.zeros(16))
+    scene = trimesh.load(path)
+    faces = sum(len(g.faces) for g in scene.geometry.values())
+    assert faces == len(obj.faces) + len(viz.hand_trimesh(np.zeros(3), np.eye(3), np.zeros(16)).faces)
+
+
+def test_software_picture_shows_hand_and_object_colours(tmp_path):
+    obj = viz.object_trimesh(*_cylinder())
+    hand_mesh = viz.hand_trimesh(np.array([0.0, 0.0, 0.14]), np.eye(3), np.zeros(16))
+    path = viz.render_meshes_png(str(tmp_path / "g.png"), [obj, hand_mesh], size=(160, 120))
+    pixels = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3).astype(int)
+    background = np.all(pixels == 255, axis=1)
+    assert 0.05 < 1 - background.mean() < 0.95
+    # The hand's skin colour and at least one part colour are visible.
+    skin = np.array(viz.meshes.HAND_COLOUR[:3])
+    part = viz.part_colours(2)[0, :3].astype(int)
+    hue = lambda c: c / max(c.sum(), 1)  # noqa: E731  shading scales brightness, keeps the hue
+    assert np.any(np.all(np.abs(pixels / np.maximum(pixels.sum(1, keepdims=True), 1) - hue(skin)) < 0.02, axis=1))
+    assert np.any(np.all(np.abs(pixels / np.maximum(pixels.sum(1, keepdims=True), 1) - hue(part)) < 0.02, axis=1))
+
+
+def _cylinder():
+    mesh = trimesh.creation.cylinder(radius=0.03, height=0.2)
+    return mesh.vertices, mesh.faces, (mesh.triangles_center[:, 2] > 0.05).astype(int)
