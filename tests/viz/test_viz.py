@@ -41,3 +41,14 @@ def test_software_picture_shows_hand_and_object_colours(tmp_path):
 def _cylinder():
     mesh = trimesh.creation.cylinder(radius=0.03, height=0.2)
     return mesh.vertices, mesh.faces, (mesh.triangles_center[:, 2] > 0.05).astype(int)
+
+
+def test_report_embeds_tables_and_pictures(tmp_path):
+    png = viz.render_meshes_png(str(tmp_path / "h.png"), [viz.hand_trimesh(np.zeros(3), np.eye(3), np.zeros(16))],
+                                size=(64, 64))
+    from dexvlg_jax.viz.report import Report
+
+    path = Report("t").section("Quality").table([{"split": "seen", "success": 0.5}]).image(png, "hand").image(
+        str(tmp_path / "missing.png")).write(str(tmp_path / "r.html"))
+    page = open(path).read()
+    assert "<td>0.500</td>" in page and "data:image/png;base64," in page and "missing picture" in page
