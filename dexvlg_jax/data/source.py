@@ -1,0 +1,197 @@
+"""Reading: a grain ArrayRecord data source over the shards, picklable transforms, and the DataLoader.
+
+Transforms are module-level `grain.transforms.Map` classes holding only plain data (numpy arrays, ints, a
+tokenizer object), so they pickle into grain worker processes. Typical chain:
+
+    DecodeRecord() -> ResizeCrop(224) -> BackProjectDepth() -> NormalizePose(mean, std)
+      -> TokenizeInstruction(tokenizer, max_len) -> SelectFeatures(MODEL_FEATURES)
+
+Camera convention for back-projection: pinhole, OpenCV axes (x right, y down, z forward), pixel (u, v) centre
+at integer coordinates: x = (u - cx) z / fx, y = (v - cy) z / fy.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import grain
+import numpy as np
+
+from dexvlg_jax.data.schema import decode_record
+from dexvlg_jax.data.writer import read_manifest, shard_paths
+
+MODEL_FEATURES = ("rgb", "depth", "points", "part_mask", "intrinsics", "pose", "tokens", "token_mask", "part_id")
+
+
+def open_data_source(paths: str | os.PathLike | Sequence[str], split: str | None = None):
+    """grain ArrayRecordDataSource over shard files, or over the `split` shards of a dataset directory."""
+    if isinstance(paths, (str, os.PathLike)) and os.path.isdir(paths):
+        paths = shard_paths(paths, split)
+    elif isinstance(paths, (str, os.PathLike)):
+        paths = [os.fspath(paths)]
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        raise ValueError(f"open_data_source: no shard files (split={split!r})")
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise FileNotFoundError(f"open_data_source: shard files do not exist: {missing}")
+    return grain.sources.ArrayRecordDataSource(paths)
+
+
+def pose_statistics(out_dir: str | os.PathLike, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """(mean (25,), std (25,)) float32 of pose_camera over `split`, from the manifest."""
+    stats = read_manifest(out_dir)["pose_statistics"]
+    if split not in stats:
+        raise KeyError(f"{out_dir}: manifest has no pose statistics for split {split!r} (has {sorted(stats)})")
+    return np.asarray(stats[split]["mean"], np.float32), np.asarray(stats[split]["std"], np.float32)
+
+
+class DecodeRecord(grain.transforms.Map):
+    """bytes -> dict of numpy arrays (GraspRecord.to_dict(); strings as 0-d unicode arrays)."""
+
+    def map(self, element):
+        return decode_record(element).to_dict()
+
+
+class NormalizePose(grain.transforms.Map):
+    """Adds "pose" (25,) float32 = (pose_camera - mean) / max(std, min_std).
+
+    Args: mean, std (25,) dataset statistics (e.g. `pose_statistics(dir)`); min_std guards constant dims.
+    """
+
+    def __init__(self, mean, std, min_std: float = 1e-3, key: str = "pose_camera"):
+        self.mean = np.asarray(mean, np.float32)
+        self.std = np.maximum(np.asarray(std, np.float32), np.float32(min_std))
+        self.key = key
+
+    def map(self, element):
+        element = dict(element)
+        element["pose"] = ((np.asarray(element[self.key], np.float32) - self.mean) / self.std).astype(np.float32)
+        return element
+
+    def denormalize(self, pose: np.ndarray) -> np.ndarray:
+        """Inverse of the normalisation for model outputs (..., 25)."""
+        return np.asarray(pose) * self.std + self.mean
+
+
+class TokenizeInstruction(grain.transforms.Map):
+    """Adds "tokens" (L,) int32 and "token_mask" (L,) bool from "instruction".
+
+    `tokenizer` is any picklable object with `encode(text: str, max_len) -> (tokens (L,), mask (L,))`, e.g.
+    dexvlg_jax.data.tokenizer.Tokenizer.
+    """
+
+    def __init__(self, tokenizer, max_len: int):
+        self.tokenizer = tokenizer
+        self.max_len = int(max_len)
+
+    def map(self, element):
+        element = dict(element)
+        tokens, mask = self.tokenizer.encode(str(element["instruction"]), self.max_len)
+        element["tokens"] = np.asarray(tokens, np.int32)
+        element["token_mask"] = np.asarray(mask, bool)
+        return element
+
+
+def resize_crop(rgb, depth, part_mask, intrinsics, size: int):
+    """Centre-crop to a square, resize to (size, size); returns the new arrays and intrinsics (3, 3).
+
+    RGB is resized bilinearly; depth and mask with nearest neighbour (no mixed depths / labels).
+    """
+    from PIL import Image
+
+    height, width = rgb.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    crop = (slice(top, top + side), slice(left, left + side))
+    scale = size / side
+
+    def resize(image, resample):
+        return np.asarray(Image.fromarray(image).resize((size, size), resample))
+
+    new_rgb = resize(np.ascontiguousarray(rgb[crop]), Image.BILINEAR)
+    new_depth = resize(np.ascontiguousarray(depth[crop], np.float32), Image.NEAREST)
+    new_mask = resize(np.ascontiguousarray(part_mask[crop], np.int32), Image.NEAREST)
+    k = np.asarray(intrinsics, np.float64).copy()
+    k[0, 2] -= left
+    k[1, 2] -= top
+    # Pixel centres at integer coordinates: u' + 0.5 = s (u + 0.5).
+    k[0, 0] *= scale
+    k[1, 1] *= scale
+    k[0, 2] = scale * (k[0, 2] + 0.5) - 0.5
+    k[1, 2] = scale * (k[1, 2] + 0.5) - 0.5
+    return new_rgb, new_depth.astype(np.float32), new_mask.astype(np.int32), k.astype(np.float32)
+
+
+class ResizeCrop(grain.transforms.Map):
+    """Centre-crop + resize rgb / depth / part_mask to (size, size) and update intrinsics accordingly."""
+
+    def __init__(self, size: int):
+        self.size = int(size)
+
+    def map(self, element):
+        element = dict(element)
+        rgb, depth, mask, k = resize_crop(element["rgb"], element["depth"], element["part_mask"],
+                                          element["intrinsics"], self.size)
+        element.update(rgb=rgb, depth=depth, part_mask=mask, intrinsics=k)
+        return element
+
+
+def depth_to_points(depth: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
+    """Depth (H, W) metres + K (3, 3) -> camera-frame points (H, W, 3) float32 (zeros where depth == 0)."""
+    depth = np.asarray(depth, np.float32)
+    height, width = depth.shape
+    v, u = np.meshgrid(np.arange(height, dtype=np.float32), np.arange(width, dtype=np.float32), indexing="ij")
+    fx, fy, cx, cy = intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2], intrinsics[1, 2]
+    return np.stack([(u - cx) * depth / fx, (v - cy) * depth / fy, depth], axis=-1).astype(np.float32)
+
+
+class BackProjectDepth(grain.transforms.Map):
+    """Adds "points" (H, W, 3) float32: the depth back-projected into the camera frame (metres)."""
+
+    def map(self, element):
+        element = dict(element)
+        element["points"] = depth_to_points(element["depth"], element["intrinsics"])
+        return element
+
+
+class SelectFeatures(grain.transforms.Map):
+    """Keeps only `keys` (those present), so that batches hold numeric arrays only."""
+
+    def __init__(self, keys: Sequence[str] = MODEL_FEATURES):
+        self.keys = tuple(keys)
+
+    def map(self, element):
+        return {k: element[k] for k in self.keys if k in element}
+
+
+def default_operations(mean, std, tokenizer=None, max_len: int = 32, image_size: int | None = None,
+                       keys: Sequence[str] = MODEL_FEATURES) -> list:
+    """The standard transform chain (tokenisation only when a tokenizer is given)."""
+    operations = [DecodeRecord()]
+    if image_size is not None:
+        operations.append(ResizeCrop(image_size))
+    operations += [BackProjectDepth(), NormalizePose(mean, std)]
+    if tokenizer is not None:
+        operations.append(TokenizeInstruction(tokenizer, max_len))
+    operations.append(SelectFeatures(keys))
+    return operations
+
+
+def make_data_loader(paths, batch_size: int, operations: Sequence | None = None, *, seed: int = 0,
+                     num_epochs: int | None = None, shuffle: bool = True, shard_by_process: bool = True,
+                     worker_count: int = 0, drop_remainder: bool = True, split: str | None = None):
+    """grain DataLoader over shards (`paths`: files or a dataset directory + `split`).
+
+    Each JAX process reads its own slice of the records (`ShardByJaxProcess`) when `shard_by_process`;
+    `batch_size` is per process. `operations` default to `[DecodeRecord()]`; a `Batch` is appended. The loader's
+    iterator supports `get_state()` / `set_state(state)` (JSON bytes) for checkpointing.
+    """
+    source = open_data_source(paths, split)
+    shard_options = (grain.sharding.ShardByJaxProcess(drop_remainder=True) if shard_by_process
+                     else grain.sharding.NoSharding())
+    sampler = grain.samplers.IndexSampler(num_records=len(source), shard_options=shard_options, shuffle=shuffle,
+                                          num_epochs=num_epochs, seed=seed)
+    operations = list(operations) if operations is not None else [DecodeRecord()]
+    operations.append(grain.transforms.Batch(batch_size=batch_size, drop_remainder=drop_remainder))
+    return grain.DataLoader(data_source=source, sampler=sampler, operations=operations, worker_count=worker_count)
