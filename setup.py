@@ -31,7 +31,6 @@ setup(
         "sentencepiece>=0.2",
         "numpy>=1.26",
         "pillow>=10",
-        "pillow>=10",
         "matplotlib>=3.8",
     ],
     extras_require={
