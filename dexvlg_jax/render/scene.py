@@ -1,0 +1,179 @@
+"""Tabletop scenes: an object resting stably on a table, as a triangle soup ready for the ray caster.
+
+World frame: metres, z up; the table is a box whose top face is the plane z = 0, centred on the origin.
+Object frame: whatever frame the given vertices are in (ProcessedObject: bbox-centred, z up).
+`place_on_table` returns object_to_world (4, 4): p_world = T_wo @ [p_object, 1]; compose with a camera's
+world_to_camera to get object -> camera (`T_co = T_cw @ T_wo`), e.g. to map grasps into the camera frame.
+
+Host-side code (numpy + trimesh; randomness from a numpy Generator or an int seed); the rendering itself is JAX.
+"""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import trimesh
+from jaxtyping import Float, Int
+
+from dexvlg_jax.render.raycast import TABLE_PART_ID, TriangleScene
+
+TABLE_HALF_EXTENT = 1.0    # m: a 2 m x 2 m table fills the tabletop camera's view
+TABLE_THICKNESS = 0.05     # m
+TABLE_COLOR = (0.62, 0.52, 0.40)
+# Distinct part colours (RGB in [0, 1]), cycled for objects with more parts.
+PART_PALETTE = np.array([
+    [0.90, 0.30, 0.25], [0.20, 0.55, 0.90], [0.30, 0.75, 0.35], [0.95, 0.75, 0.20], [0.65, 0.40, 0.85],
+    [0.15, 0.80, 0.80], [0.95, 0.50, 0.70], [0.55, 0.55, 0.55], [0.80, 0.55, 0.25], [0.45, 0.30, 0.65],
+], np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """An object's pose on the table. object_to_world (4, 4) float64; pose_index: which stable pose (0 = most
+    probable); pose_probability: its quasi-static probability; yaw: rotation about world z (rad)."""
+
+    object_to_world: np.ndarray
+    pose_index: int
+    pose_probability: float
+    yaw: float
+
+
+def _as_generator(rng: np.random.Generator | int) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def stable_poses(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"]
+                 ) -> tuple[Float[np.ndarray, "N 3 3"], Float[np.ndarray, "N"]]:
+    """Resting orientations of a (watertight) mesh on a plane, most probable first: rotations (N, 3, 3) (object ->
+    world, up = +z) and quasi-static probabilities (N,) (trimesh `compute_stable_poses`, uniform density).
+    Falls back to the identity (probability 1) if trimesh finds none."""
+    mesh = trimesh.Trimesh(np.asarray(vertices, np.float64), np.asarray(faces, np.int64), process=False)
+    try:
+        transforms, probs = mesh.compute_stable_poses()
+    except Exception as err:  # degenerate hull, non-finite mass properties, ...
+        warnings.warn(f"compute_stable_poses failed ({err!r}); resting the object in its given orientation")
+        transforms, probs = np.zeros((0, 4, 4)), np.zeros(0)
+    if len(transforms) == 0:
+        return np.eye(3)[None], np.ones(1)
+    order = np.argsort(-np.asarray(probs), kind="stable")
+    return np.asarray(transforms)[order, :3, :3], np.asarray(probs, np.float64)[order]
+
+
+def place_on_table(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"],
+                   rng: np.random.Generator | int, num_candidates: int = 3,
+                   xy: tuple[float, float] = (0.0, 0.0)) -> Placement:
+    """Rest the object stably on the table top (z = 0) with a random yaw.
+
+    The resting orientation is drawn among the `num_candidates` most probable stable poses, weighted by their
+    probability; the yaw is uniform in [0, 2 pi). The object's bounding-box centre is put above `xy` (world, m)
+    and its lowest vertex exactly on z = 0.
+    """
+    vertices = np.asarray(vertices, np.float64)
+    if vertices.ndim != 2 or vertices.shape[1] != 3 or len(vertices) == 0:
+        raise ValueError(f"vertices must have shape (V, 3) with V > 0, got {vertices.shape}")
+    rng = _as_generator(rng)
+    rotations, probs = stable_poses(vertices, faces)
+    count = max(1, min(num_candidates, len(probs)))
+    weights = np.maximum(probs[:count], 0.0)
+    weights = weights / weights.sum() if weights.sum() > 0 else np.full(count, 1.0 / count)
+    index = int(rng.choice(count, p=weights))
+    yaw = float(rng.uniform(0.0, 2 * np.pi))
+    cos, sin = np.cos(yaw), np.sin(yaw)
+    rotation = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]]) @ rotations[index]
+    rotated = vertices @ rotation.T
+    low, high = rotated.min(0), rotated.max(0)
+    translation = np.array([xy[0] - (low[0] + high[0]) / 2, xy[1] - (low[1] + high[1]) / 2, -low[2]])
+    transform = np.eye(4)
+    transform[:3, :3], transform[:3, 3] = rotation, translation
+    return Placement(transform, index, float(probs[index]), yaw)
+
+
+def table_mesh(half_extent: float = TABLE_HALF_EXTENT, thickness: float = TABLE_THICKNESS) -> trimesh.Trimesh:
+    """The table: a box (12 triangles) with its top face on z = 0, centred on the world origin."""
+    box = trimesh.creation.box(extents=(2 * half_extent, 2 * half_extent, thickness))
+    box.apply_translation((0.0, 0.0, -thickness / 2))
+    return box
+
+
+def part_colors(num_parts: int) -> Float[np.ndarray, "P 3"]:
+    """Per-part RGB colours (P, 3) in [0, 1], from PART_PALETTE (cycled)."""
+    return PART_PALETTE[np.arange(num_parts) % len(PART_PALETTE)]
+
+
+def build_scene(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"],
+                face_part_ids: Int[np.ndarray, "F"], object_to_world: Float[np.ndarray, "4 4"],
+                colors: Float[np.ndarray, "P 3"] | None = None, base_color: tuple[float, float, float] | None = None,
+                table: trimesh.Trimesh | None = None, num_faces: int | None = None) -> TriangleScene:
+    """Object (object frame) + table -> TriangleScene in the world frame; object faces first, then the table's.
+
+    Face colours: `base_color` for the whole object if given, else colours[part] (default `part_colors`).
+    Table faces get part id TABLE_PART_ID. `num_faces` pads with degenerate triangles (see `pad_scene`).
+    """
+    vertices = np.asarray(vertices, np.float64)
+    faces = np.asarray(faces, np.int64)
+    face_part_ids = np.asarray(face_part_ids, np.int64)
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise ValueError(f"faces must have shape (F, 3), got {faces.shape}")
+    if face_part_ids.shape != (len(faces),):
+        raise ValueError(f"face_part_ids must have shape ({len(faces)},), got {face_part_ids.shape}")
+    if len(faces) and (faces.min() < 0 or faces.max() >= len(vertices)):
+        raise ValueError(f"faces index vertices out of range [0, {len(vertices)})")
+    if len(face_part_ids) and face_part_ids.min() < 0:
+        raise ValueError("face_part_ids must be >= 0 (negative ids are reserved for the table and background)")
+    transform = np.asarray(object_to_world, np.float64)
+    world = vertices @ transform[:3, :3].T + transform[:3, 3]
+    if base_color is not None:
+        object_colors = np.broadcast_to(np.asarray(base_color, np.float32), (len(faces), 3))
+    else:
+        palette = part_colors(int(face_part_ids.max(initial=-1)) + 1) if colors is None else np.asarray(colors)
+        object_colors = palette[face_part_ids]
+    table = table_mesh() if table is None else table
+    scene = TriangleScene(
+        triangles=np.concatenate([world[faces], table.vertices[table.faces]]).astype(np.float32),
+        part_ids=np.concatenate([face_part_ids, np.full(len(table.faces), TABLE_PART_ID)]).astype(np.int32),
+        colors=np.concatenate([object_colors, np.broadcast_to(TABLE_COLOR, (len(table.faces), 3))]
+                              ).astype(np.float32),
+    )
+    return scene if num_faces is None else pad_scene(scene, num_faces)
+
+
+def pad_scene(scene: TriangleScene, num_faces: int) -> TriangleScene:
+    """Pad to exactly `num_faces` faces with all-zero (never hit) triangles; part id TABLE_PART_ID, black."""
+    count = scene.triangles.shape[0]
+    if num_faces < count:
+        raise ValueError(f"num_faces={num_faces} is smaller than the scene's {count} faces")
+    extra = num_faces - count
+    return TriangleScene(
+        triangles=np.concatenate([np.asarray(scene.triangles), np.zeros((extra, 3, 3), np.float32)]),
+        part_ids=np.concatenate([np.asarray(scene.part_ids), np.full(extra, TABLE_PART_ID, np.int32)]),
+        colors=np.concatenate([np.asarray(scene.colors), np.zeros((extra, 3), np.float32)]),
+    )
+
+
+def stack_scenes(scenes: list[TriangleScene], num_faces: int | None = None) -> TriangleScene:
+    """Pad scenes to a common face count (default: the largest) and stack them on a leading batch axis."""
+    if not scenes:
+        raise ValueError("stack_scenes needs at least one scene")
+    num_faces = max(s.triangles.shape[0] for s in scenes) if num_faces is None else num_faces
+    padded = [pad_scene(s, num_faces) for s in scenes]
+    return TriangleScene(*(np.stack([getattr(s, f) for s in padded]) for f in ("triangles", "part_ids", "colors")))
+
+
+def decimate(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"], face_part_ids: Int[np.ndarray, "F"],
+             max_faces: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reduce a mesh to at most `max_faces` faces for rendering speed (quadric decimation; part ids carried over
+    from the nearest original face centroid). Needs trimesh's optional `fast_simplification` backend; without it
+    (or if it fails) the mesh is returned unchanged, with a warning."""
+    if len(faces) <= max_faces:
+        return vertices, faces, face_part_ids
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    try:
+        simple = mesh.simplify_quadric_decimation(face_count=max_faces)
+    except Exception as err:  # ImportError (no fast_simplification) or a backend failure
+        warnings.warn(f"decimation unavailable ({err!r}); rendering all {len(faces)} faces")
+        return vertices, faces, face_part_ids
+    from scipy.spatial import cKDTree
+
+    _, nearest = cKDTree(mesh.triangles_center).query(simple.triangles_center)
+    return np.asarray(simple.vertices), np.asarray(simple.faces), np.asarray(face_part_ids)[nearest]
