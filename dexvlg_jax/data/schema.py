@@ -21,13 +21,13 @@ numpy arrays, read with `allow_pickle=False` (no pickle anywhere):
 | sim_success | bool () | passed the six-direction simulation test |
 | rgb_png | uint8 (N,) | RGB (H, W, 3) uint8 as PNG bytes (lossless) |
 | depth_png | uint8 (N,) | depth (H, W) as uint16 millimetres PNG: round(depth_m * 1000); 0 = no surface |
-| mask_png | uint8 (N,) | part mask (H, W) stored as uint8 PNG of (mask + 1); decoded back to int32 |
+| mask_png | uint8 (N,) | part mask (H, W) stored as uint8 PNG of (mask + 2); decoded back to int32 |
 | intrinsics | float32 (3, 3) | pinhole K (pixels) |
 | extrinsics | float32 (4, 4) | world -> camera transform as given by the renderer |
 
 Depth: metres in [0, 65.535]; quantisation error <= 0.5 mm; non-finite or non-positive depth is stored as 0 and
-decodes to 0.0 (meaning "no surface"). Part mask: int32, -1 = not the object (table / background), k >= 0 = part
-id k; values must lie in [-1, 254].
+decodes to 0.0 (meaning "no surface"). Part mask: int32 in the renderer's convention (dexvlg_jax.render.raycast):
+k >= 0 = object part k, -1 = table, -2 = background (nothing hit); values must lie in [-2, 253].
 """
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ MODES = ("wrap", "pinch")
 _STRING_FIELDS = ("object_id", "category", "split", "part_name", "mode", "instruction")
 _INT_FIELDS = ("part_id", "grasp_index", "view_index")
 _FLOAT_FIELDS = ("penetration_mm", "self_penetration_mm", "q1")
+_MASK_OFFSET = 2  # stored = mask + 2, so the table (-1) and background (-2) fit in uint8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,8 +145,8 @@ def _check_record(rec: GraspRecord) -> None:
         if np.shape(getattr(rec, field)) != rgb.shape[:2]:
             raise ValueError(f"{name}: {field} shape {np.shape(getattr(rec, field))} != image {rgb.shape[:2]}")
     mask = np.asarray(rec.part_mask)
-    if mask.size and (mask.min() < -1 or mask.max() > 254):
-        raise ValueError(f"{name}: part_mask values must lie in [-1, 254], got [{mask.min()}, {mask.max()}]")
+    if mask.size and (mask.min() < -_MASK_OFFSET or mask.max() > 255 - _MASK_OFFSET):
+        raise ValueError(f"{name}: part_mask values must lie in [-2, 253], got [{mask.min()}, {mask.max()}]")
     for field, shape in (("intrinsics", (3, 3)), ("extrinsics", (4, 4)), ("object_to_camera", (4, 4))):
         if np.shape(getattr(rec, field)) != shape:
             raise ValueError(f"{name}: {field} must be {shape}, got {np.shape(getattr(rec, field))}")
@@ -163,7 +164,7 @@ def encode_record(rec: GraspRecord) -> bytes:
         arrays[k] = np.asarray(getattr(rec, k), np.float32)
     arrays["rgb_png"] = _png_bytes(np.ascontiguousarray(rec.rgb, np.uint8))
     arrays["depth_png"] = _png_bytes(encode_depth(rec.depth))
-    arrays["mask_png"] = _png_bytes((np.asarray(rec.part_mask, np.int64) + 1).astype(np.uint8))
+    arrays["mask_png"] = _png_bytes((np.asarray(rec.part_mask, np.int64) + _MASK_OFFSET).astype(np.uint8))
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
@@ -187,5 +188,5 @@ def decode_record(data: bytes) -> GraspRecord:
             fields[k] = archive[k]
         fields["rgb"] = _png_array(archive["rgb_png"])
         fields["depth"] = _png_array(archive["depth_png"]).astype(np.float32) / np.float32(1000.0)
-        fields["part_mask"] = _png_array(archive["mask_png"]).astype(np.int32) - 1
+        fields["part_mask"] = _png_array(archive["mask_png"]).astype(np.int32) - _MASK_OFFSET
     return GraspRecord(**fields)

@@ -18,7 +18,7 @@ def fake_record(object_id="mug_0000", split="train", category="mug", grasp=0, vi
     pose_object = np.concatenate([rng.normal(size=3) * 0.1, [1, 0, 0, 0, 1, 0], rng.uniform(0, 1, 16)])
     depth = rng.uniform(0.3, 1.5, size).astype(np.float32)
     depth[0, :3] = np.inf  # no surface
-    mask = rng.integers(-1, 3, size).astype(np.int32)
+    mask = rng.integers(-2, 3, size).astype(np.int32)
     return schema.GraspRecord(
         object_id=object_id, category=category, split=split, part_id=1, part_name="handle", mode="wrap",
         instruction="grasp the mug by its handle", grasp_index=grasp, view_index=view,
