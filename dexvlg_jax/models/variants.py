@@ -1,0 +1,95 @@
+"""Model variants as frozen dataclasses: the full DexVLG (PaliGemma 3B + 300M pose expert) and a CPU-sized tiny.
+
+`DexVLGConfig` is the one place the model's hyperparameters live; `launch/` and `configs/` convert their
+ConfigDicts to it (`get_variant(name, **overrides)`).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from dexvlg_jax.models.gemma import GEMMA_300M_EXPERT, GemmaConfig
+from dexvlg_jax.models.paligemma import PALIGEMMA_3B_224, PaliGemmaConfig
+from dexvlg_jax.models.siglip import SiglipConfig
+
+POSE_DIM = 25  # wrist translation (3, metres, camera frame) + 6D rotation (2 columns of R) + 16 LEAP joints (rad)
+HEADS = ("flow", "ddpm", "ddim")
+
+
+@dataclasses.dataclass(frozen=True)
+class DexVLGConfig:
+    """Everything that shapes the DexVLG model.
+
+    Attributes:
+      vlm: PaliGemma (SigLIP + Gemma) shape.
+      expert: the pose expert (a Gemma without embedder); depth, num_heads, num_kv_heads and head_dim must equal
+        the VLM's so both attend jointly per layer.
+      depth_hidden: hidden width of the depth patch encoder.
+      num_pose_tokens: pose tokens per hypothesis (the pose vector is projected to this many expert tokens and
+        read back from all of them).
+      max_text_len: instruction length L (tokens incl. BOS and separator) used by `fake_batch`.
+      head: "flow" (flow matching, Euler), "ddpm" (ancestral) or "ddim" (deterministic); ddpm/ddim share training.
+      diffusion_timesteps, beta_schedule: the DDPM/DDIM schedule ("cosine" or "linear").
+      default_steps: sampling steps when none are given (flow / ddim); ddpm defaults to `diffusion_timesteps`.
+      pose_mean, pose_std: per-dimension dataset statistics (25); the model works on (pose - mean) / std.
+      dtype: compute dtype ("float32" or "bfloat16"); parameters stay float32.
+    """
+
+    vlm: PaliGemmaConfig
+    expert: GemmaConfig
+    depth_hidden: int = 512
+    num_pose_tokens: int = 4
+    max_text_len: int = 32
+    head: str = "flow"
+    diffusion_timesteps: int = 100
+    beta_schedule: str = "cosine"
+    default_steps: int = 10
+    pose_mean: tuple = (0.0,) * POSE_DIM
+    pose_std: tuple = (1.0,) * POSE_DIM
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        llm, expert = self.vlm.llm, self.expert
+        for field in ("depth", "num_heads", "num_kv_heads", "head_dim"):
+            if getattr(llm, field) != getattr(expert, field):
+                raise ValueError(f"DexVLGConfig: expert.{field}={getattr(expert, field)} must equal the VLM's "
+                                 f"{getattr(llm, field)} (attention is shared per layer)")
+        if self.head not in HEADS:
+            raise ValueError(f"DexVLGConfig: head={self.head!r} is not one of {HEADS}")
+        if len(self.pose_mean) != POSE_DIM or len(self.pose_std) != POSE_DIM:
+            raise ValueError(f"DexVLGConfig: pose_mean/pose_std need {POSE_DIM} values, got "
+                             f"{len(self.pose_mean)}/{len(self.pose_std)}")
+        if min(self.pose_std) <= 0:
+            raise ValueError(f"DexVLGConfig: pose_std must be positive, got min {min(self.pose_std)}")
+
+    @property
+    def image_size(self) -> int:
+        return self.vlm.vision.image_size
+
+    @property
+    def prefix_len(self) -> int:
+        """Image tokens + depth tokens + text tokens."""
+        return 2 * self.vlm.vision.num_tokens + self.max_text_len
+
+    def replace(self, **changes) -> "DexVLGConfig":
+        return dataclasses.replace(self, **changes)
+
+
+DEXVLG_3B = DexVLGConfig(vlm=PALIGEMMA_3B_224, expert=GEMMA_300M_EXPERT)
+
+TINY_VOCAB = 640  # the embedded instruction tokenizer's vocabulary (dexvlg_jax/data/assets/instructions.model)
+DEXVLG_TINY = DexVLGConfig(
+    vlm=PaliGemmaConfig(
+        vision=SiglipConfig(width=32, depth=2, mlp_dim=64, num_heads=2, patch_size=8, image_size=32, out_dim=64),
+        llm=GemmaConfig(width=64, depth=2, mlp_dim=128, num_heads=2, num_kv_heads=1, head_dim=16,
+                        vocab_size=TINY_VOCAB)),
+    expert=GemmaConfig(width=32, depth=2, mlp_dim=64, num_heads=2, num_kv_heads=1, head_dim=16, vocab_size=0),
+    depth_hidden=32, num_pose_tokens=2, max_text_len=16, diffusion_timesteps=50)
+
+VARIANTS = {"dexvlg_3b": DEXVLG_3B, "tiny": DEXVLG_TINY}
+
+
+def get_variant(name: str, **overrides) -> DexVLGConfig:
+    """A named variant with field overrides, e.g. `get_variant("tiny", head="ddim", dtype="bfloat16")`."""
+    if name not in VARIANTS:
+        raise KeyError(f"get_variant: unknown variant {name!r}; known: {sorted(VARIANTS)}")
+    return dataclasses.replace(VARIANTS[name], **overrides)
