@@ -1,0 +1,232 @@
+"""The training loop: mesh, data, state (fresh, pretrained or resumed), jitted steps, metrics, checkpoints.
+
+`train(config, workdir)` is idempotent under preemption: it resumes from the newest restorable checkpoint in
+`<workdir>/checkpoints` (train state and data-iterator position), trains to `config.num_steps`, saves every
+`checkpoint_every` steps and at the end, and on SIGTERM (or JAX's multi-host preemption notice) saves the current
+step and returns. Files in `workdir`: checkpoints/, metrics.jsonl, tensorboard/ (if a writer is installed),
+config.json.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import threading
+import time
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+import tqdm
+
+from dexvlg_jax.models.variants import DexVLGConfig
+from dexvlg_jax.models.vlg import DexVLG
+from dexvlg_jax.train import sharding as sharding_lib
+from dexvlg_jax.train.checkpoint import Checkpointer
+from dexvlg_jax.train.input_pipeline import MODEL_KEYS, DataConfig, dataset_pose_statistics, make_train_loader
+from dexvlg_jax.train.metrics import MetricWriter
+from dexvlg_jax.train.optimizer import OptimizerConfig, count_trainable
+from dexvlg_jax.train.state import TrainState, init_train_state, train_state_layout
+from dexvlg_jax.train.step import make_train_step
+
+Hook = Callable[[int, dict, dict], None]  # (step after the update, host batch, device metrics) -> None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One training run.
+
+    Attributes:
+      model: the DexVLG variant (its pose_mean/pose_std are replaced by the dataset's when
+        `data.use_pose_statistics` and `data.path` are set).
+      optimizer: optimiser and schedule (`optimizer.total_steps` is usually `num_steps`).
+      data: the input pipeline.
+      batch_size: GLOBAL batch (divisible by the device count and the process count).
+      num_steps: train until the state's step reaches this.
+      seed: parameter init, training noise and data order all derive from it.
+      fsdp: devices per FSDP group in the (data, fsdp) mesh; -1 = all devices.
+      min_fsdp_bytes: arrays smaller than this are replicated.
+      log_every: steps between metric records (means over the interval).
+      checkpoint_every: steps between checkpoints (also at the end and on preemption).
+      keep_checkpoints: how many recent checkpoints to keep.
+      async_checkpoint: write checkpoints in the background.
+      pretrained: optional PaliGemma weights for the VLM: a big_vision `.npz` or HF safetensors (file/dir).
+      stop_after: if set, return after this many steps in this call (time-boxed jobs); resuming continues.
+    """
+
+    model: DexVLGConfig
+    optimizer: OptimizerConfig = OptimizerConfig()
+    data: DataConfig = DataConfig()
+    batch_size: int = 8
+    num_steps: int = 100
+    seed: int = 0
+    fsdp: int = -1
+    min_fsdp_bytes: int = sharding_lib.DEFAULT_MIN_FSDP_BYTES
+    log_every: int = 10
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3
+    async_checkpoint: bool = True
+    pretrained: str | None = None
+    stop_after: int | None = None
+
+
+@dataclasses.dataclass
+class TrainResult:
+    state: TrainState
+    step: int
+    resumed_from: int | None
+    preempted: bool
+    last_metrics: dict
+
+
+def config_to_json(config: Any) -> dict:
+    """A dataclass tree -> JSON-compatible dict (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
+
+
+def maybe_initialize_distributed() -> bool:
+    """Calls `jax.distributed.initialize()` when the environment describes several processes (explicit
+    JAX_COORDINATOR_ADDRESS/JAX_NUM_PROCESSES/JAX_PROCESS_ID, a multi-worker TPU slice, or SLURM with
+    several tasks). Must run before anything touches the JAX backend. Returns whether it initialised."""
+    env = os.environ
+    if jax.distributed.is_initialized():
+        return False
+    if env.get("JAX_COORDINATOR_ADDRESS"):
+        jax.distributed.initialize(coordinator_address=env["JAX_COORDINATOR_ADDRESS"],
+                                   num_processes=int(env["JAX_NUM_PROCESSES"]),
+                                   process_id=int(env["JAX_PROCESS_ID"]))
+        return True
+    multi_tpu = "," in env.get("TPU_WORKER_HOSTNAMES", "")
+    multi_slurm = int(env.get("SLURM_NTASKS", "1")) > 1
+    if multi_tpu or multi_slurm:
+        jax.distributed.initialize()
+        return True
+    return False
+
+
+def load_pretrained(path: str, model: DexVLGConfig) -> dict:
+    """A PaliGemma checkpoint as a nested float32 numpy tree `{img, llm}` (big_vision .npz or HF safetensors)."""
+    from dexvlg_jax.models import weights
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"pretrained checkpoint {path!r} does not exist")
+    if path.endswith(".npz"):
+        return weights.load_npz(path, dtype=np.float32)
+    return weights.load_hf_paligemma(path, model.vlm)
+
+
+class _Preemption:
+    """Sets a flag on SIGTERM (main thread only) instead of dying; the loop saves and returns."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        print("SIGTERM received: saving a checkpoint and stopping", flush=True)
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def resolve_model_config(config: TrainConfig) -> DexVLGConfig:
+    """The model config with the dataset's pose statistics when available."""
+    if config.data.path is not None and config.data.use_pose_statistics:
+        mean, std = dataset_pose_statistics(config.data.path, config.data.split)
+        return config.model.replace(pose_mean=mean, pose_std=std)
+    return config.model
+
+
+def train(config: TrainConfig, workdir: str, hooks: Sequence[Hook] = (), progress: bool = True) -> TrainResult:
+    """Runs (or resumes) training; see the module docstring. Returns the final state and bookkeeping."""
+    maybe_initialize_distributed()
+    os.makedirs(workdir, exist_ok=True)
+    model_config = resolve_model_config(config)
+    config = dataclasses.replace(config, model=model_config)
+    config_json = config_to_json(config)
+    if jax.process_index() == 0:
+        with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
+            json.dump(config_json, f, indent=1)
+
+    mesh = sharding_lib.make_mesh(config.fsdp)
+    local_batch = sharding_lib.check_batch_size(config.batch_size, mesh)
+    model = DexVLG(model_config)
+    loader = make_train_loader(config.data, model_config, local_batch, seed=config.seed)
+    data_iter = iter(loader)
+    checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints,
+                                config.async_checkpoint)
+
+    shapes, shardings, optimizer = train_state_layout(model.init, config.optimizer, mesh, config.min_fsdp_bytes)
+    restored = checkpointer.restore_latest(shapes, shardings, data_iter)
+    if restored is not None:
+        state, resumed_from = restored
+        print(f"resumed from {checkpointer.directory}/{resumed_from}", flush=True)
+    else:
+        pretrained = load_pretrained(config.pretrained, model_config) if config.pretrained else None
+        state, shardings, optimizer = init_train_state(model.init, config.optimizer, config.seed, mesh,
+                                                       config.min_fsdp_bytes, pretrained)
+        resumed_from = None
+    trainable, total = count_trainable(shapes.params, config.optimizer)
+    print(f"mesh {dict(mesh.shape)}, global batch {config.batch_size}, parameters {total:,} "
+          f"({trainable:,} trainable), start step {int(state.step)}", flush=True)
+
+    step_fn = make_train_step(model.compute_loss, optimizer, config.optimizer, shardings, mesh)
+    writer = MetricWriter(workdir)
+    start = int(state.step)
+    end = config.num_steps if config.stop_after is None else min(config.num_steps, start + config.stop_after)
+    pending: list[dict] = []
+    last_metrics: dict = {}
+    preempted = False
+    bar = tqdm.tqdm(total=config.num_steps, initial=start, disable=not progress or jax.process_index() != 0,
+                    desc="train", dynamic_ncols=True)
+    interval_start, interval_steps = time.time(), 0
+    try:
+        with _Preemption() as preemption:
+            step = start
+            while step < end:
+                batch = next(data_iter)
+                model_batch = sharding_lib.shard_batch({k: batch[k] for k in MODEL_KEYS}, mesh)
+                state, metrics = step_fn(state, model_batch)
+                step += 1
+                interval_steps += 1
+                pending.append(metrics)
+                bar.update(1)
+                for hook in hooks:
+                    hook(step, batch, metrics)
+                if step % config.log_every == 0 or step == end:
+                    last_metrics = _summarise(pending, step, interval_start, interval_steps, config.batch_size)
+                    bar.set_postfix(loss=f"{last_metrics['loss']:.4f}")
+                    writer.write(step, last_metrics)
+                    pending, interval_start, interval_steps = [], time.time(), 0
+                preempted = preemption.requested or checkpointer.reached_preemption(step)
+                if step % config.checkpoint_every == 0 or step == end or preempted:
+                    checkpointer.save(step, state, data_iter, config_json)
+                if preempted:
+                    break
+    finally:
+        bar.close()
+        writer.close()
+        checkpointer.close()
+    return TrainResult(state=state, step=int(state.step), resumed_from=resumed_from, preempted=preempted,
+                       last_metrics=last_metrics)
+
+
+def _summarise(pending: list[dict], step: int, start_time: float, steps: int, batch_size: int) -> dict:
+    """Means of the interval's device metrics on the host, plus throughput; raises on a non-finite loss."""
+    host = jax.device_get(pending)
+    summary = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
+    if not np.isfinite(summary["loss"]):
+        raise FloatingPointError(f"train: non-finite loss {summary['loss']} at step {step}; the last checkpoint "
+                                 "is left as it was")
+    seconds = max(time.time() - start_time, 1e-9)
+    summary["steps_per_second"] = steps / seconds
+    summary["examples_per_second"] = steps * batch_size / seconds
+    return summary
