@@ -188,3 +188,18 @@ def test_resize_crop_keeps_back_projection_consistent():
     before = source.depth_to_points(depth, rec.intrinsics)
     after = source.depth_to_points(new_depth, k)
     np.testing.assert_allclose((before[11, 15] + before[12, 16]) / 2, (after[5, 5] + after[6, 6]) / 2, atol=1e-5)
+
+
+def test_transforms_pickle_with_the_project_tokenizer():
+    import pickle
+
+    from dexvlg_jax.data.tokenizer import Tokenizer
+
+    ops = source.default_operations(np.zeros(25), np.ones(25), tokenizer=Tokenizer(), max_len=16, image_size=8)
+    ops = pickle.loads(pickle.dumps(ops))
+    element = schema.encode_record(fake_record())
+    for op in ops:
+        element = op.map(element)
+    assert element["tokens"].shape == (16,) and element["tokens"][0] == 2 and element["rgb"].shape == (8, 8, 3)
+    assert set(element) == {"rgb", "depth", "points", "part_mask", "intrinsics", "pose", "tokens", "token_mask",
+                            "part_id"}
