@@ -127,7 +127,7 @@ def parse_shard_flag(flag: str) -> tuple[int, int]:
 
 
 def _atomic_write_json(path: str, payload) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = f"{path}.tmp-{platform.node()}-{os.getpid()}"  # unique across hosts sharing one directory
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(payload, f, indent=1, sort_keys=True)
         f.flush()
