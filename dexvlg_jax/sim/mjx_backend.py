@@ -1,0 +1,124 @@
+"""MJX backend: one trial written unbatched, `jax.vmap` over trials, `jax.jit`, sharded over devices.
+
+`trial(mx, qpos0, ctrl, mocap_pos, mocap_quat, wrench, ...)` is a pure function of the mjx.Model, the initial
+state and the per-step control schedule (the same arrays the C backend feeds to `mujoco.rollout`): one
+`lax.scan` over all T steps (a single compiled copy of `mjx.step`), qpos kept per step and gathered at the phase
+ends; hand-object contacts per part come from one `mjx.forward` at the protocol's contact phase (contacts
+depend on qpos only, exactly as in the C backend). Trials are padded to a multiple of the device count and
+sharded along a 1-D mesh axis "data" (`NamedSharding`); the model is replicated.
+
+impl: "jax" (default; CPU/GPU/TPU) or "warp" (MuJoCo Warp, NVIDIA GPUs; needs the `warp-lang` and
+`mujoco-warp` packages: a clear error is raised when they are missing). MJX runs float32 unless x64 is on.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jaxtyping import Array, Bool, Float, Int
+
+from dexvlg_jax.sim import protocols as P
+from dexvlg_jax.sim import records as R
+from dexvlg_jax.sim import scene as S
+
+
+def _mjx():
+    from mujoco import mjx  # imported lazily: importing mjx is slow and prints warp warnings
+
+    return mjx
+
+
+def put_model(scene: S.Scene, impl: str = "jax"):
+    """The scene's mjx.Model for `impl` ("jax" or "warp")."""
+    if impl not in ("jax", "warp"):
+        raise ValueError(f"impl must be 'jax' or 'warp', got {impl!r}")
+    if impl == "warp":
+        missing = [p for p in ("warp", "mujoco_warp") if importlib.util.find_spec(p) is None]
+        if missing:
+            raise RuntimeError(f"impl='warp' needs MuJoCo Warp on an NVIDIA GPU; missing Python packages: {missing} "
+                               "(pip install warp-lang mujoco-warp)")
+    return _mjx().put_model(scene.model, impl=impl)
+
+
+def part_contact_counts(contact_geom: Int[Array, "N 2"], contact_dist: Float[Array, "N"],
+                        hand_mask: Bool[Array, "G"], geom_part: Int[Array, "G"],
+                        num_parts: int) -> Int[Array, "P"]:
+    """Hand-object contacts with dist < 0 per object part, from MJX contact arrays (unbatched)."""
+    g1, g2 = contact_geom[:, 0], contact_geom[:, 1]
+    part = jnp.where(hand_mask[g1] & (geom_part[g2] >= 0), geom_part[g2],
+                     jnp.where(hand_mask[g2] & (geom_part[g1] >= 0), geom_part[g1], -1))
+    hit = (contact_dist < 0) & (part >= 0)
+    return jnp.zeros(num_parts, jnp.int32).at[jnp.where(hit, part, 0)].add(hit.astype(jnp.int32))
+
+
+def trial(mx, qpos0: Float[Array, "Q"], ctrl: Float[Array, "T 16"], mocap_pos: Float[Array, "T 3"],
+          mocap_quat: Float[Array, "T 4"], wrench: Float[Array, "T 6"], *, phase_ends: tuple, contact_phase: int,
+          object_body: int, hand_mask: np.ndarray, geom_part: np.ndarray, num_parts: int):
+    """One trial (unbatched). Returns phase_qpos (nphase, Q), part_contacts (num_parts,), stable () bool."""
+    mjx = _mjx()
+    d = mjx.make_data(mx)
+    d = d.replace(qpos=qpos0.astype(d.qpos.dtype), mocap_pos=mocap_pos[:1], mocap_quat=mocap_quat[:1])
+    nbody = d.xfrc_applied.shape[0]
+
+    def step(data, x):
+        c, p, q, w = x
+        xfrc = jnp.zeros((nbody, 6), data.xfrc_applied.dtype).at[object_body].set(w)
+        data = data.replace(ctrl=c, mocap_pos=p[None], mocap_quat=q[None], xfrc_applied=xfrc)
+        data = mjx.step(mx, data)
+        return data, data.qpos
+
+    _, qpos = jax.lax.scan(step, d, (ctrl, mocap_pos, mocap_quat, wrench))
+    phase_qpos = qpos[jnp.asarray(phase_ends)]
+    stable = jnp.all(jnp.isfinite(qpos))
+    at_contact = mjx.forward(mx, d.replace(qpos=phase_qpos[contact_phase], qvel=jnp.zeros_like(d.qvel)))
+    contact = at_contact._impl.contact
+    counts = part_contact_counts(contact.geom, contact.dist, jnp.asarray(hand_mask), jnp.asarray(geom_part),
+                                 num_parts)
+    return phase_qpos, counts, stable
+
+
+def data_mesh() -> Mesh:
+    """1-D mesh over all local devices, axis "data"."""
+    return Mesh(np.array(jax.devices()), ("data",))
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(phase_ends: tuple, contact_phase: int, object_body: int, hand_mask: tuple, geom_part: tuple,
+              num_parts: int):
+    fn = functools.partial(trial, phase_ends=phase_ends, contact_phase=contact_phase, object_body=object_body,
+                           hand_mask=np.array(hand_mask), geom_part=np.array(geom_part), num_parts=num_parts)
+    return jax.jit(jax.vmap(fn, in_axes=(None, 0, 0, 0, 0, None)))
+
+
+def run(scene: S.Scene, schedule: P.Schedule, protocol: P.ProtocolConfig, mx=None, impl: str = "jax",
+        mesh: Mesh | None = None) -> R.RawResult:
+    """Run every trial of `schedule` with MJX (vmapped, jitted, sharded over `mesh`, default all devices)."""
+    mx = put_model(scene, impl) if mx is None else mx
+    mesh = data_mesh() if mesh is None else mesh
+    b = len(schedule.qpos0)
+    ndev = mesh.devices.size
+    pad = (-b) % ndev
+    per_phase = [schedule.step_controls(i) for i in range(len(schedule.phases))]
+    ctrl, pos, quat, wrench = (np.concatenate([p[k] for p in per_phase], axis=1 if k < 3 else 0) for k in range(4))
+    batched = [schedule.qpos0, ctrl, pos, quat]
+    batched = [np.concatenate([x, np.repeat(x[-1:], pad, 0)]) if pad else x for x in batched]
+    shard = NamedSharding(mesh, PartitionSpec("data"))
+    batched = [jax.device_put(jnp.asarray(x, jnp.float32), shard) for x in batched]
+    ends = tuple(int(e) for e in np.cumsum([p.steps for p in schedule.phases]) - 1)
+    contact_phase = [p.name for p in schedule.phases].index(P.contact_phase(protocol))
+    fn = _compiled(ends, contact_phase, scene.object_body, tuple(scene.is_hand_geom.tolist()),
+                   tuple(scene.geom_part.tolist()), scene.num_parts)
+    mx = jax.device_put(mx, NamedSharding(mesh, PartitionSpec()))
+    phase_qpos, counts, stable = fn(mx, batched[0], *batched[1:], jnp.asarray(wrench, jnp.float32))
+    return R.RawResult(phase_qpos=np.asarray(phase_qpos)[:b].astype(np.float64),
+                       part_contacts=np.asarray(counts)[:b].astype(np.int64), stable=np.asarray(stable)[:b])
+
+
+def evaluate(scene: S.Scene, protocol: P.ProtocolConfig, translation, rotation, joints, **kwargs) -> R.TrialRecord:
+    """Schedule, run and judge B poses (object frame) with MJX."""
+    schedule = P.build_schedule(protocol, scene, translation, rotation, joints)
+    return R.judge(protocol, schedule, run(scene, schedule, protocol, **kwargs))
