@@ -105,7 +105,8 @@ def build_scene(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"
                 face_part_ids: Int[np.ndarray, "F"], object_to_world: Float[np.ndarray, "4 4"],
                 colors: Float[np.ndarray, "P 3"] | None = None, base_color: tuple[float, float, float] | None = None,
                 table: trimesh.Trimesh | None = None, num_faces: int | None = None) -> TriangleScene:
-    """Object (object frame) + table -> TriangleScene in the world frame; object faces first, then the table's.
+    """Object (object frame) + table -> TriangleScene in the world frame: the table's faces first (they are the
+    scene's `num_background` faces, tested at every pixel), then the object's (culled to their screen box).
 
     Face colours: `base_color` for the whole object if given, else colours[part] (default `part_colors`).
     Table faces get part id TABLE_PART_ID. `num_faces` pads with degenerate triangles (see `pad_scene`).
@@ -130,10 +131,11 @@ def build_scene(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"
         object_colors = palette[face_part_ids]
     table = table_mesh() if table is None else table
     scene = TriangleScene(
-        triangles=np.concatenate([world[faces], table.vertices[table.faces]]).astype(np.float32),
-        part_ids=np.concatenate([face_part_ids, np.full(len(table.faces), TABLE_PART_ID)]).astype(np.int32),
-        colors=np.concatenate([object_colors, np.broadcast_to(TABLE_COLOR, (len(table.faces), 3))]
+        triangles=np.concatenate([table.vertices[table.faces], world[faces]]).astype(np.float32),
+        part_ids=np.concatenate([np.full(len(table.faces), TABLE_PART_ID), face_part_ids]).astype(np.int32),
+        colors=np.concatenate([np.broadcast_to(TABLE_COLOR, (len(table.faces), 3)), object_colors]
                               ).astype(np.float32),
+        num_background=len(table.faces),
     )
     return scene if num_faces is None else pad_scene(scene, num_faces)
 
@@ -148,6 +150,7 @@ def pad_scene(scene: TriangleScene, num_faces: int) -> TriangleScene:
         triangles=np.concatenate([np.asarray(scene.triangles), np.zeros((extra, 3, 3), np.float32)]),
         part_ids=np.concatenate([np.asarray(scene.part_ids), np.full(extra, TABLE_PART_ID, np.int32)]),
         colors=np.concatenate([np.asarray(scene.colors), np.zeros((extra, 3), np.float32)]),
+        num_background=scene.num_background,
     )
 
 
@@ -156,8 +159,11 @@ def stack_scenes(scenes: list[TriangleScene], num_faces: int | None = None) -> T
     if not scenes:
         raise ValueError("stack_scenes needs at least one scene")
     num_faces = max(s.triangles.shape[0] for s in scenes) if num_faces is None else num_faces
+    if len({s.num_background for s in scenes}) != 1:
+        raise ValueError(f"scenes differ in num_background: {[s.num_background for s in scenes]}")
     padded = [pad_scene(s, num_faces) for s in scenes]
-    return TriangleScene(*(np.stack([getattr(s, f) for s in padded]) for f in ("triangles", "part_ids", "colors")))
+    return TriangleScene(*(np.stack([getattr(s, f) for s in padded]) for f in ("triangles", "part_ids", "colors")),
+                         num_background=scenes[0].num_background)
 
 
 def decimate(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"], face_part_ids: Int[np.ndarray, "F"],

@@ -126,3 +126,19 @@ def test_lambertian_shading_of_the_table():
     assert hit.all()
     np.testing.assert_allclose(np.asarray(out.rgb).reshape(-1, 3), np.broadcast_to(np.array(scene.TABLE_COLOR) * 0.7, (64, 3)),
                                atol=1e-5)
+
+
+def test_culling_and_batch_modes_change_nothing(rendered):
+    """Per-block culling of the object's faces (num_background = 12) is exact: same images as testing every face
+    at every pixel (num_background = 0), with the views batched by vmap or by a sequential map."""
+    tri_scene, intrinsics, extrinsics, out = rendered
+    height, width = SIZES
+    unculled = tri_scene.replace(num_background=0)
+    args = (jnp.asarray(intrinsics), jnp.asarray(extrinsics), height, width)
+    for scene_, mode in ((unculled, "vmap"), (unculled, "map"), (tri_scene, "vmap"), (tri_scene, "map")):
+        other = raycast.render_views(scene_, *args, chunk=64, batch_mode=mode)
+        np.testing.assert_array_equal(np.asarray(other.face_index), out.face_index)
+        np.testing.assert_allclose(np.asarray(other.depth), out.depth, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(other.rgb), out.rgb, atol=1e-6)
+    with pytest.raises(ValueError, match="batch_mode"):
+        raycast.render_views(tri_scene, *args, batch_mode="loop")

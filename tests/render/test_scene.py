@@ -49,18 +49,20 @@ def test_build_pad_stack(test_object):
     built = scene.build_scene(vertices, faces, part_ids, np.eye(4))
     num_faces = len(faces) + 12
     assert built.triangles.shape == (num_faces, 3, 3) and built.triangles.dtype == np.float32
-    np.testing.assert_array_equal(built.part_ids[:len(faces)], part_ids)
-    np.testing.assert_array_equal(built.part_ids[len(faces):], TABLE_PART_ID)
-    np.testing.assert_allclose(built.colors[:len(faces)], scene.part_colors(3)[part_ids])
+    assert built.num_background == 12  # the table's faces come first
+    np.testing.assert_array_equal(built.part_ids[12:], part_ids)
+    np.testing.assert_array_equal(built.part_ids[:12], TABLE_PART_ID)
+    np.testing.assert_allclose(built.colors[12:], scene.part_colors(3)[part_ids])
     plain = scene.build_scene(vertices, faces, part_ids, np.eye(4), base_color=(0.1, 0.2, 0.3))
-    np.testing.assert_allclose(plain.colors[0], (0.1, 0.2, 0.3))
-    np.testing.assert_allclose(built.triangles[len(faces):, :, 2].max(), 0.0)  # table top at z = 0
+    np.testing.assert_allclose(plain.colors[12], (0.1, 0.2, 0.3))
+    np.testing.assert_allclose(built.triangles[:12, :, 2].max(), 0.0)  # table top at z = 0
     padded = scene.pad_scene(built, num_faces + 5)
     assert padded.triangles.shape == (num_faces + 5, 3, 3)
     np.testing.assert_array_equal(padded.triangles[num_faces:], 0.0)
     small = scene.build_scene(vertices[:8], faces[:4], part_ids[:4], np.eye(4))
     stacked = scene.stack_scenes([built, small])
     assert stacked.triangles.shape == (2, num_faces, 3, 3) and stacked.part_ids.shape == (2, num_faces)
+    assert stacked.num_background == 12 and padded.num_background == 12
     with pytest.raises(ValueError, match="num_faces"):
         scene.pad_scene(built, 3)
     with pytest.raises(ValueError, match="face_part_ids"):
