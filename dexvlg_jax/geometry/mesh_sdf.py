@@ -25,6 +25,8 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 _TINY = 1e-30
+_TRIANGLE_BUCKET = 256
+_FAR_AWAY = 1.0e3  # metres: where padding triangles live
 
 
 @flax.struct.dataclass
@@ -149,7 +151,17 @@ def mesh_signed_distance(
     points = jnp.asarray(points, jnp.float32)
     triangles = jnp.asarray(vertices, jnp.float32)[jnp.asarray(faces, jnp.int32)]
     chunk_size = int(max(1, min(chunk_size, points.shape[0])))
-    return _signed_distance_chunked(points, triangles, chunk_size)
+    # Pad to bucketed sizes so a stream of different meshes reuses a few compiled programs. Padding triangles
+    # are degenerate and far away: they never are the nearest one and their solid angle is exactly zero.
+    num_triangles = triangles.shape[0]
+    padded_triangles = -(-num_triangles // _TRIANGLE_BUCKET) * _TRIANGLE_BUCKET
+    far = jnp.full((padded_triangles - num_triangles, 3, 3), _FAR_AWAY, jnp.float32)
+    triangles = jnp.concatenate([triangles, far], 0)
+    num_points = points.shape[0]
+    point_bucket = chunk_size * 8
+    padded_points = -(-num_points // point_bucket) * point_bucket
+    points = jnp.concatenate([points, jnp.broadcast_to(points[:1], (padded_points - num_points, 3))], 0)
+    return _signed_distance_chunked(points, triangles, chunk_size)[:num_points]
 
 
 def build_sdf_grid(
