@@ -1,0 +1,219 @@
+"""Part-aligned initialisation: N hand poses per (part, mode), placed by the part's class.
+
+Frames: everything is in the object frame (metres, z up, origin = bounding-box centre). The hand frame is the
+palm body: the palm faces -z, fingers extend along +x, the thumb along +y at rest. A placement rule gives, per
+sample, a target point p on the part, an approach direction d (from the object towards the palm) and a finger
+direction x; the hand's z axis is d (so the palm faces -d, i.e. the part), its x axis is x made orthogonal to d.
+The palm centre (site `palm_center`) is put `standoff` beyond the first surface hit by the ray p + t d (t from
+far to near, SDF grid ray march), so initial hands touch nothing.
+
+Rules (part axes = the part's oriented-box axes A0, A1, A2 by decreasing extent e0 >= e1 >= e2; "up" = direction
+from the object centre to the part centroid):
+  shaft: d uniform around A0 (perpendicular to it), x = +-(A0 x d): palm faces the axis, fingers wrap around it;
+         p slides along the axis within +-0.35 e0.
+  lid:   d = "up" (palm above the lid facing down), x uniform in the plane orthogonal to d.
+  disk:  if the face fits under the palm (e0 <= max_face_span) palm over the flat face: d = +-A2 (the side
+         facing away from the object); else a rim grasp: d = 45 deg between the radial direction r and the face
+         normal, p on the rim, x = -r (fingers reach over the face towards the centre).
+  L:     palm faces the handle's plane: d = +-A2, x = +-A1 (fingers pass through the opening and curl round).
+Every sample then gets a cone jitter of d and a roll about it (config), and joints from a truncated normal about
+the mode's open and closed poses (sigma = joint_jitter x joint range); each finger then closes from open towards
+closed until it is `closure_margin` from the object (SDF grid at the finger's surface points), so contacts start
+near the surface and few iterations are needed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from dexvlg_jax import hand
+from dexvlg_jax.geometry.mesh_sdf import sdf_grid_query
+from dexvlg_jax.geometry.rotations import matrix_to_rot6d, rot6d_to_matrix
+
+PART_CLASSES = ("lid", "disk", "L", "shaft")
+# Open and closed joint poses of each mode (DESIGN order: index/middle/ring (mcp, rot, pip, dip), thumb (cmc, axl,
+# mcp, ipl)). Each finger closes from open towards closed until it is about to touch the object ("close until
+# contact", per finger); pinch keeps the ring finger nearly straight and out of the way.
+OPEN_JOINTS = {
+    "wrap": (0.2, 0.0, 0.1, 0.1) * 3 + (0.9, 0.1, 0.1, 0.1),
+    "pinch": (0.2, 0.0, 0.2, 0.2) * 2 + (0.1, 0.0, 0.1, 0.1) + (1.0, 0.1, 0.1, 0.1),
+}
+CLOSED_JOINTS = {
+    "wrap": (1.8, 0.0, 1.5, 1.3) * 3 + (1.6, 0.3, 1.0, 1.0),
+    "pinch": (1.4, 0.0, 1.0, 0.8) * 2 + (0.1, 0.0, 0.1, 0.1) + (1.5, 0.3, 0.8, 0.8),
+}
+FINGER_LINKS = ((1, 2, 3, 4), (5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16))
+
+
+@dataclasses.dataclass(frozen=True)
+class InitConfig:
+    """Initialisation settings (metres, radians). num_per_part: poses per (part, mode); the paper uses 5000."""
+
+    num_per_part: int = 64
+    standoff: tuple = (0.004, 0.012)  # palm-centre gap beyond the surface, uniform range
+    cone_jitter: float = 0.26  # max tilt of the approach direction (rad, ~15 deg)
+    roll_jitter: float = 0.26  # max roll about the approach direction (rad)
+    joint_jitter: float = 0.05  # joint sigma as a fraction of each joint's range (open and closed poses)
+    closure_levels: int = 16  # closure steps tried per finger between the open and closed poses
+    closure_margin: float = 0.003  # a finger stops closing when its surface gets this close to the object
+    min_part_size: float = 0.015  # parts whose largest extent is below this are too small for the hand
+    max_grasp_width: float = 0.13  # parts whose smallest extent exceeds this are too big to wrap or pinch
+    max_face_span: float = 0.12  # disk faces wider than this are grasped at the rim
+    ray_length: float = 0.4
+
+
+@dataclasses.dataclass(frozen=True)
+class PartSpec:
+    """One part's geometry (object frame): class, centroid (3,), axes (3, 3) columns by decreasing extent,
+    extents (3,), and the object's centre (3,)."""
+
+    part_class: str
+    centroid: np.ndarray
+    axes: np.ndarray
+    extents: np.ndarray
+    object_center: np.ndarray
+
+    @classmethod
+    def from_processed(cls, obj, part_id: int) -> "PartSpec":
+        return cls(obj.part_classes[part_id], np.asarray(obj.part_centroids[part_id], np.float64),
+                   np.asarray(obj.part_axes[part_id], np.float64), np.asarray(obj.part_extents[part_id], np.float64),
+                   np.zeros(3))
+
+
+def part_failure(obj, part_id: int, cfg: InitConfig) -> str | None:
+    """Why the part cannot be grasped (a failure reason string), or None if it can."""
+    if not 0 <= part_id < obj.num_parts:
+        return f"missing_part: part {part_id} not in 0..{obj.num_parts - 1}"
+    if not np.any(np.asarray(obj.surface_part_ids) == part_id):
+        return f"missing_part: part {part_id} ({obj.part_names[part_id]}) has no surface samples"
+    if obj.part_classes[part_id] not in PART_CLASSES:
+        return f"unknown_class: part {part_id} has class {obj.part_classes[part_id]!r}"
+    ext = np.asarray(obj.part_extents[part_id])
+    if not np.all(np.isfinite(ext)) or not np.all(np.isfinite(obj.part_centroids[part_id])):
+        return f"nonfinite: part {part_id} geometry is not finite"
+    if ext.max() < cfg.min_part_size:
+        return f"part_too_small: largest extent {ext.max():.4f} m < {cfg.min_part_size} m"
+    if ext.min() > cfg.max_grasp_width:
+        return f"part_too_big: smallest extent {ext.min():.4f} m > {cfg.max_grasp_width} m"
+    return None
+
+
+def _unit(v):
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+def _perp(d, rng):
+    """A random unit vector orthogonal to each row of d."""
+    r = _unit(rng.normal(size=d.shape))
+    return _unit(r - np.sum(r * d, -1, keepdims=True) * d)
+
+
+def _rotate(v, axis, angle):
+    """Rodrigues rotation of rows v about unit rows `axis` by `angle` (N,)."""
+    c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
+    return v * c + np.cross(axis, v) * s + axis * np.sum(axis * v, -1, keepdims=True) * (1 - c)
+
+
+def placement(part: PartSpec, n: int, rng: np.random.Generator, cfg: InitConfig):
+    """Targets p (n, 3), approach directions d (n, 3) and finger directions x (n, 3) of the part's class rule."""
+    A, e, c = part.axes, part.extents, part.centroid
+    up = c - part.object_center
+    up = _unit(up) if np.linalg.norm(up) > 1e-3 else np.array([0.0, 0.0, 1.0])
+    sign = lambda: rng.choice([-1.0, 1.0], size=(n, 1))  # noqa: E731
+    p = np.repeat(c[None], n, 0)
+    if part.part_class == "shaft":
+        phi = rng.uniform(0, 2 * np.pi, n)[:, None]
+        d = np.cos(phi) * A[:, 1] + np.sin(phi) * A[:, 2]
+        x = sign() * np.cross(A[:, 0], d)
+        p = p + rng.uniform(-0.35, 0.35, (n, 1)) * e[0] * A[:, 0]
+    elif part.part_class == "lid":
+        d = np.repeat(up[None], n, 0)
+        x = _perp(d, rng)
+    elif part.part_class == "disk":
+        normal = A[:, 2] * (1.0 if A[:, 2] @ up >= 0 else -1.0)
+        if e[0] <= cfg.max_face_span:
+            d = np.repeat(normal[None], n, 0)
+            x = _perp(d, rng)
+        else:
+            phi = rng.uniform(0, 2 * np.pi, n)[:, None]
+            r = np.cos(phi) * A[:, 0] + np.sin(phi) * A[:, 1]
+            p = p + 0.45 * e[0] * r
+            d = _unit(r + normal)
+            x = -r
+    elif part.part_class == "L":
+        d = sign() * A[:, 2]
+        x = sign() * A[:, 1]
+    else:
+        raise ValueError(f"part class must be one of {PART_CLASSES}, got {part.part_class!r}")
+    # Jitter: tilt d inside a cone, roll x about d.
+    tilt_axis = _perp(d, rng)
+    d = _unit(_rotate(d, tilt_axis, rng.uniform(0, cfg.cone_jitter, n)))
+    x = _unit(x - np.sum(x * d, -1, keepdims=True) * d)
+    x = _rotate(x, d, rng.uniform(-cfg.roll_jitter, cfg.roll_jitter, n))
+    return p, d, x
+
+
+def _surface_hit(grid, p, d, length: float, samples: int = 161):
+    """Distance t along each ray p + t d of the outermost point inside the object (0 if none is)."""
+    t = np.linspace(0.0, length, samples)
+    pts = p[:, None, :] + t[None, :, None] * d[:, None, :]
+    sdf = np.asarray(sdf_grid_query(grid, jnp.asarray(pts.reshape(-1, 3), jnp.float32))).reshape(len(p), samples)
+    inside = sdf < 0
+    return np.where(inside.any(1), np.max(np.where(inside, t[None], 0.0), 1), 0.0)
+
+
+def initial_poses(obj, part_id: int, mode: str, n: int, rng: np.random.Generator,
+                  cfg: InitConfig) -> Float[Array, "N 25"]:
+    """N part-aligned initial poses (translation 3, rot6d 6, joints 16), object frame, as a float32 numpy array.
+
+    obj: a ProcessedObject (part_* fields and sdf). Call `part_failure` first; this function assumes a valid part.
+    """
+    h = hand.load_hand()
+    part = PartSpec.from_processed(obj, part_id)
+    p, d, x = placement(part, n, rng, cfg)
+    y = np.cross(d, x)
+    rot = np.stack([x, y, d], axis=-1)  # columns: hand x, y, z in the object frame
+    t_hit = _surface_hit(obj.sdf, p, d, cfg.ray_length)
+    gap = rng.uniform(*cfg.standoff, n)
+    palm_target = p + (t_hit + gap)[:, None] * d
+    palm_local = h.site_pos["palm_center"]
+    translation = palm_target - rot @ palm_local
+    span = h.joint_upper - h.joint_lower
+    q_open = np.asarray(OPEN_JOINTS[mode]) + rng.normal(size=(n, 16)) * cfg.joint_jitter * span
+    q_closed = np.asarray(CLOSED_JOINTS[mode]) + rng.normal(size=(n, 16)) * cfg.joint_jitter * span
+    q_open, q_closed = (np.clip(v, h.joint_lower, h.joint_upper) for v in (q_open, q_closed))
+    rot6d = np.asarray(matrix_to_rot6d(jnp.asarray(rot)))
+    level = np.asarray(_closure_levels(jnp.asarray(translation, jnp.float32), jnp.asarray(rot6d, jnp.float32),
+                                       jnp.asarray(q_open, jnp.float32), jnp.asarray(q_closed, jnp.float32), obj.sdf,
+                                       cfg.closure_levels, cfg.closure_margin))
+    finger_of_joint = np.repeat(np.arange(4), 4)
+    s = level[:, finger_of_joint]
+    q = q_open + s * (q_closed - q_open)
+    pose = np.concatenate([translation, rot6d, q], axis=-1)
+    return pose.astype(np.float32)
+
+
+@functools.partial(jax.jit, static_argnames=("num_levels",))
+def _closure_levels(translation, rot6d, q_open, q_closed, grid, num_levels: int, margin: float):
+    """Per finger, the largest closure s in [0, 1] (of num_levels steps) such that the finger's surface stays more
+    than `margin` from the object at every step up to s ("close until contact"). Returns (n, 4)."""
+    h = hand.load_hand()
+    levels = jnp.linspace(0.0, 1.0, num_levels)
+    finger_masks = np.stack([np.isin(h.surface_link, links) for links in FINGER_LINKS])  # (4, S)
+
+    def clearance(t, r6, qo, qc, s):
+        frames = hand.forward_kinematics(t, rot6d_to_matrix(r6), qo + s * (qc - qo))
+        pts, _ = hand.surface_points(frames)
+        d = sdf_grid_query(grid, pts)
+        return jnp.min(jnp.where(finger_masks, d[None], jnp.inf), axis=1)  # (4,)
+
+    per = jax.vmap(lambda t, r6, qo, qc: jax.vmap(lambda s: clearance(t, r6, qo, qc, s))(levels))
+    free = per(translation, rot6d, q_open, q_closed) > margin  # (n, L, 4)
+    steps = jnp.sum(jnp.cumprod(free, axis=1), axis=1)  # leading collision-free levels per finger
+    return levels[jnp.clip(steps - 1, 0, num_levels - 1)]
