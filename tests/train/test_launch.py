@@ -1,0 +1,55 @@
+"""launch.train: the tiny config for 4 steps in a temp workdir writes checkpoints, metrics and config.json;
+--config args and --set overrides reach the library config; the ablation configs differ only in the head."""
+import json
+import os
+
+import pytest
+
+from dexvlg_jax.train.metrics import read_metrics
+from launch import train as launch_train
+from tests.train.conftest import NUM_STEPS, TEST_OVERRIDES
+
+CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "train")
+
+
+def test_launch_train_tiny(tmp_path):
+    workdir = str(tmp_path / "run")
+    argv = ["--config", os.path.join(CONFIGS, f"tiny.py:steps={NUM_STEPS}"), "--workdir", workdir, "--no-progress"]
+    for item in TEST_OVERRIDES:
+        argv += ["--set", item]
+    assert launch_train.main(argv) == 0
+    assert sorted(d for d in os.listdir(os.path.join(workdir, "checkpoints")) if d.isdigit()) == ["2", "4"]
+    records = read_metrics(workdir)
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert all(set(r) >= {"loss", "grad_norm", "learning_rate", "steps_per_second"} for r in records)
+    with open(os.path.join(workdir, "config.json")) as f:
+        saved = json.load(f)
+    assert saved["num_steps"] == NUM_STEPS and saved["model"]["head"] == "flow"
+    # Rerunning the finished run resumes at step 4 and does nothing more.
+    assert launch_train.main(argv) == 0
+    assert len(read_metrics(workdir)) == 4
+
+
+@pytest.mark.parametrize("name", ["tiny.py", "paligemma_3b.py", "ddpm.py", "ddim.py", "ddpm.py:base=paligemma_3b"])
+def test_configs_convert(name):
+    config = launch_train.load_config_file(os.path.join(CONFIGS, name))
+    train_config = launch_train.to_train_config(config)
+    assert train_config.optimizer.total_steps == train_config.num_steps
+    head = name.split(".")[0]
+    assert train_config.model.head == {"ddpm": "ddpm", "ddim": "ddim"}.get(head, "flow")
+
+
+def test_overrides_and_errors():
+    config = launch_train.load_config_file(os.path.join(CONFIGS, "tiny.py:head=ddim,steps=7"))
+    config = launch_train.apply_overrides(config, ["optimizer.learning_rate=3e-4", "optimizer.frozen=['img/.*']",
+                                                   "data.path=/some/dir"])
+    train_config = launch_train.to_train_config(config)
+    assert train_config.model.head == "ddim" and train_config.num_steps == 7
+    assert train_config.optimizer.learning_rate == 3e-4 and train_config.optimizer.frozen == ("img/.*",)
+    assert train_config.data.path == "/some/dir"
+    with pytest.raises(KeyError, match="no field"):
+        launch_train.apply_overrides(config, ["optimizer.nope=1"])
+    with pytest.raises(KeyError, match="unknown key"):
+        launch_train.load_config_file(os.path.join(CONFIGS, "tiny.py:bogus=1"))
+    with pytest.raises(FileNotFoundError):
+        launch_train.load_config_file("configs/train/missing.py")
