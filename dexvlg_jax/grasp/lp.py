@@ -67,6 +67,34 @@ def default_tol(dtype) -> float:
     return 1e-10 if jnp.dtype(dtype) == jnp.float64 else 1e-6
 
 
+def _cholesky(M: Array) -> list:
+    """Cholesky factor of a small SPD matrix as a Python list of rows of scalars (unrolled; fuses under vmap).
+
+    Pivots are floored at the dtype's tiny so a singular matrix gives a finite (if inaccurate) factor."""
+    m = M.shape[0]
+    tiny = jnp.finfo(M.dtype).tiny
+    L = [[None] * m for _ in range(m)]
+    for j in range(m):
+        s = M[j, j] - sum((L[j][k] * L[j][k] for k in range(j)), jnp.zeros((), M.dtype))
+        d = jnp.sqrt(jnp.maximum(s, tiny))
+        L[j][j] = d
+        for i in range(j + 1, m):
+            L[i][j] = (M[i, j] - sum((L[i][k] * L[j][k] for k in range(j)), jnp.zeros((), M.dtype))) / d
+    return L
+
+
+def _cho_solve(L: list, r: Array) -> Array:
+    """Solve (L L^T) x = r with the factor of `_cholesky`."""
+    m = len(L)
+    y = [None] * m
+    for i in range(m):
+        y[i] = (r[i] - sum((L[i][k] * y[k] for k in range(i)), jnp.zeros((), r.dtype))) / L[i][i]
+    x = [None] * m
+    for i in reversed(range(m)):
+        x[i] = (y[i] - sum((L[k][i] * x[k] for k in range(i + 1, m)), jnp.zeros((), r.dtype))) / L[i][i]
+    return jnp.stack(x)
+
+
 def _max_step(v: Array, dv: Array, mask: Array) -> Array:
     """Largest alpha in (0, 1] with v + alpha dv >= 0 on mask."""
     ratio = jnp.where(mask & (dv < 0), -v / jnp.where(dv < 0, dv, -1.0), jnp.inf)
@@ -88,13 +116,13 @@ def _polish(s, measures, Af, bf, u, hu, free, tol):
     basic = free & ~at_lo & ~at_up
     xs = jnp.where(at_lo, 0.0, jnp.where(at_up, u, x))
     AB = jnp.where(basic[None, :], Af, 0.0)
-    m = Af.shape[0]
     G = AB @ AB.T
     eps = jnp.finfo(x.dtype).eps
     G = G + jnp.diag(eps * 10.0 * (jnp.diagonal(G) + eps))
+    L = _cholesky(G)
     for _ in range(2):
         r = bf - Af @ xs
-        xs = xs + AB.T @ jnp.linalg.solve(G, r)
+        xs = xs + AB.T @ _cho_solve(L, r)
     inside = jnp.all(jnp.where(free, xs >= -tol * 10, True)) & jnp.all(jnp.where(hu, xs <= u + tol * 10, True))
     xs = jnp.where(free, jnp.clip(xs, 0.0, jnp.where(hu, u, jnp.inf)), x)
     ws = jnp.where(hu, u - xs, w)
@@ -164,10 +192,10 @@ def solve_lp(
         D = chol[1]
         r = rd - rxz / x + jnp.where(hu, (rwv - v * ru) / w, 0.0)
         rhs = rp + Af @ (D * r)
-        dy = jax.scipy.linalg.cho_solve((chol[0], True), rhs)
+        dy = _cho_solve(chol[0], rhs)
         dx = jnp.where(free, D * (Af.T @ dy - r), 0.0)
         for _ in range(refine):  # iterative refinement of A dx = rp; keeps dx = D (A^T dy - r) exact
-            ddy = jax.scipy.linalg.cho_solve((chol[0], True), rp - Af @ dx)
+            ddy = _cho_solve(chol[0], rp - Af @ dx)
             dy = dy + ddy
             dx = dx + jnp.where(free, D * (Af.T @ ddy), 0.0)
         dz = jnp.where(free, (rxz - z * dx) / x, 0.0)
@@ -193,7 +221,7 @@ def solve_lp(
         D = jnp.where(free, jnp.minimum(1.0 / dinv, d_hi), 0.0)
         Mmat = (Af * D[None, :]) @ Af.T
         reg = (eps * 10.0) * (jnp.diagonal(Mmat) + 1e-3 * (1.0 + jnp.trace(Mmat) / m) * eps)
-        L = jnp.linalg.cholesky(Mmat + jnp.diag(reg))
+        L = _cholesky(Mmat + jnp.diag(reg))
         chol = (L, D)
         # Predictor (affine scaling).
         da = newton(s, rp, ru, rd, -x * z, jnp.where(hu, -w * v, 0.0), chol)
@@ -228,23 +256,24 @@ def solve_lp(
         return jnp.maximum(jnp.maximum(prim, dual), gap)
 
     def cond(carry):
-        s, best, best_m, it, done, bad = carry
+        s, best, best_m, it, done, bad, stall = carry
         return (it < max_iter) & ~done
 
     def body(carry):
-        s, best, best_m, it, done, bad = carry
+        s, best, best_m, it, done, bad, stall = carry
         new = iterate(s)
         ok = jnp.all(jnp.array([jnp.all(jnp.isfinite(t)) for t in new]))
         new = jax.tree.map(lambda a, o: jnp.where(ok, a, o), new, s)
         m_new = jnp.where(ok, merit(new), jnp.inf)
         better = m_new < best_m
         best = jax.tree.map(lambda a, o: jnp.where(better, a, o), new, best)
+        stall = jnp.where(m_new < 0.5 * best_m, 0, stall + 1)
         best_m = jnp.minimum(m_new, best_m)
-        return new, best, best_m, it + 1, (~ok) | (best_m < tol), bad | ~ok
+        return new, best, best_m, it + 1, (~ok) | (best_m < tol) | (stall >= 4), bad | ~ok, stall
 
     m0 = merit(s0)
-    init = (s0, s0, m0, jnp.asarray(0), m0 < tol, jnp.asarray(False))
-    _, s, _, iters, _, bad = jax.lax.while_loop(cond, body, init)
+    init = (s0, s0, m0, jnp.asarray(0), m0 < tol, jnp.asarray(False), jnp.asarray(0))
+    _, s, _, iters, _, bad, _ = jax.lax.while_loop(cond, body, init)
     if polish:
         s = _polish(s, measures, Af, bf, u, hu, free, tol)
     prim, dual, gap = measures(s)
