@@ -1,9 +1,10 @@
 """Sharding: the FSDP size rule, mesh construction, and one train step on a (4, 2) mesh == on one device.
 
 Tolerance of the equivalence: the sharded program reduces in a different order (batch split over 8 devices,
-parameters over 2), so float32 results agree to rounding: loss and metrics rtol 1e-5; parameters after 2 AdamW
-steps atol 2e-5 (the learning rate is 5e-5 at step 1 of the tiny schedule, so a sign flip of a ~0 gradient under
-Adam's normalisation could move a parameter by at most ~1e-4; none does at this tolerance).
+parameters over 2), so float32 results agree to rounding. Loss, grad norm, param norm: rtol 1e-5 (measured
+<= 1.4e-6). Parameters and EMA after 2 AdamW steps: atol 5e-5 (measured max 8.6e-6). The step-1 learning rate is
+2.5e-4 and Adam normalises each coordinate, so a rounding-level difference in a ~0 gradient can move a parameter by
+up to ~lr; 5e-5 = lr / 5 still catches any real sharding error (a wrong update is ~lr everywhere).
 """
 import jax
 import numpy as np
@@ -63,6 +64,6 @@ def test_sharded_step_matches_single_device():
             np.testing.assert_allclose(a[key], b[key], rtol=1e-5, err_msg=key)
     assert int(single_state.step) == int(sharded_state.step) == 2
     for a, b in zip(jax.tree.leaves(single_state.params), jax.tree.leaves(sharded_state.params)):
-        np.testing.assert_allclose(a, b, atol=2e-5, rtol=0)
+        np.testing.assert_allclose(a, b, atol=5e-5, rtol=0)
     for a, b in zip(jax.tree.leaves(single_state.ema_params), jax.tree.leaves(sharded_state.ema_params)):
-        np.testing.assert_allclose(a, b, atol=2e-5, rtol=0)
+        np.testing.assert_allclose(a, b, atol=5e-5, rtol=0)
