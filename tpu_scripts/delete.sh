@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
-# Delete a TPU VM / pod.   usage: tpu_scripts/delete.sh NAME ZONE
+# Delete a TPU VM / pod (checkpoints on gs:// are kept).
+#   usage: tpu_scripts/delete.sh NAME ZONE
 set -euo pipefail
-gcloud compute tpus tpu-vm delete "${1:?TPU name}" --zone="${2:?zone}" --quiet
+NAME=${1:?TPU name}
+ZONE=${2:?zone}
+gcloud compute tpus tpu-vm delete "$NAME" --zone="$ZONE" --quiet

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 import tqdm
+from etils import epath
 
 from dexvlg_jax.models.variants import DexVLGConfig
 from dexvlg_jax.models.vlg import DexVLG
@@ -148,13 +149,12 @@ def resolve_model_config(config: TrainConfig) -> DexVLGConfig:
 def train(config: TrainConfig, workdir: str, hooks: Sequence[Hook] = (), progress: bool = True) -> TrainResult:
     """Runs (or resumes) training; see the module docstring. Returns the final state and bookkeeping."""
     maybe_initialize_distributed()
-    os.makedirs(workdir, exist_ok=True)
+    epath.Path(workdir).mkdir(parents=True, exist_ok=True)
     model_config = resolve_model_config(config)
     config = dataclasses.replace(config, model=model_config)
     config_json = config_to_json(config)
     if jax.process_index() == 0:
-        with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
-            json.dump(config_json, f, indent=1)
+        epath.Path(workdir, "config.json").write_text(json.dumps(config_json, indent=1))
 
     mesh = sharding_lib.make_mesh(config.fsdp)
     local_batch = sharding_lib.check_batch_size(config.batch_size, mesh)

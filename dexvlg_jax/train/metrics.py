@@ -2,7 +2,8 @@
 installed), and one stdout line per log step. Only process 0 writes.
 
 `<workdir>/metrics.jsonl` holds one JSON object per log step: {"step": int, "time": unix seconds, <name>: float}.
-TensorBoard event files go to `<workdir>/tensorboard/`.
+TensorBoard event files go to `<workdir>/tensorboard/`. Remote workdirs (gs://...) are written through
+`etils.epath`; object stores cannot append, so there the JSONL file is rewritten whole at each log step.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 from typing import Mapping
 
 import jax
+from etils import epath
 
 
 def _tensorboard_writer(logdir: str):
@@ -42,21 +44,34 @@ class MetricWriter:
         self.active = jax.process_index() == 0
         self.stdout = stdout
         self.path = os.path.join(workdir, "metrics.jsonl")
-        self.backend, self._tb = None, None
+        self.remote = "://" in workdir
+        self.backend, self._tb, self._file, self._lines = None, None, None, []
         if not self.active:
             return
-        os.makedirs(workdir, exist_ok=True)
-        self._file = open(self.path, "a", encoding="utf-8")
+        epath.Path(workdir).mkdir(parents=True, exist_ok=True)
+        if self.remote:
+            target = epath.Path(self.path)
+            self._lines = target.read_text().splitlines(keepends=True) if target.exists() else []
+        else:
+            self._file = open(self.path, "a", encoding="utf-8")
         if tensorboard:
-            self.backend, self._tb = _tensorboard_writer(os.path.join(workdir, "tensorboard"))
+            try:
+                self.backend, self._tb = _tensorboard_writer(os.path.join(workdir, "tensorboard"))
+            except Exception as err:  # e.g. a writer without support for the workdir's filesystem
+                print(f"WARNING: no TensorBoard events ({type(err).__name__}: {err})", flush=True)
 
     def write(self, step: int, metrics: Mapping[str, float]) -> None:
         """Records `metrics` (name -> float) at `step`."""
         if not self.active:
             return
         values = {k: float(v) for k, v in metrics.items()}
-        self._file.write(json.dumps({"step": int(step), "time": round(time.time(), 3), **values}) + "\n")
-        self._file.flush()
+        line = json.dumps({"step": int(step), "time": round(time.time(), 3), **values}) + "\n"
+        if self.remote:
+            self._lines.append(line)
+            epath.Path(self.path).write_text("".join(self._lines))
+        else:
+            self._file.write(line)
+            self._file.flush()
         if self._tb is not None:
             for name, value in values.items():
                 if self.backend == "tensorboardX":
@@ -71,7 +86,8 @@ class MetricWriter:
     def close(self) -> None:
         if not self.active:
             return
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
         if self._tb is not None:
             self._tb.close()
 
@@ -84,6 +100,5 @@ def _fmt(value: float) -> str:
 
 def read_metrics(workdir: str) -> list[dict]:
     """The records of `<workdir>/metrics.jsonl` in order."""
-    path = os.path.join(workdir, "metrics.jsonl")
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    text = epath.Path(os.path.join(workdir, "metrics.jsonl")).read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
