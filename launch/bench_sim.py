@@ -1,0 +1,109 @@
+"""Simulation benchmark: `python -m launch.benchmark sim [--batches 64,256] [--mjx-batches 64] [--protocols ...]`.
+
+Trials/s, simulated steps/s (trials x steps / wall) and per-trial wall time for each backend at each batch size on
+this machine, plus the C-vs-MJX agreement on the same trials. Poses: the known-good wrap grasp on a cylinder
+shaft (r 3 cm, 20 cm) perturbed at random (wrist +-1.5 cm, +-10 deg, joints +-0.25 rad) so that the set mixes
+passing and failing grasps. All runs use the "tiny" physics/protocol settings (configs/eval/sim.py:tiny, timestep
+10 ms) so that MJX on CPU finishes (it runs at ~1% of C MuJoCo's speed here); `--full` adds C runs at the full
+settings. MJX timings exclude compilation (reported separately as compile_s). MJX batch 256 is opt-in
+(`--mjx-batches 64,256`) because on a 2-core CPU it takes minutes.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import jax
+import numpy as np
+
+GOOD_ROTATION = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])
+GOOD_TRANSLATION = np.array([0.03, -0.0655, 0.035])
+GOOD_JOINTS = np.array([0.96, 0, 0.96, 0.96] * 3 + [0.639, 0, 0.213, 0.213])
+
+
+def perturbed_grasps(n: int, seed: int = 0):
+    """n poses around the known-good grasp: translation (n, 3), rotation (n, 3, 3), joints (n, 16)."""
+    from dexvlg_jax.geometry import axis_angle_to_matrix
+
+    rng = np.random.default_rng(seed)
+    t = GOOD_TRANSLATION + rng.uniform(-0.015, 0.015, (n, 3))
+    axes = rng.normal(size=(n, 3))
+    angles = rng.uniform(-np.deg2rad(10), np.deg2rad(10), n)
+    r = np.stack([np.asarray(axis_angle_to_matrix(a / np.linalg.norm(a), g)) @ GOOD_ROTATION
+                  for a, g in zip(axes, angles)])
+    q = GOOD_JOINTS + rng.uniform(-0.25, 0.25, (n, 16))
+    t[0], r[0], q[0] = GOOD_TRANSLATION, GOOD_ROTATION, GOOD_JOINTS
+    return t, r, q
+
+
+def _entry(backend, protocol, batch, steps, wall, extra=None):
+    return {"backend": backend, "protocol": protocol, "batch": batch, "steps_per_trial": steps, "wall_s": wall,
+            "trials_per_s": batch / wall, "steps_per_s": batch * steps / wall, "per_trial_wall_ms": 1e3 * wall / batch,
+            **(extra or {})}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m launch.benchmark sim")
+    parser.add_argument("--batches", default="64,256", help="C backend batch sizes")
+    parser.add_argument("--mjx-batches", default="64", help="MJX batch sizes ('' to skip MJX)")
+    parser.add_argument("--protocols", default="six_direction,tabletop_lift")
+    parser.add_argument("--full", action="store_true", help="also time C at the full protocol settings")
+    args = parser.parse_args(argv or [])
+    from configs.eval.sim import get_config, to_dataclasses
+    from dexvlg_jax.sim import build_scene, c_backend, cylinder_piece, protocols as P, records as R
+
+    runs, agreement = [], {}
+    c_batches = [int(b) for b in args.batches.split(",") if b]
+    mjx_batches = [int(b) for b in args.mjx_batches.split(",") if b]
+    for name in args.protocols.split(","):
+        settings = [("tiny", "tiny")] + ([("full", "")] if args.full else [])
+        for label, arg in settings:
+            cfg = get_config(arg)
+            cfg.protocol = name
+            scene_cfg, protocol = to_dataclasses(cfg)
+            sc = build_scene([cylinder_piece(0.03, 0.1)], [0], table=protocol.table, config=scene_cfg)
+            results = {}
+            for b in sorted(set(c_batches) | (set(mjx_batches) if label == "tiny" else set())):
+                t, r, q = perturbed_grasps(b)
+                sched = P.build_schedule(protocol, sc, t, r, q)
+                if b in c_batches:
+                    start = time.perf_counter()
+                    raw = c_backend.run(sc, sched, protocol)
+                    wall = time.perf_counter() - start
+                    rec = R.judge(protocol, sched, raw)
+                    results[("c", b)] = rec
+                    runs.append(_entry("c", name, b, sched.total_steps, wall,
+                                       {"settings": label, "threads": os.cpu_count(),
+                                        "success_rate": float(rec.success.mean())}))
+                if label == "tiny" and b in mjx_batches:
+                    from dexvlg_jax.sim import mjx_backend
+
+                    start = time.perf_counter()
+                    mjx_backend.run(sc, sched, protocol)  # compile + first run
+                    first = time.perf_counter() - start
+                    start = time.perf_counter()
+                    raw = mjx_backend.run(sc, sched, protocol)
+                    wall = time.perf_counter() - start
+                    rec = R.judge(protocol, sched, raw)
+                    results[("mjx", b)] = rec
+                    runs.append(_entry("mjx", name, b, sched.total_steps, wall,
+                                       {"settings": label, "compile_s": first - wall, "devices": len(jax.devices()),
+                                        "success_rate": float(rec.success.mean())}))
+                if ("c", b) in results and ("mjx", b) in results:
+                    a, m = results[("c", b)], results[("mjx", b)]
+                    same = a.success == m.success
+                    agreement[f"{name}/batch{b}"] = {
+                        "trials": int(b), "agree": int(same.sum()), "fraction": float(same.mean()),
+                        "disagreements": [{"trial": int(i), "c": a.reason[i] or "success",
+                                           "mjx": m.reason[i] or "success",
+                                           "c_displacement": float(a.displacement[i]),
+                                           "mjx_displacement": float(m.displacement[i])}
+                                          for i in np.flatnonzero(~same)]}
+    total = sum(v["trials"] for v in agreement.values())
+    agree = sum(v["agree"] for v in agreement.values())
+    return {"machine": {"cpus": os.cpu_count(), "jax_backend": jax.default_backend(), "devices": len(jax.devices())},
+            "note": "tiny settings (timestep 10 ms, short phases) for every run unless settings=full; MJX walls "
+                    "exclude compile; MJX on CPU is ~1% of C speed, batch 256 is opt-in (--mjx-batches 64,256)",
+            "runs": runs, "agreement": agreement,
+            "agreement_total": {"trials": total, "agree": agree, "fraction": agree / total if total else None}}
