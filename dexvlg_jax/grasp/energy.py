@@ -69,15 +69,36 @@ class SynthObject:
     part_ids: Array
 
 
-def synth_object(processed, num_points: int | None = None) -> SynthObject:
-    """A `ProcessedObject` -> `SynthObject`, optionally keeping `num_points` evenly strided surface samples."""
+def pad_sdf_values(values: np.ndarray, spacing: float, shape: tuple) -> np.ndarray:
+    """Grow an SDF grid (keeping its origin) to `shape` nodes: a new node gets the value at the nearest old node
+    plus its distance to that node (the same extension `sdf_grid_query` uses outside the box), so the field is
+    unchanged inside the old box. Lets every object share one grid shape (one compilation)."""
+    values = np.asarray(values, np.float32)
+    if any(n < m for n, m in zip(shape, values.shape)):
+        raise ValueError(f"SDF grid {values.shape} is larger than the padded shape {shape}")
+    idx = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    near = [np.minimum(i, m - 1) for i, m in zip(idx, values.shape)]
+    dist = spacing * np.sqrt(sum((i - j) ** 2 for i, j in zip(idx, near)))
+    return (values[tuple(near)] + dist).astype(np.float32)
+
+
+def synth_object(processed, num_points: int | None = None, grid_shape: tuple | None = None) -> SynthObject:
+    """A `ProcessedObject` -> `SynthObject`.
+
+    num_points: keep exactly this many surface samples (evenly strided, or cycled when there are fewer).
+    grid_shape: pad the SDF grid to this node shape (see `pad_sdf_values`). Fixed sizes mean one compilation
+    for all objects.
+    """
     pts, nrm, pid = processed.surface_points, processed.surface_normals, processed.surface_part_ids
-    if num_points is not None and num_points < len(pts):
-        idx = np.linspace(0, len(pts) - 1, num_points).round().astype(int)
+    if num_points is not None:
+        idx = (np.linspace(0, len(pts) - 1, num_points).round().astype(int) if num_points <= len(pts)
+               else np.arange(num_points) % len(pts))
         pts, nrm, pid = pts[idx], nrm[idx], pid[idx]
+    values = np.asarray(processed.sdf.values, np.float32)
+    if grid_shape is not None:
+        values = pad_sdf_values(values, float(processed.sdf.spacing), tuple(grid_shape))
     grid = SDFGrid(origin=jnp.asarray(processed.sdf.origin, jnp.float32),
-                   spacing=jnp.asarray(processed.sdf.spacing, jnp.float32),
-                   values=jnp.asarray(processed.sdf.values, jnp.float32))
+                   spacing=jnp.asarray(processed.sdf.spacing, jnp.float32), values=jnp.asarray(values))
     return SynthObject(sdf=grid, points=jnp.asarray(pts, jnp.float32), normals=jnp.asarray(nrm, jnp.float32),
                        part_ids=jnp.asarray(pid, jnp.int32))
 

@@ -1,0 +1,43 @@
+"""Grasp synthesis (the data engine's "DexGraspNet 3.0" stage): force closure (DFC, LP-DFC) with a jitted
+batched LP solver, energies, part-aligned initialisation, optimisers, quality metrics, the per-object driver and
+the grasp file format. Object frame, metres, radians throughout; poses are (translation 3, rot6d 6, joints 16).
+"""
+from dexvlg_jax.grasp.energy import (
+    TERMS,
+    EnergyWeights,
+    SynthObject,
+    energy_terms,
+    grasp_energy,
+    hand_contacts,
+    near_object_points,
+    object_normals,
+    synth_object,
+    total_energy,
+)
+from dexvlg_jax.grasp.force_closure import (
+    ForceSolution,
+    dfc_energy,
+    dfc_energy_batch,
+    force_stats,
+    friction_cone_edges,
+    grasp_matrix,
+    lp_dfc_energy,
+    lp_dfc_forces,
+    lp_dfc_forces_batch,
+    net_wrench,
+)
+from dexvlg_jax.grasp.init import InitConfig, initial_poses, part_failure, placement
+from dexvlg_jax.grasp.io import load_grasps, save_grasps
+from dexvlg_jax.grasp.lp import LPSolution, solve_lp, solve_lp_batch
+from dexvlg_jax.grasp.metrics import FilterConfig, failure_reasons, grasp_metrics
+from dexvlg_jax.grasp.optimizer import (
+    EnergyConfig,
+    OptimizerConfig,
+    grasp_keys,
+    make_mesh,
+    optimize_batch,
+    optimize_one,
+    optimize_sharded,
+)
+from dexvlg_jax.grasp.q1 import primitive_wrenches, q1_metric, q1_metric_batch, q1_reference
+from dexvlg_jax.grasp.synthesize import SynthConfig, summarize, synthesize_object
