@@ -1,0 +1,45 @@
+"""Grasp synthesis config (DexGraspNet 3.0 data engine).
+
+    python -m launch.synthesize --config configs/synth/paper.py --out grasps/            # paper-like
+    python -m launch.synthesize --config configs/synth/paper.py:tiny --out /tmp/g        # CPU, minutes
+
+arg: "" = paper-like (5000 poses per part and mode, DexGraspNet's 6000 annealing iterations and schedule);
+"tiny" / "runlocal" = a CPU run that finishes in minutes (few poses, 300 iterations with the schedule compressed
+to the budget, wrap mode only, 1 object per category of 4 categories). Defaults come from the dataclasses in
+dexvlg_jax.grasp (InitConfig, EnergyWeights, EnergyConfig, OptimizerConfig, FilterConfig, SynthConfig): each
+number is defined there once; only the variants override.
+"""
+import dataclasses
+
+import ml_collections
+
+from dexvlg_jax.grasp import EnergyConfig, EnergyWeights, FilterConfig, InitConfig, OptimizerConfig, SynthConfig
+
+TINY_INIT = dict(num_per_part=32)
+TINY_OPT = dict(num_iters=300, step_period=8, temperature_period=5)
+TINY = dict(batch_size=64, modes=["wrap"])
+PAPER_INIT = dict(num_per_part=5000)
+PAPER = dict(batch_size=1024)
+
+
+def _fields(cls, skip=(), **overrides):
+    d = {f.name: getattr(cls(), f.name) for f in dataclasses.fields(cls) if f.name not in skip}
+    d.update(overrides)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def get_config(arg=None):
+    tiny = (arg or "") in ("tiny", "runlocal")
+    c = ml_collections.ConfigDict()
+    c.init = _fields(InitConfig, **(TINY_INIT if tiny else PAPER_INIT))
+    c.energy = _fields(EnergyConfig, skip=("weights", "mode"))
+    c.weights = _fields(EnergyWeights)
+    c.optimizer = _fields(OptimizerConfig, **(TINY_OPT if tiny else {}))
+    c.filter = _fields(FilterConfig)
+    c.synth = _fields(SynthConfig, skip=("init", "energy", "optimizer", "filter"), **(TINY if tiny else PAPER))
+    # Which objects: launch's --objects embedded uses these; a folder of meshes ignores them.
+    c.objects = ml_collections.ConfigDict()
+    c.objects.num_per_category = 1
+    c.objects.categories = ["mug", "bottle", "hammer", "screwdriver"] if tiny else []  # [] = all categories
+    c.objects.seed = 0
+    return c
