@@ -59,7 +59,7 @@ def test_logits_match_transformers(hf_checkpoint, ar):
     expected = jax.eval_shape(model.init, jax.random.key(0), image, tokens, valid)["params"]
     params = weights.load_hf_paligemma(path, TINY, expected=expected)
     ar = np.array([ar] * tokens.shape[0])
-    ours = np.asarray(model.apply({"params": params}, image, tokens, valid, ar))
+    ours = np.asarray(jax.jit(model.apply)({"params": params}, image, tokens, valid, ar))
 
     num_image = TINY.vision.num_tokens
     ids = np.concatenate([np.full((tokens.shape[0], num_image), VOCAB - 1), tokens], axis=1)
@@ -76,7 +76,7 @@ def test_logits_match_transformers(hf_checkpoint, ar):
 def test_npz_round_trip_and_bfloat16(tmp_path):
     model = PaliGemma(TINY)
     image, tokens = _inputs()
-    params = model.init(jax.random.key(1), image, tokens, np.ones(tokens.shape, bool))["params"]
+    params = jax.jit(model.init)(jax.random.key(1), image, tokens, np.ones(tokens.shape, bool))["params"]
     params = jax.tree.map(np.asarray, params)
     path = str(tmp_path / "ckpt.npz")
     weights.save_npz(path, params)
@@ -90,7 +90,7 @@ def test_npz_round_trip_and_bfloat16(tmp_path):
     weights.save_npz(str(tmp_path / "bf16.npz"), jax.tree.map(np.asarray, bf16))
     loaded = weights.load_npz(str(tmp_path / "bf16.npz"), dtype=np.float32)
     weights.check_shapes(params, loaded)
-    logits = model.apply({"params": loaded}, image, tokens, np.ones(tokens.shape, bool))
+    logits = jax.jit(model.apply)({"params": loaded}, image, tokens, np.ones(tokens.shape, bool))
     assert np.all(np.isfinite(logits))
 
 

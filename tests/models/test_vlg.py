@@ -18,10 +18,8 @@ def _obs(batch):
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    model = DexVLG(get_variant("tiny"))
-    params = jax.jit(model.init)(jax.random.key(0))
-    return model, params
+def tiny(tiny_params):
+    return DexVLG(get_variant("tiny")), tiny_params
 
 
 def test_loss_jit_and_grad(tiny):
@@ -38,7 +36,7 @@ def test_loss_jit_and_grad(tiny):
         assert any(np.abs(g).sum() > 0 for g in jax.tree.leaves(grads[key])), key
 
 
-@pytest.mark.parametrize("head,num_steps", [("flow", 4), ("ddim", 4), ("ddpm", 6)])
+@pytest.mark.parametrize("head,num_steps", [("flow", 4), ("ddim", 4)])
 def test_cached_sampling_equals_full_recomputation(tiny, head, num_steps):
     base, params = tiny
     model = DexVLG(base.config.replace(head=head))
