@@ -133,3 +133,49 @@ class Checkpointer:
             from jax.experimental import multihost_utils
             multihost_utils.sync_global_devices(f"dexvlg_checkpoint_move_aside_{step}")
         self.manager.reload()
+
+
+def checkpoint_directory(path: str) -> str:
+    """A training workdir (with `checkpoints/` inside) or a checkpoints directory -> the checkpoints directory."""
+    candidate = os.path.join(path, "checkpoints")
+    return candidate if os.path.isdir(candidate) else path
+
+
+def load_checkpoint(path: str, step: int | None = None, mesh=None):
+    """Loads a finished training run for inference: (TrainConfig, TrainState, step).
+
+    `path` is a training workdir or its checkpoints directory; `step` defaults to the newest restorable one.
+    The config comes from the checkpoint itself, so no config file is needed; arrays are laid out on `mesh`
+    (default: all devices, replicated parameters below the FSDP threshold as in training).
+    """
+    from dexvlg_jax.models.vlg import DexVLG
+    from dexvlg_jax.train import sharding as sharding_lib
+    from dexvlg_jax.train.loop import train_config_from_json
+    from dexvlg_jax.train.state import train_state_layout
+
+    directory = checkpoint_directory(path)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"load_checkpoint: {path!r} is neither a training workdir nor a checkpoints "
+                                "directory")
+    checkpointer = Checkpointer(directory, async_save=False)
+    steps = checkpointer.all_steps()
+    if not steps:
+        raise CheckpointError(f"load_checkpoint: no finished checkpoint step in {directory}")
+    step = steps[-1] if step is None else int(step)
+    if step not in steps:
+        raise CheckpointError(f"load_checkpoint: step {step} not in {directory} (steps: {steps})")
+    payload = checkpointer.manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
+    config = train_config_from_json(payload["config"])
+    if mesh is None:
+        fsdp = config.fsdp if config.fsdp > 0 and jax.device_count() % config.fsdp == 0 else -1
+        mesh = sharding_lib.make_mesh(fsdp)
+    shapes, shardings, _ = train_state_layout(DexVLG(config.model).init, config.optimizer, mesh,
+                                              config.min_fsdp_bytes)
+    try:
+        state = checkpointer.restore(step, shapes, shardings)
+    except Exception as err:
+        raise CheckpointError(f"load_checkpoint: step {step} in {directory} cannot be restored: "
+                              f"{type(err).__name__}: {err}") from err
+    finally:
+        checkpointer.close()
+    return config, state, step

@@ -86,6 +86,24 @@ def config_to_json(config: Any) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(config), default=str))
 
 
+def _from_json(cls, value):
+    """Rebuilds a (nested) frozen dataclass from `config_to_json` output; lists become tuples."""
+    import typing
+
+    if dataclasses.is_dataclass(cls) and isinstance(value, dict):
+        hints = typing.get_type_hints(cls)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: _from_json(hints[k], v) for k, v in value.items() if k in known})
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def train_config_from_json(payload: dict) -> TrainConfig:
+    """Inverse of `config_to_json` for a TrainConfig (e.g. a checkpoint's saved config)."""
+    return _from_json(TrainConfig, payload)
+
+
 def maybe_initialize_distributed() -> bool:
     """Calls `jax.distributed.initialize()` when the environment describes several processes (explicit
     JAX_COORDINATOR_ADDRESS/JAX_NUM_PROCESSES/JAX_PROCESS_ID, a multi-worker TPU slice, or SLURM with
