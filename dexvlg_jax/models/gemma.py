@@ -208,7 +208,7 @@ class Gemma(nn.Module):
         if c.vocab_size:
             self.embedder = _ParamGroup(
                 (("input_embedding", (c.vocab_size, c.width), nn.initializers.normal(stddev=1.0)),), name="embedder")
-        self.layers = _LayersWithAttn(c, name="layers")
+        self.layers = _GemmaLayerParams(c, name="layers")
         self.final_norm = _ParamGroup((("scale", (c.width,), nn.initializers.zeros),), name="final_norm")
 
     def embed_tokens(self, tokens: Int[Array, "B L"]) -> Float[Array, "B L D"]:
@@ -246,7 +246,7 @@ class Gemma(nn.Module):
         return self.decode(hidden) if self.config.vocab_size else hidden
 
 
-class _AttnParams(nn.Module):
+class _AttentionParams(nn.Module):
     config: GemmaConfig
 
     @nn.compact
@@ -265,7 +265,7 @@ class _AttnParams(nn.Module):
         }
 
 
-class _LayersWithAttn(nn.Module):
+class _GemmaLayerParams(nn.Module):
     """`layers/` with `attn/` as a real child module so the tree reads layers/attn/q_einsum/w."""
 
     config: GemmaConfig
@@ -278,7 +278,7 @@ class _LayersWithAttn(nn.Module):
         zeros = nn.initializers.zeros
         return {
             "pre_attention_norm": _ParamGroup((("scale", (c.depth, c.width), zeros),), name="pre_attention_norm")(),
-            "attn": _AttnParams(c, name="attn")(),
+            "attn": _AttentionParams(c, name="attn")(),
             "pre_ffw_norm": _ParamGroup((("scale", (c.depth, c.width), zeros),), name="pre_ffw_norm")(),
             "mlp": _ParamGroup((("gating_einsum", (c.depth, 2, c.width, c.mlp_dim), init),
                                 ("linear", (c.depth, c.mlp_dim, c.width), init)), name="mlp")(),

@@ -152,3 +152,19 @@ def test_paligemma_3b_parameter_count_and_tree():
     }
     for key, shape in expected_shapes.items():
         assert tuple(flat[key].shape) == shape, key
+
+
+def test_hf_checkpoint_merges_into_dexvlg(hf_checkpoint):
+    from dexvlg_jax.models.variants import DexVLGConfig
+    from dexvlg_jax.models.vlg import DexVLG
+
+    _, path = hf_checkpoint
+    expert = GemmaConfig(width=32, depth=2, mlp_dim=48, num_heads=4, num_kv_heads=2, head_dim=16, vocab_size=0)
+    model = DexVLG(DexVLGConfig(vlm=TINY, expert=expert, depth_hidden=16, num_pose_tokens=2, max_text_len=8))
+    shapes = model.param_shapes()
+    params = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+    merged = weights.merge_pretrained(params, weights.load_hf_paligemma(path, TINY), source=path)
+    flat, before = weights.flatten_tree(merged), weights.flatten_tree(params)
+    assert set(flat) == set(before)
+    assert np.abs(flat["llm/layers/attn/q_einsum/w"]).sum() > 0 and np.abs(flat["img/head/kernel"]).sum() > 0
+    assert np.abs(flat["pose_expert/layers/attn/q_einsum/w"]).sum() == 0  # untouched by the VLM checkpoint
