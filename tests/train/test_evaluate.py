@@ -85,3 +85,12 @@ def test_evaluate_writes_the_table(trained, tmp_path):
         assert json.load(f)["summary"].keys() == report["summary"].keys()
     assert "seen/wrap" in open(os.path.join(out, "eval_table.txt")).read()
     assert report["pictures"] and all(os.path.exists(p) for p in report["pictures"])
+
+
+@pytest.mark.parametrize("arg", [None, "smoke"])
+def test_eval_config_converts(arg):
+    from configs.eval import model_tiny
+
+    config, protocol, scene = model_tiny.to_dataclasses(model_tiny.get_config(arg))
+    assert isinstance(config, EvalConfig) and isinstance(protocol, sim.TabletopLiftConfig)
+    assert isinstance(scene, sim.SceneConfig) and config.categories
