@@ -53,3 +53,29 @@ def test_overrides_and_errors():
         launch_train.load_config_file(os.path.join(CONFIGS, "tiny.py:bogus=1"))
     with pytest.raises(FileNotFoundError):
         launch_train.load_config_file("configs/train/missing.py")
+
+
+@pytest.mark.slow
+def test_subprocess_sigterm_then_resume(tmp_path):
+    """A real process: SIGTERM after the first logged step -> it saves and exits 0; rerunning resumes to the end."""
+    import signal
+    import subprocess
+    import sys
+
+    workdir = str(tmp_path / "run")
+    steps = 40
+    cmd = [sys.executable, "-m", "launch.train", "--config", os.path.join(CONFIGS, f"tiny.py:steps={steps}"),
+           "--workdir", workdir, "--no-progress", "--set", "log_every=1", "--set", "checkpoint_every=1000"]
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        if line.startswith("step 2:"):
+            proc.send_signal(signal.SIGTERM)
+            break
+    output = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, output
+    saved = [int(d) for d in os.listdir(os.path.join(workdir, "checkpoints")) if d.isdigit()]
+    assert len(saved) == 1 and 2 <= saved[0] < steps and "preempted" in output
+    rerun = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f"resumed from" in rerun.stdout and f"done at step {steps}" in rerun.stdout
