@@ -51,8 +51,8 @@ class ProcessingConfig:
     grid_padding: float = 0.03
     num_surface_points: int = 2048
     surface_oversample: int = 4
-    coacd_threshold: float = 0.08
-    coacd_max_pieces: int = 24
+    coacd_threshold: float = 0.04
+    coacd_max_pieces: int = 32
     max_piece_vertices: int = 64
     target_diagonal_range: tuple[float, float] = (0.20, 0.50)
     target_diagonal: float | None = None

@@ -56,7 +56,8 @@ def test_winding_number_inside_outside(mug_like):
     assert abs(float(winding_number(jnp.zeros(3), triangles)) - 1.0) < 1e-4
     assert abs(float(winding_number(jnp.array([0.3, 0.0, 0.0]), triangles))) < 1e-4
     # The hole of the handle is outside.
-    assert abs(float(winding_number(jnp.array([0.075, 0.0, 0.0]), triangles))) < 1e-4
+    assert abs(float(winding_number(jnp.array([0.055, 0.0, 0.0]), triangles))) < 1e-4
+    assert abs(float(winding_number(jnp.array([0.075, 0.0, 0.0]), triangles)) - 1.0) < 1e-4  # in the tube
 
 
 def test_exact_sdf_matches_trimesh(mug_like, near_surface_points):
