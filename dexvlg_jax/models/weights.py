@@ -6,7 +6,7 @@ Trees are nested dicts `{"img": {...}, "llm": {...}}` with the leaf paths docume
   bfloat16 arrays come back from `np.load` as raw 2-byte void (`|V2`) or as uint16 views; both are reinterpreted
   as `ml_dtypes.bfloat16`. Files are read with `allow_pickle=False`.
 - HF `PaliGemmaForConditionalGeneration` safetensors (one file or a sharded directory), read with
-  `safetensors.numpy` (no torch needed). The mapping (torch Linear weights are (out, in)):
+  a small numpy reader (no torch needed; bfloat16 files included). The mapping (torch Linear weights are (out, in)):
   q_einsum = q_proj.weight.reshape(N, H, D).transpose(0, 2, 1); kv_einsum = stack(k, v) likewise with K heads;
   attn_vec_einsum = o_proj.weight.T.reshape(N, H, D); gating_einsum = stack(gate_proj.T, up_proj.T);
   linear = down_proj.T; norms copy; SigLIP patch kernel = weight.transpose(2, 3, 1, 0);
@@ -17,6 +17,7 @@ Trees are nested dicts `{"img": {...}, "llm": {...}}` with the leaf paths docume
 from __future__ import annotations
 
 import glob
+import json
 import os
 from typing import Any, Mapping
 
@@ -110,15 +111,39 @@ def merge_pretrained(params: Mapping[str, Any], pretrained: Mapping[str, Any], s
     return unflatten_tree(merged)
 
 
-def _read_safetensors(path: str) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file
+_SAFETENSORS_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": ml_dtypes.bfloat16,
+                       "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8,
+                       "BOOL": np.bool_}
 
+
+def read_safetensors_file(path: str) -> dict[str, np.ndarray]:
+    """Reads one .safetensors file with numpy only (bfloat16 included, which `safetensors.numpy` rejects).
+
+    Format: 8-byte little-endian header size, a JSON header {name: {dtype, shape, data_offsets}}, then the data.
+    """
+    with open(path, "rb") as f:
+        header_size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(header_size))
+        data = f.read()
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] not in _SAFETENSORS_DTYPES:
+            raise ValueError(f"read_safetensors_file: {path!r} tensor {name!r} has unsupported dtype {info['dtype']}")
+        start, end = info["data_offsets"]
+        array = np.frombuffer(data[start:end], dtype=_SAFETENSORS_DTYPES[info["dtype"]])
+        tensors[name] = array.reshape(info["shape"])
+    return tensors
+
+
+def _read_safetensors(path: str) -> dict[str, np.ndarray]:
     files = sorted(glob.glob(os.path.join(path, "*.safetensors"))) if os.path.isdir(path) else [path]
     if not files or not all(os.path.exists(f) for f in files):
         raise FileNotFoundError(f"load_hf_paligemma: no .safetensors file at {path!r}")
     tensors: dict[str, np.ndarray] = {}
     for file in files:
-        tensors.update(load_file(file))
+        tensors.update(read_safetensors_file(file))
     # Files differ by transformers version ("model." prefix, "language_model.model.", "vision_tower.vision_model.");
     # normalise to "language_model.<...>" and "vision_tower.<...>".
     renamed = {}

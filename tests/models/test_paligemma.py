@@ -168,3 +168,16 @@ def test_hf_checkpoint_merges_into_dexvlg(hf_checkpoint):
     assert set(flat) == set(before)
     assert np.abs(flat["llm/layers/attn/q_einsum/w"]).sum() > 0 and np.abs(flat["img/head/kernel"]).sum() > 0
     assert np.abs(flat["pose_expert/layers/attn/q_einsum/w"]).sum() == 0  # untouched by the VLM checkpoint
+
+
+def test_bfloat16_safetensors_import(hf_checkpoint, tmp_path):
+    import copy
+
+    import torch
+
+    hf_model, path = hf_checkpoint
+    float_params = weights.load_hf_paligemma(path, TINY)
+    copy.deepcopy(hf_model).to(torch.bfloat16).save_pretrained(tmp_path)  # the fixture's model stays float32
+    bf16_params = weights.load_hf_paligemma(str(tmp_path), TINY)
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(a.astype(jnp.bfloat16).astype(np.float32), b),
+                 float_params, bf16_params)
