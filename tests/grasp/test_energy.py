@@ -1,0 +1,146 @@
+"""Energies: shapes, jit/vmap/grad, and values against independent computations (analytic cylinder SDF, the
+hand's exact primitive SDF without culling, all self-penetration pairs)."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dexvlg_jax import hand
+from dexvlg_jax.geometry.mesh_sdf import sdf_grid_query
+from dexvlg_jax.grasp import energy as E
+from dexvlg_jax.grasp import init as I
+from launch.bench_synth import cylinder_object
+
+RADIUS, HEIGHT = 0.03, 0.16
+
+
+@pytest.fixture(scope="module")
+def obj():
+    return cylinder_object(RADIUS, HEIGHT, num_points=512, resolution=32)
+
+
+@pytest.fixture(scope="module")
+def sobj(obj):
+    return E.synth_object(obj)
+
+
+@pytest.fixture(scope="module")
+def poses(obj):
+    return jnp.asarray(I.initial_poses(obj, 0, "wrap", 4, np.random.default_rng(0), I.InitConfig()))
+
+
+def cylinder_sdf(p):
+    """Exact SDF of the capped cylinder along z (independent of the grid)."""
+    r = np.linalg.norm(p[:, :2], axis=1) - RADIUS
+    h = np.abs(p[:, 2]) - HEIGHT / 2
+    outside = np.linalg.norm(np.stack([np.maximum(r, 0), np.maximum(h, 0)], 1), axis=1)
+    return outside + np.minimum(np.maximum(r, h), 0)
+
+
+def _evaluate(sobj, poses, mode, fc_kind):
+    """Terms and gradient of the total energy, one compilation (value_and_grad with the terms as aux)."""
+    w = E.EnergyWeights()
+
+    def one(p):
+        n = E.near_object_points(p, sobj, 8)
+        terms = E.energy_terms(p, sobj, n, mode, fc_kind)
+        return E.total_energy(terms, w), (terms, n)
+
+    (_, (terms, near)), g = jax.jit(jax.vmap(jax.value_and_grad(one, has_aux=True)))(poses)
+    return terms, near, g
+
+
+@pytest.fixture(scope="module")
+def wrap_dfc(sobj, poses):
+    return _evaluate(sobj, poses, "wrap", "dfc")
+
+
+@pytest.mark.parametrize("mode,fc_kind", [("wrap", "dfc"), ("pinch", "lp_dfc")])
+def test_terms_shapes_grad_vmap(sobj, poses, wrap_dfc, mode, fc_kind):
+    terms, near, g = wrap_dfc if mode == "wrap" else _evaluate(sobj, poses, mode, fc_kind)
+    assert near.shape == (4, len(hand.load_hand().geom_kind), 8, 3)
+    c = 7 if mode == "wrap" else 4
+    assert terms["forces"].shape == (4, c)
+    for name in E.TERMS:
+        assert terms[name].shape == (4,) and np.all(np.isfinite(terms[name])) and np.all(terms[name] >= -1e-6)
+    assert g.shape == (4, 25) and np.all(np.isfinite(g))
+    if fc_kind == "lp_dfc":
+        np.testing.assert_allclose(np.max(terms["forces"], axis=1), 1.0, atol=1e-5)
+
+
+def test_dis_matches_analytic_sdf(poses, wrap_dfc):
+    terms = wrap_dfc[0]
+    frames = jax.vmap(lambda p: hand.forward_kinematics(*hand.pose_from_vector(p)))(poses)
+    x, n = jax.vmap(lambda f: E.hand_contacts(f, "wrap"))(frames)
+    ref = np.sum(np.abs(cylinder_sdf(np.asarray(x, np.float64).reshape(-1, 3)).reshape(4, 7)), axis=1)
+    # trilinear grid (cell ~6 mm) vs the exact SDF: < 2 mm per contact
+    assert np.all(np.abs(np.asarray(terms["dis"]) - ref) < 7 * 2e-3)
+    np.testing.assert_allclose(np.linalg.norm(n, axis=-1), 1.0, atol=1e-5)
+
+
+def test_pen_without_culling_equals_exact_hand_sdf(sobj):
+    # Palm pushed 1 cm into the cylinder's side: object points end up inside the palm boxes.
+    rot = jnp.asarray(np.stack([[0, 0, 1.0], [0, 1.0, 0], [-1.0, 0, 0]], -1))  # hand z = -x world
+    palm = hand.load_hand().site_pos["palm_center"]
+    t = jnp.asarray([-RADIUS + 0.01, 0, 0]) - rot @ palm
+    pose = jnp.concatenate([t, rot[:, 0], rot[:, 1], jnp.zeros(16)])
+    frames = hand.forward_kinematics(*hand.pose_from_vector(pose))
+    pts = sobj.points
+    all_pts = jnp.broadcast_to(pts, (len(hand.load_hand().geom_kind),) + pts.shape)
+    got = float(jnp.sum(E.primitive_penetration(frames, all_pts)))
+    exact = float(jnp.sum(jax.nn.relu(-hand.primitive_distances(frames, pts))))
+    assert exact > 1e-3
+    np.testing.assert_allclose(got, exact, rtol=1e-4)
+    culled = float(jnp.sum(E.primitive_penetration(frames, E.near_object_points(pose, sobj, 64))))
+    assert 0.5 * exact < culled <= exact * (1 + 1e-5)
+    h = hand.load_hand()
+    hpts = hand.link_points_to_world(frames, h.surface_link, h.surface_pos)
+    assert float(jnp.sum(jax.nn.relu(-sdf_grid_query(sobj.sdf, hpts)))) > 1e-3
+
+
+def test_active_pairs_cover_self_penetration():
+    h = hand.load_hand()
+    rng = np.random.default_rng(123)
+    q = rng.uniform(h.joint_lower, h.joint_upper, (256, 16)).astype(np.float32)
+
+    def both(joints):
+        f = hand.forward_kinematics(jnp.zeros(3), jnp.eye(3), joints)
+        return jnp.sum(hand.self_penetration(f)), jnp.sum(E.self_penetration_active(f))
+
+    full, active = jax.jit(jax.vmap(both))(jnp.asarray(q))
+    assert float(jnp.max(full)) > 0
+    np.testing.assert_allclose(np.asarray(active), np.asarray(full), atol=1e-6)
+
+
+def test_limit_dir_and_nonfinite(sobj, poses, wrap_dfc):
+    q = poses[0, 9:].at[0].set(hand.load_hand().joint_upper[0] + 0.1)
+    h = hand.load_hand()
+    limit = jnp.sum(jax.nn.relu(q - h.joint_upper) + jax.nn.relu(h.joint_lower - q))  # the E_limit formula
+    np.testing.assert_allclose(float(limit), 0.1, atol=1e-5)
+    terms = wrap_dfc[0]
+    assert np.all(np.asarray(terms["limit"]) == 0.0)  # init poses respect the limits
+    assert np.all((np.asarray(terms["dir"]) >= 0.0) & (np.asarray(terms["dir"]) <= 14.0))
+    bad = {k: v[0] for k, v in terms.items()} | {"dis": jnp.nan}
+    assert float(E.total_energy(bad, E.EnergyWeights())) == 1e10
+
+
+def test_lp_dfc_with_unit_forces_is_dfc(sobj, poses):
+    frames = hand.forward_kinematics(*hand.pose_from_vector(poses[1]))
+    x, _ = E.hand_contacts(frames, "wrap")
+    c = -E.object_normals(sobj.sdf, x)
+    from dexvlg_jax.grasp import force_closure as fc
+
+    np.testing.assert_allclose(float(fc.lp_dfc_energy(x, c, jnp.ones(7))), float(fc.dfc_energy(x, c)), rtol=1e-6)
+
+
+def test_pad_sdf_grid(obj):
+    grid = obj.sdf
+    padded = E.synth_object(obj, 300, (40, 40, 40)).sdf
+    assert padded.values.shape == (40, 40, 40)
+    rng = np.random.default_rng(0)
+    lo, hi = np.asarray(grid.origin), np.asarray(grid.origin) + grid.spacing * (np.array(grid.values.shape) - 1)
+    inside = jnp.asarray(rng.uniform(lo, hi, (500, 3)), jnp.float32)
+    np.testing.assert_allclose(sdf_grid_query(padded, inside), sdf_grid_query(grid, inside), atol=1e-5)
+    outside = jnp.asarray(rng.uniform(hi, hi + 0.05, (200, 3)), jnp.float32)
+    assert np.max(np.abs(sdf_grid_query(padded, outside) - sdf_grid_query(grid, outside))) < 2 * float(grid.spacing)
+    assert E.synth_object(obj, 3000).points.shape == (3000, 3)
