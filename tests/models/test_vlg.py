@@ -99,6 +99,16 @@ def test_real_variant_parameter_counts(capsys):
     assert PALIGEMMA_3B_224.llm.vocab_size == 257_152
 
 
+def test_real_variant_traces_loss_and_sampling():
+    model = DexVLG(DEXVLG_3B.replace(dtype="bfloat16"))
+    shapes = model.param_shapes()
+    batch = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), fake_batch(model.config, batch_size=1))
+    loss, _ = jax.eval_shape(model.compute_loss, shapes, jax.random.key(0), batch)
+    poses = jax.eval_shape(lambda p, o: model.sample_poses(p, jax.random.key(1), o, num_steps=2, num_samples=3),
+                           shapes, _obs(batch))
+    assert loss.shape == () and poses.shape == (1, 3, 25)
+
+
 def test_tokenizer_conventions():
     tok = Tokenizer()
     assert tok.vocab_size == TINY_VOCAB == get_variant("tiny").vlm.llm.vocab_size
