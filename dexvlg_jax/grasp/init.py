@@ -41,8 +41,8 @@ PART_CLASSES = ("lid", "disk", "L", "shaft")
 # mcp, ipl)). Each finger closes from open towards closed until it is about to touch the object ("close until
 # contact", per finger); pinch keeps the ring finger nearly straight and out of the way.
 OPEN_JOINTS = {
-    "wrap": (0.2, 0.0, 0.1, 0.1) * 3 + (0.9, 0.1, 0.1, 0.1),
-    "pinch": (0.2, 0.0, 0.2, 0.2) * 2 + (0.1, 0.0, 0.1, 0.1) + (1.0, 0.1, 0.1, 0.1),
+    "wrap": (0.2, 0.0, 0.1, 0.1) * 3 + (0.3, 0.1, 0.0, 0.0),
+    "pinch": (0.2, 0.0, 0.2, 0.2) * 2 + (0.1, 0.0, 0.1, 0.1) + (0.4, 0.1, 0.0, 0.0),
 }
 CLOSED_JOINTS = {
     "wrap": (1.8, 0.0, 1.5, 1.3) * 3 + (1.6, 0.3, 1.0, 1.0),
@@ -60,7 +60,7 @@ class InitConfig:
     cone_jitter: float = 0.26  # max tilt of the approach direction (rad, ~15 deg)
     roll_jitter: float = 0.26  # max roll about the approach direction (rad)
     joint_jitter: float = 0.05  # joint sigma as a fraction of each joint's range (open and closed poses)
-    closure_levels: int = 16  # closure steps tried per finger between the open and closed poses
+    closure_levels: int = 24  # closure steps tried per finger between the open and closed poses
     closure_margin: float = 0.003  # a finger stops closing when its surface gets this close to the object
     min_part_size: float = 0.015  # parts whose largest extent is below this are too small for the hand
     max_grasp_width: float = 0.13  # parts whose smallest extent exceeds this are too big to wrap or pinch
@@ -189,6 +189,10 @@ def initial_poses(obj, part_id: int, mode: str, n: int, rng: np.random.Generator
     q_closed = np.asarray(CLOSED_JOINTS[mode]) + rng.normal(size=(n, 16)) * cfg.joint_jitter * span
     q_open, q_closed = (np.clip(v, h.joint_lower, h.joint_upper) for v in (q_open, q_closed))
     rot6d = np.asarray(matrix_to_rot6d(jnp.asarray(rot)))
+    for _ in range(3):  # back the open hand off along d until all of it clears the object
+        clear = np.asarray(_clearance(jnp.asarray(translation, jnp.float32), jnp.asarray(rot6d, jnp.float32),
+                                      jnp.asarray(q_open, jnp.float32), obj.sdf))
+        translation = translation + np.maximum(cfg.closure_margin - clear, 0.0)[:, None] * d
     level = np.asarray(_closure_levels(jnp.asarray(translation, jnp.float32), jnp.asarray(rot6d, jnp.float32),
                                        jnp.asarray(q_open, jnp.float32), jnp.asarray(q_closed, jnp.float32), obj.sdf,
                                        cfg.closure_levels, cfg.closure_margin))
@@ -197,6 +201,15 @@ def initial_poses(obj, part_id: int, mode: str, n: int, rng: np.random.Generator
     q = q_open + s * (q_closed - q_open)
     pose = np.concatenate([translation, rot6d, q], axis=-1)
     return pose.astype(np.float32)
+
+
+@jax.jit
+def _clearance(translation, rot6d, joints, grid):
+    """Minimum object SDF (m) over the hand's surface points, per pose (n,)."""
+    def one(t, r6, q):
+        pts, _ = hand.surface_points(hand.forward_kinematics(t, rot6d_to_matrix(r6), q))
+        return jnp.min(sdf_grid_query(grid, pts))
+    return jax.vmap(one)(translation, rot6d, joints)
 
 
 @functools.partial(jax.jit, static_argnames=("num_levels",))

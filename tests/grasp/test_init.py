@@ -1,0 +1,88 @@
+"""Part-aligned initialisation: shapes, limits, class rules, close-until-contact, bad parts."""
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dexvlg_jax import hand
+from dexvlg_jax.geometry.mesh_sdf import sdf_grid_query
+from dexvlg_jax.geometry.rotations import rot6d_to_matrix
+from dexvlg_jax.grasp import init as I
+from launch.bench_synth import cylinder_object
+
+CFG = I.InitConfig()
+
+
+@pytest.fixture(scope="module")
+def obj():
+    return cylinder_object(0.03, 0.16, num_points=512, resolution=32)
+
+
+@pytest.fixture(scope="module")
+def wrap_poses(obj):
+    return I.initial_poses(obj, 0, "wrap", 16, np.random.default_rng(0), CFG)
+
+
+def test_shapes_limits_determinism(obj, wrap_poses):
+    h = hand.load_hand()
+    assert wrap_poses.shape == (16, 25) and wrap_poses.dtype == np.float32 and np.all(np.isfinite(wrap_poses))
+    q = wrap_poses[:, 9:]
+    assert np.all(q >= h.joint_lower - 1e-6) and np.all(q <= h.joint_upper + 1e-6)
+    again = I.initial_poses(obj, 0, "wrap", 16, np.random.default_rng(0), CFG)
+    np.testing.assert_array_equal(wrap_poses, again)
+
+
+def test_shaft_rule_palm_faces_axis(wrap_poses):
+    rot = np.asarray(rot6d_to_matrix(jnp.asarray(wrap_poses[:, 3:9])))
+    z = rot[:, :, 2]  # approach direction d: palm faces -d
+    assert np.all(np.abs(z[:, 2]) <= np.sin(CFG.cone_jitter) + 1e-4)  # perpendicular to the shaft axis (z)
+    palm = wrap_poses[:, :3] + np.einsum("gij,j->gi", rot, hand.load_hand().site_pos["palm_center"])
+    radial = np.linalg.norm(palm[:, :2], axis=1)
+    assert np.all(radial > 0.03) and np.all(radial < 0.03 + 0.04)  # just outside the surface
+    # The palm faces the axis: -d points towards the axis.
+    to_axis = -palm[:, :2] / radial[:, None]
+    assert np.all(np.sum(-z[:, :2] * to_axis, axis=1) > 0.8)
+
+
+def test_close_until_contact(obj, wrap_poses):
+    """Fingers closed beyond the open pose, yet the hand's surface does not enter the object deeply."""
+    assert np.mean(wrap_poses[:, 9] > I.OPEN_JOINTS["wrap"][0] + 0.2) > 0.5
+    import jax
+
+    def min_sdf(pose):
+        frames = hand.forward_kinematics(*hand.pose_from_vector(pose))
+        return jnp.min(sdf_grid_query(obj.sdf, hand.surface_points(frames)[0]))
+
+    depth = np.asarray(jax.jit(jax.vmap(min_sdf))(jnp.asarray(wrap_poses)))
+    assert np.median(depth) > -0.004
+
+
+@pytest.mark.parametrize("cls", I.PART_CLASSES)
+def test_class_rules(cls):
+    axes = np.eye(3)
+    part = I.PartSpec(cls, np.array([0.0, 0.0, 0.05]), axes, np.array([0.1, 0.05, 0.01]), np.zeros(3))
+    p, d, x = I.placement(part, 64, np.random.default_rng(1), CFG)
+    assert p.shape == d.shape == x.shape == (64, 3)
+    np.testing.assert_allclose(np.linalg.norm(d, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(np.sum(d * x, axis=1), 0.0, atol=1e-6)
+    tilt = np.sin(CFG.cone_jitter) + 1e-6
+    if cls == "shaft":
+        assert np.all(np.abs(d[:, 0]) <= tilt)  # approach perpendicular to the long axis
+    elif cls in ("lid", "disk"):
+        assert np.all(d[:, 2] >= np.cos(CFG.cone_jitter) - 1e-6)  # from above (away from the object centre)
+    else:
+        assert np.all(np.abs(d[:, 2]) >= np.cos(CFG.cone_jitter) - 1e-6)  # palm faces the L's plane
+
+
+def test_part_failures(obj):
+    assert I.part_failure(obj, 0, CFG) is None
+    assert I.part_failure(obj, 3, CFG).startswith("missing_part")
+    small = dataclasses.replace(obj, part_extents=np.array([[0.01, 0.005, 0.005]]))
+    assert I.part_failure(small, 0, CFG).startswith("part_too_small")
+    big = dataclasses.replace(obj, part_extents=np.array([[0.4, 0.3, 0.3]]))
+    assert I.part_failure(big, 0, CFG).startswith("part_too_big")
+    weird = dataclasses.replace(obj, part_classes=["blob"])
+    assert I.part_failure(weird, 0, CFG).startswith("unknown_class")
+    nan = dataclasses.replace(obj, part_centroids=np.full((1, 3), np.nan))
+    assert I.part_failure(nan, 0, CFG).startswith("nonfinite")
