@@ -35,7 +35,9 @@ class DatasetConfig:
     """What to build. Objects: the embedded library (`categories` x `instances_per_category`) or `mesh_folder`
     (OBJ/GLB/STL/PLY + optional `<mesh>.parts.json` sidecars). Images are `image_size` square, `views_per_object`
     tabletop views per object; each passing grasp becomes one record per view (up to `max_grasps_per_part_mode`
-    grasps per part and mode)."""
+    grasps per part and mode). `placement` "upright" keeps the object's z up (random yaw), matching the
+    simulator's tabletop scenes; "stable" draws among trimesh's most probable resting poses (the paper's
+    "placed stably"), for objects whose upright pose is not a resting pose."""
 
     categories: tuple = ()
     instances_per_category: int = 2
@@ -47,6 +49,7 @@ class DatasetConfig:
     sim_backend: str = "c"
     views_per_object: int = 2
     image_size: int = 224
+    placement: str = "upright"  # "upright" (as the simulator places objects) or "stable" (trimesh stable poses)
     fov_y_deg: float = render.DEFAULT_FOV_Y_DEG
     max_grasps_per_part_mode: int = 8
     objects_per_shard: int = 4
@@ -143,7 +146,12 @@ def render_views(obj, cfg: DatasetConfig, rng: np.random.Generator):
     (V, 4, 4), RenderOutput with (V, H, W) images)."""
     import jax.numpy as jnp
 
-    placement = render.place_on_table(obj.vertices, obj.faces, rng)
+    if cfg.placement == "upright":
+        placement = render.place_upright(obj.vertices, rng)
+    elif cfg.placement == "stable":
+        placement = render.place_on_table(obj.vertices, obj.faces, rng)
+    else:
+        raise ValueError(f"placement must be 'upright' or 'stable', got {cfg.placement!r}")
     scene = render.build_scene(obj.vertices, obj.faces, obj.face_part_ids, placement.object_to_world,
                                num_faces=_padded_faces(len(obj.faces)))
     size = cfg.image_size

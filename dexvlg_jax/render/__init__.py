@@ -33,6 +33,7 @@ from dexvlg_jax.render.scene import (
     pad_scene,
     part_colors,
     place_on_table,
+    place_upright,
     stable_poses,
     stack_scenes,
     table_mesh,

@@ -89,6 +89,25 @@ def place_on_table(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F
     return Placement(transform, index, float(probs[index]), yaw)
 
 
+def place_upright(vertices: Float[np.ndarray, "V 3"], rng: np.random.Generator | int,
+                  xy: tuple[float, float] = (0.0, 0.0)) -> Placement:
+    """Rest the object on the table in its own upright orientation (object z = world z) with a uniform random yaw:
+    bounding-box centre above `xy`, lowest vertex on z = 0. This is the placement the simulator's tabletop-lift
+    scenes use, so renders made with it match simulated trials."""
+    vertices = np.asarray(vertices, np.float64)
+    if vertices.ndim != 2 or vertices.shape[1] != 3 or len(vertices) == 0:
+        raise ValueError(f"vertices must have shape (V, 3) with V > 0, got {vertices.shape}")
+    yaw = float(_as_generator(rng).uniform(0.0, 2 * np.pi))
+    cos, sin = np.cos(yaw), np.sin(yaw)
+    rotation = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])
+    rotated = vertices @ rotation.T
+    low, high = rotated.min(0), rotated.max(0)
+    transform = np.eye(4)
+    transform[:3, :3] = rotation
+    transform[:3, 3] = [xy[0] - (low[0] + high[0]) / 2, xy[1] - (low[1] + high[1]) / 2, -low[2]]
+    return Placement(transform, -1, 1.0, yaw)
+
+
 def table_mesh(half_extent: float = TABLE_HALF_EXTENT, thickness: float = TABLE_THICKNESS) -> trimesh.Trimesh:
     """The table: a box (12 triangles) with its top face on z = 0, centred on the world origin."""
     box = trimesh.creation.box(extents=(2 * half_extent, 2 * half_extent, thickness))

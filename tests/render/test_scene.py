@@ -101,3 +101,17 @@ class _nullcontext:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_upright_placement_keeps_z_up_and_rests_on_the_table():
+    import numpy as np
+    import trimesh
+
+    from dexvlg_jax.render import place_upright
+
+    mesh = trimesh.creation.cylinder(radius=0.03, height=0.2)
+    placement = place_upright(mesh.vertices, 3)
+    world = mesh.vertices @ placement.object_to_world[:3, :3].T + placement.object_to_world[:3, 3]
+    np.testing.assert_allclose(placement.object_to_world[:3, 2], [0.0, 0.0, 1.0], atol=1e-12)
+    assert abs(world[:, 2].min()) < 1e-9 and abs(world[:, 2].max() - 0.2) < 1e-9
+    np.testing.assert_allclose((world.min(0) + world.max(0))[:2] / 2, 0.0, atol=1e-9)
