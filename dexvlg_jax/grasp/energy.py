@@ -86,7 +86,7 @@ def synth_object(processed, num_points: int | None = None, grid_shape: tuple | N
     """A `ProcessedObject` -> `SynthObject`.
 
     num_points: keep exactly this many surface samples (evenly strided, or cycled when there are fewer).
-    grid_shape: pad the SDF grid to this node shape (see `pad_sdf_values`). Fixed sizes mean one compilation
+    grid_shape: pad the SDF grid to at least this node shape (see `pad_sdf_values`). Fixed sizes mean one compilation
     for all objects.
     """
     pts, nrm, pid = processed.surface_points, processed.surface_normals, processed.surface_part_ids
@@ -95,8 +95,9 @@ def synth_object(processed, num_points: int | None = None, grid_shape: tuple | N
                else np.arange(num_points) % len(pts))
         pts, nrm, pid = pts[idx], nrm[idx], pid[idx]
     values = np.asarray(processed.sdf.values, np.float32)
-    if grid_shape is not None:
-        values = pad_sdf_values(values, float(processed.sdf.spacing), tuple(grid_shape))
+    if grid_shape is not None:  # never crop: a larger grid only costs one more compilation
+        shape = tuple(max(int(a), int(b)) for a, b in zip(grid_shape, values.shape))
+        values = pad_sdf_values(values, float(processed.sdf.spacing), shape)
     grid = SDFGrid(origin=jnp.asarray(processed.sdf.origin, jnp.float32),
                    spacing=jnp.asarray(processed.sdf.spacing, jnp.float32), values=jnp.asarray(values))
     return SynthObject(sdf=grid, points=jnp.asarray(pts, jnp.float32), normals=jnp.asarray(nrm, jnp.float32),

@@ -32,7 +32,7 @@ class SynthConfig:
     modes: tuple = HC.MODES
     batch_size: int = 256  # grasps per optimiser call (padded): fixed shapes, one compilation
     num_object_points: int = 2048
-    grid_shape: tuple = (48, 48, 48)
+    grid_shape: tuple = (52, 52, 52)
     seed: int = 0
 
 
