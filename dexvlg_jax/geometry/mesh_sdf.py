@@ -7,8 +7,9 @@ Note that `trimesh.proximity.signed_distance` uses the opposite sign (positive i
   point on each triangle, Ericson's region test, branch-free) with the sign of the generalised winding number
   (sum of the triangles' solid angles over 4 pi; > 0.5 means inside). Robust for watertight meshes, tolerant of
   small holes. Cost O(P F); points are processed in chunks with `lax.map` so memory stays O(chunk * F).
-* `SDFGrid` + `build_sdf_grid(vertices, faces)`: the exact SDF sampled on a regular grid that covers the mesh's
-  bounding box plus a padding (3 cm by default). All coordinates are in the mesh's frame (the object frame).
+* `SDFGrid` + `build_sdf_grid(vertices, faces)`: the SDF sampled on a regular grid that covers the mesh's
+  bounding box plus a padding (3 cm by default), exact within a band of 4 cells around the surface (coarse-to-
+  fine: far nodes are interpolated from coarser exact levels). Coordinates in the mesh's frame (object frame).
 * `sdf_grid_query(grid, points)`: trilinear interpolation; jit/vmap/grad-able. A point outside the grid box
   gets the value at its projection onto the box plus its distance to the box, so the field stays positive
   and continuous away from the object.
@@ -158,10 +159,58 @@ def mesh_signed_distance(
     far = jnp.full((padded_triangles - num_triangles, 3, 3), _FAR_AWAY, jnp.float32)
     triangles = jnp.concatenate([triangles, far], 0)
     num_points = points.shape[0]
-    point_bucket = chunk_size * 8
-    padded_points = -(-num_points // point_bucket) * point_bucket
+    padded_points = max(chunk_size * 8, 1 << int(np.ceil(np.log2(max(num_points, 1)))))  # powers of two
     points = jnp.concatenate([points, jnp.broadcast_to(points[:1], (padded_points - num_points, 3))], 0)
     return _signed_distance_chunked(points, triangles, chunk_size)[:num_points]
+
+
+def _exact_grid_values(axes, vertices, faces, chunk_size):
+    nodes = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    values = mesh_signed_distance(nodes.astype(np.float32), vertices, faces, chunk_size)
+    return np.asarray(values, np.float64).reshape(tuple(len(a) for a in axes))
+
+
+def _coarse_to_fine_values(axes, vertices, faces, chunk_size, levels, band):
+    """SDF on the grid `axes` (odd node counts), exact wherever |sdf| <= band, interpolated elsewhere.
+
+    The grid with every second node is solved first (recursively, with a band wider by 4 fine cells), then
+    each fine node gets a lower bound on |sdf| from the 8 coarse corners (1-Lipschitz: |d(x)| >= |d(c)| - |x - c|);
+    only nodes whose bound is <= band are evaluated exactly, the rest take the trilinear interpolation of the
+    coarse corners (same sign: band >= the largest corner distance 2 sqrt(3) h).
+    """
+    counts = [len(a) for a in axes]
+    spacing = float(axes[0][1] - axes[0][0])
+    if levels == 0 or min(counts) < 5:
+        return _exact_grid_values(axes, vertices, faces, chunk_size)
+    coarse = _coarse_to_fine_values([a[::2] for a in axes], vertices, faces, chunk_size, levels - 1, band + 4 * spacing)
+    cell, offset = [], []
+    for n in counts:
+        index = np.arange(n)
+        lower = np.minimum(index // 2, (n - 1) // 2 - 1)
+        cell.append(lower)
+        offset.append(index - 2 * lower)  # 0, 1 or 2 fine cells above the coarse cell's lower corner
+    grids = np.meshgrid(*cell, indexing="ij")
+    offsets = np.meshgrid(*offset, indexing="ij")
+    interpolated = np.zeros(counts)
+    lower_bound = np.full(counts, -np.inf)
+    for corner in np.ndindex(2, 2, 2):
+        value = coarse[grids[0] + corner[0], grids[1] + corner[1], grids[2] + corner[2]]
+        weight = np.ones(counts)
+        squared = np.zeros(counts)
+        for d in range(3):
+            fraction = offsets[d] / 2.0
+            weight *= fraction if corner[d] else 1.0 - fraction
+            squared += ((2 - offsets[d]) if corner[d] else offsets[d]) ** 2
+        interpolated += weight * value
+        lower_bound = np.maximum(lower_bound, np.abs(value) - spacing * np.sqrt(squared))
+    on_coarse = (offsets[0] % 2 == 0) & (offsets[1] % 2 == 0) & (offsets[2] % 2 == 0)
+    values = interpolated  # exact already on coarse nodes (weight 1 on one corner)
+    need = (lower_bound <= band) & ~on_coarse
+    if need.any():
+        index = np.nonzero(need)
+        nodes = np.stack([axes[d][index[d]] for d in range(3)], -1)
+        values[index] = np.asarray(mesh_signed_distance(nodes.astype(np.float32), vertices, faces, chunk_size))
+    return values
 
 
 def build_sdf_grid(
@@ -170,26 +219,35 @@ def build_sdf_grid(
     resolution: int = 48,
     padding: float = 0.03,
     chunk_size: int = 256,
+    exact_band_cells: float | None = 4.0,
 ) -> SDFGrid:
-    """Sample the exact SDF on a grid with cubic cells covering the mesh bounds + `padding` (metres).
+    """Sample the SDF on a grid with cubic cells covering the mesh bounds + `padding` (metres).
 
-    `resolution` is the number of nodes along the longest axis; the other axes get as many nodes as needed
-    for the same spacing. Returns an SDFGrid holding numpy arrays (float32).
+    `resolution` sets the spacing: (resolution - 1) cells along the longest axis. Node counts are rounded up
+    to 4 m + 1 (at most 3 extra nodes) for the two-level coarse-to-fine build: values are exact (brute force)
+    wherever |sdf| <= exact_band_cells * spacing and trilinearly interpolated from coarser exact levels farther
+    out (same sign, error well below a cell). `exact_band_cells=None` evaluates every node exactly.
+    Returns an SDFGrid holding numpy arrays (float32).
     """
     vertices = np.asarray(vertices, np.float64)
     lower = vertices.min(0) - padding
     upper = vertices.max(0) + padding
     spacing = float((upper - lower).max() / (resolution - 1))
     counts = np.maximum(np.ceil((upper - lower) / spacing - 1e-6).astype(int) + 1, 2)
+    if exact_band_cells is not None:
+        counts = 4 * (-(-(counts - 1) // 4)) + 1
     # Centre the grid on the mesh box so the padding is symmetric.
     origin = (lower + upper) / 2.0 - spacing * (counts - 1) / 2.0
     axes = [origin[d] + spacing * np.arange(counts[d]) for d in range(3)]
-    nodes = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-    values = mesh_signed_distance(nodes.astype(np.float32), vertices.astype(np.float32), faces, chunk_size)
+    triangle_vertices, faces = vertices.astype(np.float32), np.asarray(faces)
+    if exact_band_cells is None:
+        values = _exact_grid_values(axes, triangle_vertices, faces, chunk_size)
+    else:
+        values = _coarse_to_fine_values(axes, triangle_vertices, faces, chunk_size, 2, exact_band_cells * spacing)
     return SDFGrid(
         origin=origin.astype(np.float32),
         spacing=np.float32(spacing),
-        values=np.asarray(values, np.float32).reshape(tuple(counts)),
+        values=np.asarray(values, np.float32),
     )
 
 
@@ -216,17 +274,26 @@ def _trilinear_one(values, origin, spacing, point):
     return c0 * (1 - fz) + c1 * fz + outside_distance
 
 
+@jax.jit
+def _query_points(values, origin, spacing, points):
+    return jax.vmap(lambda p: _trilinear_one(values, origin, spacing, p))(points)
+
+
+@jax.jit
+def _gradient_points(values, origin, spacing, points):
+    return jax.vmap(jax.grad(lambda p: _trilinear_one(values, origin, spacing, p)))(points)
+
+
+def _grid_arrays(grid: SDFGrid):
+    return (jnp.asarray(grid.values, jnp.float32), jnp.asarray(grid.origin, jnp.float32),
+            jnp.asarray(grid.spacing, jnp.float32))
+
+
 def sdf_grid_query(grid: SDFGrid, points: Float[Array, "P 3"]) -> Float[Array, "P"]:
     """Trilinear signed distance (metres, negative inside) of object-frame points; jit/vmap/grad-able."""
-    values = jnp.asarray(grid.values, jnp.float32)
-    origin = jnp.asarray(grid.origin, jnp.float32)
-    spacing = jnp.asarray(grid.spacing, jnp.float32)
-    return jax.vmap(lambda p: _trilinear_one(values, origin, spacing, p))(jnp.asarray(points))
+    return _query_points(*_grid_arrays(grid), jnp.asarray(points, jnp.float32))
 
 
 def sdf_grid_gradient(grid: SDFGrid, points: Float[Array, "P 3"]) -> Float[Array, "P 3"]:
     """Gradient of the trilinear field w.r.t. each point (roughly the outward normal near the surface)."""
-    values = jnp.asarray(grid.values, jnp.float32)
-    origin = jnp.asarray(grid.origin, jnp.float32)
-    spacing = jnp.asarray(grid.spacing, jnp.float32)
-    return jax.vmap(jax.grad(lambda p: _trilinear_one(values, origin, spacing, p)))(jnp.asarray(points))
+    return _gradient_points(*_grid_arrays(grid), jnp.asarray(points, jnp.float32))

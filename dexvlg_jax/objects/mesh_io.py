@@ -42,8 +42,7 @@ def count_faces_from_header(path: pathlib.Path) -> int | None:
         head = stream.read(1024)
         if suffix == ".stl":
             if head[:5].lower() == b"solid" and b"facet" in head:
-                stream.seek(0)
-                return stream.read().count(b"facet normal")
+                return _count_in_stream(stream, b"facet normal")
             return struct.unpack("<I", head[80:84])[0] if len(head) >= 84 else None
         if suffix == ".ply":
             end = head.find(b"end_header")
@@ -54,10 +53,21 @@ def count_faces_from_header(path: pathlib.Path) -> int | None:
                     return int(fields[2]) if fields[2].isdigit() else None
             return None
         if suffix == ".obj":
-            stream.seek(0)
-            data = stream.read()
-            return data.count(b"\nf ") + int(data.startswith(b"f "))
+            return _count_in_stream(stream, b"\nf ") + int(head.startswith(b"f "))
     return None
+
+
+def _count_in_stream(stream, token: bytes, block: int = 1 << 24) -> int:
+    """Occurrences of `token` in a binary stream, read in blocks (constant memory for huge files)."""
+    stream.seek(0)
+    count, tail = 0, b""
+    while True:
+        data = stream.read(block)
+        if not data:
+            return count
+        window = tail + data
+        count += window.count(token)
+        tail = window[-(len(token) - 1):]  # shorter than the token: a match spanning blocks is counted once
 
 
 def validate_mesh(vertices: np.ndarray, faces: np.ndarray, source: str, max_faces: int = MAX_FACES) -> None:

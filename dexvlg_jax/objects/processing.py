@@ -108,6 +108,10 @@ def process_object(mesh: LabeledMesh, cfg: ProcessingConfig = ProcessingConfig()
     piece_parts = piece_part_ids(pieces, points, point_parts, tolerance=2e-3)
     sdf = build_sdf_grid(vertices, faces, resolution=cfg.grid_resolution, padding=cfg.grid_padding)
 
+    for label, array in (("surface samples", points), ("SDF grid", sdf.values), ("convex pieces", np.concatenate(pieces))):
+        if not np.all(np.isfinite(array)):
+            raise ObjectError(source, f"processing produced non-finite {label}")
+
     centroids, axes, extents, classes = [], [], [], []
     for part_id in range(len(part_names)):
         part_mesh = trimesh.Trimesh(vertices, faces[labels == part_id], process=False)

@@ -87,7 +87,7 @@ def test_surface_samples(processed):
 
 def test_sdf_grid_of_processed_object(processed):
     grid = processed.sdf
-    assert max(grid.shape) == SMALL.grid_resolution
+    assert SMALL.grid_resolution <= max(grid.shape) <= SMALL.grid_resolution + 3
     inside = processed.part_centroids[:1] * 0.0  # the bbox centre of a kettle is inside its body
     assert float(sdf_grid_query(grid, inside)[0]) < 0
     outward = processed.surface_points + 0.01 * processed.surface_normals
