@@ -30,6 +30,11 @@ normalisations such as ``sum f = 1`` change the optimum because ||G f|| is homog
 each piece an LP (the paper's "LP"-DFC); the 2-norm version would be a QP with the same structure. Each LP has
 6 equality rows and C + 12 variables, solved by `dexvlg_jax.grasp.lp.solve_lp` (interior point), vmapped over k.
 Passing ``k`` solves only that face (a warm start: the best face rarely changes between optimiser steps).
+
+Batching: every public function is single-grasp; `grasp_matrix_batch`, `dfc_energy_batch` and
+`lp_dfc_forces_batch` are the jitted vmaps. In an optimiser, solve `lp_dfc_forces_batch` once per step (or every
+few steps, passing ``k=previous.face`` in between, which is C times cheaper) and pass ``forces`` to
+`lp_dfc_energy` inside the differentiated energy, so the LP is never traced under `jax.grad`.
 """
 from __future__ import annotations
 

@@ -21,9 +21,15 @@ NaN for finite inputs; non-finite inputs are replaced by 0 and reported with sta
 Infeasible and unbounded problems are not certified (no homogeneous embedding): they end with a large primal
 or dual residual and are reported as ``PRIMAL_INFEASIBLE`` / ``DUAL_INFEASIBLE`` ("suspected").
 
-Precision. The solver runs in the dtype of its inputs. float32 (the default on accelerators) reaches
-objective errors of ~1e-5 absolute on the O(1)-scaled LP-DFC problems; float64 (CPU, under
-``jax.enable_x64``) reaches ~1e-9. See tests/grasp/test_lp.py for the measured figures.
+Precision. The solver runs in the dtype of its inputs. After the interior point loop an active-set polish
+(`_polish`) snaps the answer to the vertex it identifies, so float64 (CPU, under ``jax.enable_x64``) matches
+HiGHS to ~1e-14. float32 (the default, and what accelerators use) is limited by the conditioning of the normal
+equations near the optimum: on 1000 random 6 x 19 LPs the objective error relative to max(1, |f*|) has mean
+2e-5, 99th percentile 5e-4, max 7e-3 (94% reach status SOLVED at tol 1e-6); on LP-DFC instances (better scaled)
+mean 2e-6, 99th percentile 3e-6, max 8e-4. Use float64 where 1e-5 must hold for every instance.
+
+Cost (2-core CPU, float32, batch 1024 grasps, jitted): LP-DFC with C = 7 (7 LPs per grasp) ~125 ms of CPU time
+per batch (~55k LPs/s); a single warm-started face per grasp ~17 ms. Typical iteration counts 6-14.
 """
 from __future__ import annotations
 

@@ -18,7 +18,10 @@ unchanged, and we do not cap.)
   normal d of the facet the ray d0 leaves through, and h(d / |d|) <= h(d0) (monotone); a few steps reach a
   facet that is a local minimum of the distance. A second LP (``min ||sum l_i w_i||_1, l >= 0, sum l = 1``)
   decides whether the origin is in the hull at all. Every value it reports is h of some unit direction, so it is
-  never below the exact Q1; tests measure the gap to `q1_reference`.
+  never below the exact Q1; tests measure the gap to `q1_reference`. Measured (float32, 8 starts x 6 steps,
+  200 random 4-contact grasps): identical closure verdicts, relative excess median 4e-7, 90th percentile 1e-3,
+  max 0.18 (a walk stuck on a non-global local facet). Use `q1_reference` for reported metrics; `q1_metric`
+  is for in-graph screening and batch statistics.
 """
 from __future__ import annotations
 
