@@ -2,7 +2,8 @@
 
 Pieces are convex hull vertex sets of at most `max_vertices` (64: MJX's practical limit for mesh geoms);
 pieces over that limit are reduced by greedy hull refinement (`reduce_hull_vertices`: keep the vertices that
-stick out most; the reduced hull lies inside the original, typically within a millimetre of it). coacd's own
+stick out most; the reduced hull lies inside the original: measured p99 0.05 mm on a processed kettle, up to
+~2 mm for a large round piece with 200+ hull vertices). coacd's own
 decimation (`max_ch_vertex` + `decimate`) was measured to shrink round pieces by several millimetres, so it is
 not used.
 Each piece gets the part id that most of the object's surface samples inside it carry.
