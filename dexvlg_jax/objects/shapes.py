@@ -44,7 +44,7 @@ def capsule(radius: float, start, end) -> Manifold:
     length = float(np.linalg.norm(axis))
     mesh = trimesh.creation.capsule(height=length, radius=radius, count=[24, 24])
     transform = trimesh.geometry.align_vectors([0, 0, 1], axis / length)
-    mesh.apply_translation([0, 0, -length / 2.0])  # trimesh's capsule spans z in [0, length]
+    mesh.apply_translation(-mesh.bounds.mean(axis=0))  # centre it (trimesh versions differ on the origin)
     mesh.apply_transform(transform)
     mesh.apply_translation((start + end) / 2.0)
     return manifold_from_trimesh(mesh)
