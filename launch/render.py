@@ -1,0 +1,59 @@
+"""Pictures of grasps: `python -m launch.render --poses FILE [--index I ...] [--out DIR] [--glb] [--size PX]`.
+
+FILE is a grasp file in the `launch.evaluate` format (e.g. a `launch.synthesize` output). For each chosen grasp
+(default: the first 4 valid ones), writes `DIR/grasp_<object>_<i>.png` (hand + object coloured by part, software
+renderer: works headless) and, with --glb, `DIR/grasp_<object>_<i>.glb` for any 3D viewer.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m launch.render", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--poses", required=True, help="grasp file (.npz)")
+    parser.add_argument("--index", type=int, nargs="*", help="grasp rows to draw (default: first 4 valid)")
+    parser.add_argument("--out", default="grasp_pictures", help="output folder")
+    parser.add_argument("--glb", action="store_true", help="also export GLB files")
+    parser.add_argument("--size", type=int, default=480, help="picture size in pixels")
+    args = parser.parse_args(argv)
+
+    from dexvlg_jax.viz import export_grasp_glb, hand_trimesh, object_trimesh, render_meshes_png
+    from launch.evaluate import load_object, read_grasp_file
+
+    grasps = read_grasp_file(args.poses)
+    count = len(grasps["translation"])
+    finite = np.flatnonzero(np.isfinite(grasps["translation"]).all(1) & np.isfinite(grasps["joints"]).all(1))
+    with np.load(args.poses, allow_pickle=False) as f:
+        valid = np.asarray(f["valid"], bool) if "valid" in f.files else np.ones(count, bool)
+    rows = args.index if args.index else [i for i in finite if valid[i]][:4]
+    bad = [i for i in rows if not 0 <= i < count]
+    if bad:
+        parser.error(f"--index {bad}: the file has {count} grasps (rows 0..{count - 1})")
+    if not rows:
+        print(f"{args.poses}: no valid grasp to draw", file=sys.stderr)
+        return 1
+    os.makedirs(args.out, exist_ok=True)
+    base, cache = os.path.dirname(os.path.abspath(args.poses)), {}
+    for i in rows:
+        name = str(grasps["object"][i])
+        obj = cache.setdefault(name, load_object(name, base))
+        meshes = [object_trimesh(obj.vertices, obj.faces, obj.face_part_ids),
+                  hand_trimesh(grasps["translation"][i], grasps["rotation"][i], grasps["joints"][i])]
+        stem = os.path.join(args.out, f"grasp_{obj.name}_{i}")
+        render_meshes_png(stem + ".png", meshes, size=(args.size, args.size))
+        print(stem + ".png")
+        if args.glb:
+            export_grasp_glb(stem + ".glb", meshes[0], grasps["translation"][i], grasps["rotation"][i],
+                             grasps["joints"][i])
+            print(stem + ".glb")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
