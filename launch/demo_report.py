@@ -89,7 +89,7 @@ def write_report(out: str, stats: dict, results: dict, loss_png: str, timings: d
     report.table(stats["quality"])
     report.table([{"split": k, "records": v} for k, v in sorted(stats["counts"]["split"].items())])
     for png in stats["files"]:
-        report.image(png, os.path.splitext(os.path.basename(png))[0], width=420)
+        report.image(png, os.path.splitext(os.path.basename(png))[0], width=900 if png.endswith("counts.png") else 420)
     report.section("Objects with their semantic parts")
     for png, caption in object_pictures(dataset, pictures):
         report.image(png, caption, width=220)
