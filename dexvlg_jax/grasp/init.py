@@ -35,6 +35,7 @@ from jaxtyping import Array, Float
 from dexvlg_jax import hand
 from dexvlg_jax.geometry.mesh_sdf import sdf_grid_query
 from dexvlg_jax.geometry.rotations import matrix_to_rot6d, rot6d_to_matrix
+from dexvlg_jax.hand.kinematics import penetration_spheres
 
 PART_CLASSES = ("lid", "disk", "L", "shaft")
 # Open and closed joint poses of each mode (DESIGN order: index/middle/ring (mcp, rot, pip, dip), thumb (cmc, axl,
@@ -215,16 +216,23 @@ def _clearance(translation, rot6d, joints, grid):
 @functools.partial(jax.jit, static_argnames=("num_levels",))
 def _closure_levels(translation, rot6d, q_open, q_closed, grid, num_levels: int, margin: float):
     """Per finger, the largest closure s in [0, 1] (of num_levels steps) such that the finger's surface stays more
-    than `margin` from the object at every step up to s ("close until contact"). Returns (n, 4)."""
+    than `margin` from the object, and overlaps no other part of the hand, at every step up to s ("close until
+    contact"). Returns (n, 4)."""
     h = hand.load_hand()
     levels = jnp.linspace(0.0, 1.0, num_levels)
     finger_masks = np.stack([np.isin(h.surface_link, links) for links in FINGER_LINKS])  # (4, S)
+
+    _, _, pairs = penetration_spheres(hand.forward_kinematics(jnp.zeros(3), jnp.eye(3), jnp.zeros(16)))
+    pair_links = h.sphere_link[pairs]  # (P, 2)
+    pair_masks = np.stack([np.isin(pair_links, links).any(1) for links in FINGER_LINKS])  # (4, P)
 
     def clearance(t, r6, qo, qc, s):
         frames = hand.forward_kinematics(t, rot6d_to_matrix(r6), qo + s * (qc - qo))
         pts, _ = hand.surface_points(frames)
         d = sdf_grid_query(grid, pts)
-        return jnp.min(jnp.where(finger_masks, d[None], jnp.inf), axis=1)  # (4,)
+        object_gap = jnp.min(jnp.where(finger_masks, d[None], jnp.inf), axis=1)  # (4,)
+        overlap = jnp.max(jnp.where(pair_masks, hand.self_penetration(frames)[None], 0.0), axis=1)  # (4,)
+        return jnp.where(overlap > 0, -jnp.inf, object_gap)  # a finger also stops before hitting the hand
 
     per = jax.vmap(lambda t, r6, qo, qc: jax.vmap(lambda s: clearance(t, r6, qo, qc, s))(levels))
     free = per(translation, rot6d, q_open, q_closed) > margin  # (n, L, 4)
