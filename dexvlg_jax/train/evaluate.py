@@ -117,7 +117,8 @@ def camera_to_object(poses_camera: np.ndarray, object_to_camera: np.ndarray) -> 
 
 
 def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_dir: str | None = None,
-                        step: int | None = None, protocol=None, scene_config=None, objects_list=None) -> dict:
+                        step: int | None = None, protocol=None, scene_config=None, objects_list=None,
+                        mesh=None) -> dict:
     """Evaluates a training run's checkpoint in simulation; returns the report dict (also written to `out_dir`).
 
     Args:
@@ -128,6 +129,7 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
       protocol: a `sim.TabletopLiftConfig` (default: the simulator's defaults).
       scene_config: a `sim.SceneConfig` (default: the simulator's defaults).
       objects_list: optional list of (ProcessedObject, split label) to evaluate instead of the embedded library.
+      mesh: device mesh for the parameters (default: the training run's FSDP layout over all devices).
 
     Report: {"step", "checkpoint", "config", "summary" {row: metrics}, "table" (text), "trials" [per grasp:
     object, split, mode, part, instruction, success, pta, pga], "pictures", "seconds"}.
@@ -139,7 +141,7 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
     from dexvlg_jax.models.vlg import DexVLG
 
     started = time.time()
-    train_config, state, step = load_checkpoint(checkpoint, step)
+    train_config, state, step = load_checkpoint(checkpoint, step, mesh)
     model = DexVLG(train_config.model)
     params = state.ema_params if (config.use_ema and state.ema_params is not None) else state.params
     sample = jax.jit(model.sample_poses, static_argnames=("num_steps", "num_samples"))
