@@ -18,9 +18,10 @@ TEST_OVERRIDES = ["fsdp=2", "min_fsdp_bytes=0", "log_every=1", "checkpoint_every
                   "data.num_synthetic=64", "async_checkpoint=True"]
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def jax_compilation_cache(tmp_path_factory):
-    """A persistent compilation cache for this session (also inherited by subprocesses through the env)."""
+    """A persistent compilation cache while tests/train runs (also inherited by subprocesses through the env);
+    removed again afterwards."""
     path = str(tmp_path_factory.mktemp("jax_cache"))
     previous = {k: os.environ.get(k) for k in ("JAX_COMPILATION_CACHE_DIR",
                                                "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
@@ -32,6 +33,13 @@ def jax_compilation_cache(tmp_path_factory):
     os.environ.update(JAX_COMPILATION_CACHE_DIR=path, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                       JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
     yield path
+    # Leave later test directories as they were: no persistent cache.
+    jax.config.update("jax_compilation_cache_dir", None)
+    try:
+        from jax.experimental.compilation_cache import compilation_cache
+        compilation_cache.reset_cache()
+    except (ImportError, AttributeError):
+        pass
     for key, value in previous.items():
         if value is None:
             os.environ.pop(key, None)
