@@ -44,13 +44,14 @@ TERMS = ("fc", "dis", "pen", "hpen", "spen", "limit", "dir")
 @dataclasses.dataclass(frozen=True)
 class EnergyWeights:
     """Weights of the energy terms (E_fc has weight `fc`, 1 in the paper). Defaults follow DexGraspNet
-    (100 E_dis + 100 E_pen + 10 E_spen + 1 E_joints) plus our hand-in-object and direction terms."""
+    (100 E_dis + 100 E_pen + 1 E_joints) plus our hand-in-object and direction terms, except E_spen: DexGraspNet's
+    10 (per metre of overlap) left 6 mm finger-finger overlaps on thin handles; 1000 removes them (NOTES.md)."""
 
     fc: float = 1.0
     dis: float = 100.0
     pen: float = 100.0
     hpen: float = 100.0
-    spen: float = 10.0
+    spen: float = 1000.0
     limit: float = 1.0
     dir: float = 1.0
 
