@@ -42,17 +42,23 @@ def main(argv) -> dict:
     p.add_argument("--iters", type=int, default=50)
     p.add_argument("--fc", default="dfc,lp_dfc")
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--points-per-primitive", type=int, default=16, help="E_pen culling K (2048 = no culling)")
+    p.add_argument("--hand-point-stride", type=int, default=1)
+    p.add_argument("--optimizer", default="annealing", choices=("annealing", "adam"))
     args = p.parse_args(argv)
     obj = cylinder_object()
     sobj = G.synth_object(obj, 2048, (48, 48, 48))
     rng = np.random.default_rng(0)
-    out = {"backend": jax.default_backend(), "devices": jax.device_count(), "iters": args.iters, "results": {}}
+    out = {"backend": jax.default_backend(), "devices": jax.device_count(), "iters": args.iters,
+           "points_per_primitive": args.points_per_primitive, "hand_point_stride": args.hand_point_stride,
+           "optimizer": args.optimizer, "results": {}}
     for fc_kind in args.fc.split(","):
         for batch in (int(b) for b in args.batch.split(",")):
             poses = jnp.asarray(G.initial_poses(obj, 0, "wrap", batch, rng, G.InitConfig()))
             keys = G.grasp_keys(jax.random.PRNGKey(0), batch)
-            ecfg = G.EnergyConfig(mode="wrap", fc_kind=fc_kind)
-            ocfg = G.OptimizerConfig(num_iters=args.iters)
+            ecfg = G.EnergyConfig(mode="wrap", fc_kind=fc_kind, points_per_primitive=args.points_per_primitive,
+                                  hand_point_stride=args.hand_point_stride)
+            ocfg = G.OptimizerConfig(kind=args.optimizer, num_iters=args.iters)
             t = time.time()
             jax.block_until_ready(G.optimize_batch(poses, keys, sobj, ecfg, ocfg))
             compile_s = time.time() - t
