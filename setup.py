@@ -34,7 +34,7 @@ setup(
         "matplotlib>=3.8",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],
         # Independent references for cross-checks (CPU torch is enough).
         "oracle": ["torch>=2.4", "transformers>=4.46", "safetensors>=0.4"],
     },
