@@ -4,8 +4,8 @@
     python -m launch.synthesize --config configs/synth/paper.py:tiny --out /tmp/g        # CPU, minutes
 
 arg: "" = paper-like (5000 poses per part and mode, DexGraspNet's 6000 annealing iterations and schedule);
-"tiny" / "runlocal" = a CPU run that finishes in minutes (few poses, 300 iterations with the schedule compressed
-to the budget, wrap mode only, 1 object per category of 4 categories). Defaults come from the dataclasses in
+"tiny" / "runlocal" = a CPU run that finishes in minutes (32 poses per part and mode, 800 iterations with the
+annealing schedule compressed to the budget, 1 object per category of 4 categories). Defaults come from the dataclasses in
 dexvlg_jax.grasp (InitConfig, EnergyWeights, EnergyConfig, OptimizerConfig, FilterConfig, SynthConfig): each
 number is defined there once; only the variants override.
 """
@@ -16,8 +16,8 @@ import ml_collections
 from dexvlg_jax.grasp import EnergyConfig, EnergyWeights, FilterConfig, InitConfig, OptimizerConfig, SynthConfig
 
 TINY_INIT = dict(num_per_part=32)
-TINY_OPT = dict(num_iters=300, step_period=8, temperature_period=5)
-TINY = dict(batch_size=64, modes=["wrap"])
+TINY_OPT = dict(num_iters=800, step_period=20, temperature_period=13)
+TINY = dict(batch_size=64)
 PAPER_INIT = dict(num_per_part=5000)
 PAPER = dict(batch_size=1024)
 

@@ -81,7 +81,7 @@ def test_cli_resume(tmp_path):
             "--set", "init.num_per_part=4", "--set", "optimizer.num_iters=20", "--set", "optimizer.refresh_every=10",
             "--set", "optimizer.step_period=5", "--set", "optimizer.temperature_period=4",
             "--set", "energy.fc_kind='dfc'", "--set", "energy.points_per_primitive=8",
-            "--set", "synth.batch_size=8", "--set", "synth.num_object_points=512"]
+            "--set", "synth.batch_size=8", "--set", "synth.num_object_points=512", "--set", "synth.modes=['wrap']"]
     summary = cli.main(args)
     assert (out / "rod.npz").exists() and (out / "objects" / "rod.npz").exists()
     assert "broken" in summary["failed_objects"]
