@@ -12,6 +12,7 @@ impl: "jax" (default; CPU/GPU/TPU) or "warp" (MuJoCo Warp, NVIDIA GPUs; needs th
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 
@@ -94,14 +95,47 @@ def _compiled(phase_ends: tuple, contact_phase: int, object_body: int, hand_mask
     return jax.jit(jax.vmap(fn, in_axes=(None, 0, 0, 0, 0, None)))
 
 
+# On the XLA CPU backend (jax 0.10.2), this program deadlocks (all threads idle, never returns) once a call
+# holds more than ~16 trials per device; 16 runs fine. On CPU we therefore run fixed-size chunks of trials, one
+# compiled shape for all of them. Accelerators take the whole batch in one call.
+CPU_TRIALS_PER_DEVICE = 16
+
+
 def run(scene: S.Scene, schedule: P.Schedule, protocol: P.ProtocolConfig, mx=None, impl: str = "jax",
-        mesh: Mesh | None = None) -> R.RawResult:
-    """Run every trial of `schedule` with MJX (vmapped, jitted, sharded over `mesh`, default all devices)."""
+        mesh: Mesh | None = None, trials_per_call: int | None = None) -> R.RawResult:
+    """Run every trial of `schedule` with MJX (vmapped, jitted, sharded over `mesh`, default all devices).
+
+    trials_per_call: split the batch into calls of this many trials (padded, one compilation); default: the whole
+    batch on accelerators, CPU_TRIALS_PER_DEVICE x devices on CPU (see the note above).
+    """
     mx = put_model(scene, impl) if mx is None else mx
     mesh = data_mesh() if mesh is None else mesh
+    ndev = mesh.devices.size
+    b = len(schedule.qpos0)
+    if trials_per_call is None and jax.default_backend() == "cpu":
+        trials_per_call = CPU_TRIALS_PER_DEVICE * ndev
+    if trials_per_call is not None and b > trials_per_call:
+        parts = [_run_batch(scene, _subschedule(schedule, start, trials_per_call), protocol, mx, mesh,
+                            pad_to=trials_per_call) for start in range(0, b, trials_per_call)]
+        return R.RawResult(phase_qpos=np.concatenate([p.phase_qpos for p in parts])[:b],
+                           part_contacts=np.concatenate([p.part_contacts for p in parts])[:b],
+                           stable=np.concatenate([p.stable for p in parts])[:b])
+    return _run_batch(scene, schedule, protocol, mx, mesh)
+
+
+def _subschedule(schedule: P.Schedule, start: int, count: int) -> P.Schedule:
+    """The trials [start, start + count) of a schedule (per-trial arrays sliced along their first axis)."""
+    cut = slice(start, start + count)
+    phases = [dataclasses.replace(p, ctrl=p.ctrl[cut], mocap_pos=p.mocap_pos[cut], mocap_quat=p.mocap_quat[cut])
+              for p in schedule.phases]
+    return dataclasses.replace(schedule, qpos0=schedule.qpos0[cut], phases=phases, valid=schedule.valid[cut],
+                               reason=list(schedule.reason[cut]), penetration=schedule.penetration[cut])
+
+
+def _run_batch(scene, schedule, protocol, mx, mesh, pad_to: int | None = None) -> R.RawResult:
     b = len(schedule.qpos0)
     ndev = mesh.devices.size
-    pad = (-b) % ndev
+    pad = (-b) % ndev if pad_to is None else pad_to - b
     per_phase = [schedule.step_controls(i) for i in range(len(schedule.phases))]
     ctrl, pos, quat, wrench = (np.concatenate([p[k] for p in per_phase], axis=1 if k < 3 else 0) for k in range(4))
     batched = [schedule.qpos0, ctrl, pos, quat]
