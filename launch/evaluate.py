@@ -1,5 +1,12 @@
-"""Simulated evaluation of a grasp file: `python -m launch.evaluate --poses FILE [--protocol P] [--backend c|mjx]
-[--config configs/eval/sim.py[:tiny]] [--set key=value ...] [--out results.json]`. Prints the table, writes JSON.
+"""Simulated evaluation, of a grasp file or of a trained model.
+
+    python -m launch.evaluate --poses FILE [--protocol P] [--backend c|mjx] [--config configs/eval/sim.py[:tiny]]
+        [--set key=value ...] [--out results.json]
+    python -m launch.evaluate --checkpoint WORKDIR [--config configs/eval/model_tiny.py[:smoke]] [--out DIR]
+
+Prints the table and writes JSON. With --checkpoint (a `launch.train` workdir), the model samples K grasps per
+rendered scene and held-out instruction and they are tried with the tabletop-lift protocol; the paper-style table
+(success, PTA, PGA per split and mode), eval_results.json and grasp pictures go to --out (default WORKDIR/eval).
 
 Grasp file (.npz, loadable with allow_pickle=False); object frame, metres, radians:
   poses        (G, 25) float: translation (3), rot6d (6: first two columns of the wrist rotation), 16 joints in
@@ -24,8 +31,9 @@ import numpy as np
 
 from launch.train import apply_overrides, load_config_file
 
-DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "eval",
-                              "sim.py")
+_EVAL_CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "eval")
+DEFAULT_CONFIG = os.path.join(_EVAL_CONFIGS, "sim.py")
+DEFAULT_MODEL_CONFIG = os.path.join(_EVAL_CONFIGS, "model_tiny.py")
 
 
 def load_object(name: str, base_dir: str):
@@ -93,14 +101,19 @@ def run(poses_path: str, config) -> dict:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--poses", required=True, help="grasp file (.npz), format in this module's docstring")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--poses", help="grasp file (.npz), format in this module's docstring")
+    what.add_argument("--checkpoint", help="a launch.train workdir (or its checkpoints/ folder) to evaluate")
     parser.add_argument("--protocol", choices=("six_direction", "tabletop_lift"))
     parser.add_argument("--backend", choices=("c", "mjx"))
-    parser.add_argument("--config", default=DEFAULT_CONFIG, help="configs/eval/sim.py[:tiny]")
+    parser.add_argument("--config", default=None, help="configs/eval/sim.py[:tiny] for --poses (default), "
+                        "configs/eval/model_tiny.py[:smoke] for --checkpoint (default)")
     parser.add_argument("--set", action="append", default=[], help="config override key=value (repeatable)")
-    parser.add_argument("--out", help="write the JSON here")
+    parser.add_argument("--out", help="--poses: write the JSON here; --checkpoint: output folder")
     args = parser.parse_args(argv)
-    config = apply_overrides(load_config_file(args.config), args.set)
+    if args.checkpoint:
+        return evaluate_model(args)
+    config = apply_overrides(load_config_file(args.config or DEFAULT_CONFIG), args.set)
     if args.protocol:
         config.protocol = args.protocol
     if args.backend:
@@ -111,6 +124,27 @@ def main(argv=None) -> dict:
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1)
     return out
+
+
+def evaluate_model(args) -> dict:
+    """--checkpoint: the model's grasps in tabletop-lift simulation (dexvlg_jax.train.evaluate)."""
+    from configs.eval.model_tiny import to_dataclasses
+    from dexvlg_jax.train.evaluate import evaluate_checkpoint
+
+    if not os.path.exists(args.checkpoint):
+        raise FileNotFoundError(f"--checkpoint: {args.checkpoint!r} does not exist (give a launch.train --workdir)")
+    config = apply_overrides(load_config_file(args.config or DEFAULT_MODEL_CONFIG), args.set)
+    eval_config, protocol, scene = to_dataclasses(config)
+    if args.backend:
+        import dataclasses
+
+        eval_config = dataclasses.replace(eval_config, backend=args.backend)
+    out_dir = args.out or os.path.join(args.checkpoint, "eval")
+    report = evaluate_checkpoint(args.checkpoint, eval_config, out_dir=out_dir, protocol=protocol,
+                                 scene_config=scene)
+    print(report["table"])
+    print(f"results: {os.path.join(out_dir, 'eval_results.json')}")
+    return report
 
 
 if __name__ == "__main__":

@@ -1,0 +1,20 @@
+"""`launch.evaluate` argument handling: a grasp file or a checkpoint, never both; clear errors."""
+import pytest
+
+from launch import evaluate
+
+
+def test_poses_and_checkpoint_are_exclusive(capsys):
+    with pytest.raises(SystemExit):
+        evaluate.main(["--poses", "a.npz", "--checkpoint", "run"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_missing_checkpoint_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--checkpoint: .*nope.* does not exist"):
+        evaluate.main(["--checkpoint", str(tmp_path / "nope")])
+
+
+def test_missing_grasp_file_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--poses: .*missing.npz.* does not exist"):
+        evaluate.main(["--poses", str(tmp_path / "missing.npz")])
