@@ -63,18 +63,6 @@ class EvalConfig:
     pictures: int = 4
 
 
-def _upright_placement(vertices: np.ndarray, yaw: float) -> np.ndarray:
-    """object_to_world (4, 4): rotation about z by `yaw`, bbox centred over the origin, lowest point on z = 0."""
-    c, s = np.cos(yaw), np.sin(yaw)
-    rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-    rotated = np.asarray(vertices, np.float64) @ rotation.T
-    low, high = rotated.min(0), rotated.max(0)
-    transform = np.eye(4)
-    transform[:3, :3] = rotation
-    transform[:3, 3] = [-(low[0] + high[0]) / 2, -(low[1] + high[1]) / 2, -low[2]]
-    return transform
-
-
 def _observations(obj, parts, modes, views, image_size, fov_deg, rng, tokenizer, max_len):
     """Renders and tokenises every (part, mode, view) of one object.
 
@@ -87,7 +75,7 @@ def _observations(obj, parts, modes, views, image_size, fov_deg, rng, tokenizer,
     rows = {"image": [], "depth": [], "intrinsics": [], "tokens": [], "token_mask": []}
     transforms, part_ids, mode_list, texts = [], [], [], []
     for view in range(views):
-        object_to_world = _upright_placement(obj.vertices, float(rng.uniform(0, 2 * np.pi)))
+        object_to_world = render.place_upright(obj.vertices, rng).object_to_world
         world_to_camera = np.asarray(render.tabletop_camera(jnp.float32(rng.uniform(0, 2 * np.pi))), np.float64)
         scene = render.build_scene(obj.vertices, obj.faces, obj.face_part_ids, object_to_world)
         out = render.render_image(scene, intrinsics, world_to_camera, image_size, image_size)
