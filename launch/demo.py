@@ -20,7 +20,7 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA_CONFIG = os.path.join(REPO, "configs", "data", "tiny.py")
+DATA_CONFIG = os.path.join(REPO, "configs", "data", "demo.py")
 TRAIN_CONFIG = os.path.join(REPO, "configs", "train", "tiny.py")
 
 
@@ -29,12 +29,12 @@ def _stage(title: str):
     return time.time()
 
 
-def build_data(out: str, progress: bool) -> dict:
+def build_data(out: str, progress: bool, data_config: str = DATA_CONFIG) -> dict:
     from dexvlg_jax.data import pipeline, statistics
     from launch.build_dataset import to_dataset_config
     from launch.train import load_config_file
 
-    cfg = to_dataset_config(load_config_file(DATA_CONFIG))
+    cfg = to_dataset_config(load_config_file(data_config))
     pipeline.build_dataset(cfg, os.path.join(out, "dataset"), progress=progress)
     return statistics.write_statistics(os.path.join(out, "dataset"))
 
@@ -97,7 +97,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launch.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_out", help="output folder (report.html lands here)")
-    parser.add_argument("--steps", type=int, default=300, help="training steps per model")
+    parser.add_argument("--data-config", default=DATA_CONFIG, help="dataset config (configs/data/*.py[:arg]); "
+                        "configs/data/tiny.py builds in ~2 min")
+    parser.add_argument("--steps", type=int, default=1000, help="training steps per model")
     parser.add_argument("--samples", type=int, default=4, help="grasps sampled per instruction in evaluation")
     parser.add_argument("--no-ddpm", action="store_true", help="train only the flow-matching model")
     parser.add_argument("--no-progress", action="store_true")
@@ -111,7 +113,7 @@ def main(argv=None) -> int:
     timings = {}
 
     t = _stage("1/4 data engine: objects -> synthesis -> sim filter -> renders -> records")
-    stats = build_data(out, progress)
+    stats = build_data(out, progress, args.data_config)
     timings["dataset_s"] = time.time() - t
 
     t = _stage("2/4 training the tiny DexVLG (flow matching" + ("" if args.no_ddpm else "; DDPM ablation") + ")")

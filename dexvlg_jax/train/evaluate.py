@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dexvlg_jax.hand.model import load_hand
 from dexvlg_jax.train.checkpoint import load_checkpoint
 
 SPLIT_LABELS = {"train": "seen", "test_seen": "seen", "test_unseen_instance": "unseen_instance",
@@ -46,6 +47,9 @@ class EvalConfig:
       fov_deg: vertical field of view of the rendered camera.
       backend: simulation backend ("c" or "mjx").
       pictures: number of grasps drawn to PNG (hand + object, object frame).
+      clip_joints: clip sampled joint angles to the hand's limits before execution, as the LEAP Hand's position
+        controller does with an out-of-range command (the report gives the fraction of angles clipped); with
+        False, such poses fail in simulation as "joints_out_of_range".
     """
 
     categories: tuple[str, ...] = ()
@@ -61,6 +65,7 @@ class EvalConfig:
     fov_deg: float = 45.0
     backend: str = "c"
     pictures: int = 4
+    clip_joints: bool = True
 
 
 def _observations(obj, parts, modes, views, image_size, fov_deg, rng, tokenizer, max_len):
@@ -146,7 +151,7 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
 
     rng = np.random.default_rng(config.seed)
     key = jax.random.key(config.seed)
-    objs, poses, part_ids, labels, trials = [], [], [], [], []
+    objs, poses, part_ids, labels, trials, clipped = [], [], [], [], [], []
     for index, (obj, split) in enumerate(objects_list):
         parts = list(range(obj.num_parts))[:config.max_parts]
         obs, transforms, obj_parts, modes, texts = _observations(
@@ -155,6 +160,11 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
         key, sample_key = jax.random.split(key)
         sampled = np.asarray(sample(params, sample_key, obs, num_steps=config.num_steps, num_samples=config.samples))
         object_poses = np.concatenate([camera_to_object(sampled[i], transforms[i]) for i in range(len(sampled))])
+        lower, upper = load_hand().joint_lower, load_hand().joint_upper
+        joints = object_poses[:, 9:]
+        clipped.append(((joints < lower) | (joints > upper)).mean())
+        if config.clip_joints:
+            object_poses[:, 9:] = np.clip(joints, lower, upper)
         objs.append(obj)
         poses.append(object_poses)
         part_ids.append(np.repeat(obj_parts, config.samples))
@@ -177,7 +187,7 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
     table = sim.format_table(summary)
     report = {"step": step, "checkpoint": checkpoint, "config": dataclasses.asdict(config),
               "head": train_config.model.head, "summary": summary, "table": table, "trials": trials,
-              "pictures": [], "seconds": None}
+              "pictures": [], "seconds": None, "joints_out_of_range_fraction": float(np.mean(clipped))}
     if out_dir is not None:
         os.makedirs(out_dir, exist_ok=True)
         report["pictures"] = _pictures(objs, poses, out_dir, config.pictures)
