@@ -68,11 +68,13 @@ def test_sharded_over_fake_devices():
     assert mjx_backend.data_mesh().axis_names == ("data",)
 
 
-def test_warp_impl_clear_error_when_missing():
+def test_warp_impl_clear_error_when_missing(monkeypatch):
     import importlib.util
 
-    if importlib.util.find_spec("warp") is not None and importlib.util.find_spec("mujoco_warp") is not None:
-        pytest.skip("MuJoCo Warp installed")
+    real_find_spec = importlib.util.find_spec
+    # Make MuJoCo Warp look absent even where it is installed, so the error path is always exercised.
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("warp", "mujoco_warp") else real_find_spec(name, *a))
     sc = build_scene([cylinder_piece(cases.RADIUS, cases.HALF_HEIGHT)], [0], config=cases.TINY_SCENE)
     with pytest.raises(RuntimeError, match="warp"):
         mjx_backend.put_model(sc, impl="warp")

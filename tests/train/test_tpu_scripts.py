@@ -40,10 +40,10 @@ def test_commands(fake_gcloud):
     args = fake_gcloud("create.sh", "pod", "us-central2-b", "v4-32", extra_env={"EXTRA_FLAGS": "--spot --x=1"})
     assert args[:5] == ["compute", "tpus", "tpu-vm", "create", "pod"]
     assert "--accelerator-type=v4-32" in args and args[-2:] == ["--spot", "--x=1"]
-    args = fake_gcloud("run.sh", "pod", "zone", "--", "python3", "-m", "launch.train", "--workdir", "gs://b/r 1")
+    args = fake_gcloud("run.sh", "pod", "zone", "--", "python3", "-m", "launch.train", "--workdir", "/mnt/bucket/r 1")
     assert "--worker=all" in args
     remote = args[-1]
-    assert remote.startswith("cd ~/dexvlg_jax && nohup python3 -m launch.train --workdir gs://b/r\\ 1")
+    assert remote.startswith("cd ~/dexvlg_jax && nohup python3 -m launch.train --workdir /mnt/bucket/r\\ 1")
     assert "~/dexvlg_run.log" in remote and "~/dexvlg_run.pid" in remote
     args = fake_gcloud("install.sh", "pod", "zone", "https://example.invalid/repo.git", "dev")
     assert "git clone -b dev https://example.invalid/repo.git ~/dexvlg_jax\n" in args[-1]
