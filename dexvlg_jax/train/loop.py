@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import jax
 import numpy as np
@@ -25,51 +25,14 @@ from dexvlg_jax.models.variants import DexVLGConfig
 from dexvlg_jax.models.vlg import DexVLG
 from dexvlg_jax.train import sharding as sharding_lib
 from dexvlg_jax.train.checkpoint import Checkpointer
-from dexvlg_jax.train.input_pipeline import MODEL_KEYS, DataConfig, dataset_pose_statistics, make_train_loader
+from dexvlg_jax.train.input_pipeline import MODEL_KEYS, dataset_pose_statistics, make_train_loader
 from dexvlg_jax.train.metrics import MetricWriter
-from dexvlg_jax.train.optimizer import OptimizerConfig, count_trainable
+from dexvlg_jax.train.optimizer import count_trainable
+from dexvlg_jax.train.run_config import TrainConfig, config_to_json, train_config_from_json  # noqa: F401 (re-exported)
 from dexvlg_jax.train.state import TrainState, init_train_state, train_state_layout
 from dexvlg_jax.train.step import make_train_step
 
 Hook = Callable[[int, dict, dict], None]  # (step after the update, host batch, device metrics) -> None
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """One training run.
-
-    Attributes:
-      model: the DexVLG variant (its pose_mean/pose_std are replaced by the dataset's when
-        `data.use_pose_statistics` and `data.path` are set).
-      optimizer: optimiser and schedule (`optimizer.total_steps` is usually `num_steps`).
-      data: the input pipeline.
-      batch_size: GLOBAL batch (divisible by the device count and the process count).
-      num_steps: train until the state's step reaches this.
-      seed: parameter init, training noise and data order all derive from it.
-      fsdp: devices per FSDP group in the (data, fsdp) mesh; -1 = all devices.
-      min_fsdp_bytes: arrays smaller than this are replicated.
-      log_every: steps between metric records (means over the interval).
-      checkpoint_every: steps between checkpoints (also at the end and on preemption).
-      keep_checkpoints: how many recent checkpoints to keep.
-      async_checkpoint: write checkpoints in the background.
-      pretrained: optional PaliGemma weights for the VLM: a big_vision `.npz` or HF safetensors (file/dir).
-      stop_after: if set, return after this many steps in this call (time-boxed jobs); resuming continues.
-    """
-
-    model: DexVLGConfig
-    optimizer: OptimizerConfig = OptimizerConfig()
-    data: DataConfig = DataConfig()
-    batch_size: int = 8
-    num_steps: int = 100
-    seed: int = 0
-    fsdp: int = -1
-    min_fsdp_bytes: int = sharding_lib.DEFAULT_MIN_FSDP_BYTES
-    log_every: int = 10
-    checkpoint_every: int = 100
-    keep_checkpoints: int = 3
-    async_checkpoint: bool = True
-    pretrained: str | None = None
-    stop_after: int | None = None
 
 
 @dataclasses.dataclass
@@ -79,29 +42,6 @@ class TrainResult:
     resumed_from: int | None
     preempted: bool
     last_metrics: dict
-
-
-def config_to_json(config: Any) -> dict:
-    """A dataclass tree -> JSON-compatible dict (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
-
-
-def _from_json(cls, value):
-    """Rebuilds a (nested) frozen dataclass from `config_to_json` output; lists become tuples."""
-    import typing
-
-    if dataclasses.is_dataclass(cls) and isinstance(value, dict):
-        hints = typing.get_type_hints(cls)
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: _from_json(hints[k], v) for k, v in value.items() if k in known})
-    if isinstance(value, list):
-        return tuple(value)
-    return value
-
-
-def train_config_from_json(payload: dict) -> TrainConfig:
-    """Inverse of `config_to_json` for a TrainConfig (e.g. a checkpoint's saved config)."""
-    return _from_json(TrainConfig, payload)
 
 
 def maybe_initialize_distributed() -> bool:
@@ -183,7 +123,9 @@ def train(config: TrainConfig, workdir: str, hooks: Sequence[Hook] = (), progres
                                 config.async_checkpoint)
 
     shapes, shardings, optimizer = train_state_layout(model.init, config.optimizer, mesh, config.min_fsdp_bytes)
-    restored = checkpointer.restore_latest(shapes, shardings, data_iter)
+    # A config that no longer fits the saved state raises ConfigMismatchError (nothing moved); steps that cannot be
+    # read fall back to an earlier good one; a workdir with checkpoints never silently restarts from step 0.
+    restored = checkpointer.restore_latest(shapes, shardings, data_iter, config=config_json)
     if restored is not None:
         state, resumed_from = restored
         print(f"resumed from {checkpointer.directory}/{resumed_from}", flush=True)

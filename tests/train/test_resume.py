@@ -3,9 +3,13 @@
 - 4 steps straight == 2 steps + SIGTERM (the loop saves and returns) + resume + 2 steps: bit-identical params,
   EMA and optimizer state, and the same data order (record indices of every batch).
 - A corrupt newest checkpoint is moved aside with a warning and training continues from the previous step (and
-  reaches the same params); when no step can be restored, `CheckpointError` is raised and nothing is
-  reinitialised; orbax's temporary (unfinished) step directories are never taken as steps.
+  reaches the same params); when no step can be restored, `CheckpointError` names the workdir, nothing is
+  reinitialised and nothing is moved; orbax's temporary (unfinished) step directories are never taken as steps.
+- Rerunning a workdir with a configuration whose train state differs (other frozen groups) is a
+  `ConfigMismatchError` naming the differing arrays and config fields; both healthy steps stay where they were.
+- `load_checkpoint` (evaluation) skips a truncated newest step and loads the previous one, moving nothing.
 """
+import dataclasses
 import os
 import shutil
 import signal
@@ -14,7 +18,7 @@ import jax
 import numpy as np
 import pytest
 
-from dexvlg_jax.train import CheckpointError, train
+from dexvlg_jax.train import CheckpointError, ConfigMismatchError, load_checkpoint, train
 from tests.train.conftest import NUM_STEPS, tiny_train_config
 
 
@@ -99,12 +103,58 @@ def test_corrupt_latest_falls_back_to_previous(straight, tmp_path, capsys, how):
     _assert_trees_equal(result.state.params, expected.state.params)
 
 
+def _steps(workdir):
+    return sorted(int(d) for d in os.listdir(os.path.join(workdir, "checkpoints")) if d.isdigit())
+
+
 def test_all_checkpoints_corrupt_is_an_error_not_a_fresh_start(straight, tmp_path):
     source, _, _ = straight
     workdir = str(tmp_path / "run")
     shutil.copytree(source, workdir)
     for step in ("2", "4"):
         _corrupt(os.path.join(workdir, "checkpoints", step), "truncated")
-    with pytest.raises(CheckpointError, match="refusing to start from scratch"):
+    with pytest.raises(CheckpointError, match="refusing to start from scratch") as info:
         train(tiny_train_config(), workdir, progress=False)
-    assert not [d for d in os.listdir(os.path.join(workdir, "checkpoints")) if d.isdigit()]
+    assert workdir in str(info.value) and not isinstance(info.value, ConfigMismatchError)
+    # Nothing moved aside (no good step to fall back to), nothing new written.
+    assert _steps(workdir) == [2, 4] and not os.path.exists(os.path.join(workdir, "checkpoints_corrupt"))
+
+
+def test_only_step_corrupt_is_an_error_not_a_fresh_start(straight, tmp_path):
+    source, _, _ = straight
+    workdir = str(tmp_path / "run")
+    shutil.copytree(source, workdir)
+    shutil.rmtree(os.path.join(workdir, "checkpoints", "2"))
+    _corrupt(os.path.join(workdir, "checkpoints", "4"), "deleted")
+    with pytest.raises(CheckpointError, match="none can be restored"):
+        train(tiny_train_config(), workdir, progress=False)
+    assert _steps(workdir) == [4] and not os.path.exists(os.path.join(workdir, "checkpoints_corrupt"))
+
+
+def test_config_mismatch_is_an_error_that_moves_nothing(straight, tmp_path):
+    """The README's `--set optimizer.frozen="['img/.*']"` on an existing workdir: the optimizer state's tree
+    differs from the saved one. Both healthy steps stay; the error names arrays and the config field."""
+    source, _, _ = straight
+    workdir = str(tmp_path / "run")
+    shutil.copytree(source, workdir)
+    config = tiny_train_config()
+    config = dataclasses.replace(config, optimizer=dataclasses.replace(config.optimizer, frozen=("img/.*",)))
+    with pytest.raises(ConfigMismatchError) as info:
+        train(config, workdir, progress=False)
+    message = str(info.value)
+    assert "opt_state" in message and "array(s) differ" in message
+    assert "optimizer.frozen" in message and "--workdir" in message and "Nothing was moved" in message
+    assert _steps(workdir) == [2, 4] and not os.path.exists(os.path.join(workdir, "checkpoints_corrupt"))
+
+
+def test_load_checkpoint_falls_back_to_the_latest_good_step(straight, tmp_path, capsys):
+    source, _, _ = straight
+    workdir = str(tmp_path / "run")
+    shutil.copytree(source, workdir)
+    _corrupt(os.path.join(workdir, "checkpoints", "4"), "truncated")
+    config, state, step = load_checkpoint(workdir)
+    assert step == 2 and int(state.step) == 2 and config.num_steps == NUM_STEPS
+    assert "cannot be restored" in capsys.readouterr().out
+    assert _steps(workdir) == [2, 4]  # evaluation never moves anything
+    with pytest.raises(CheckpointError, match="step 4"):
+        load_checkpoint(workdir, step=4)  # an explicitly requested unreadable step is an error

@@ -1,0 +1,73 @@
+"""The training run's configuration: `TrainConfig` and its JSON form (saved in every checkpoint and as
+`<workdir>/config.json`; `load_checkpoint` reads it back). Kept apart from the loop so that the checkpoint code can
+read a saved configuration without importing the loop (no import circle)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from typing import Any
+
+from dexvlg_jax.models.variants import DexVLGConfig
+from dexvlg_jax.train.input_pipeline import DataConfig
+from dexvlg_jax.train.optimizer import OptimizerConfig
+from dexvlg_jax.train.sharding import DEFAULT_MIN_FSDP_BYTES
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One training run.
+
+    Attributes:
+      model: the DexVLG variant (its pose_mean/pose_std are replaced by the dataset's when
+        `data.use_pose_statistics` and `data.path` are set).
+      optimizer: optimiser and schedule (`optimizer.total_steps` is usually `num_steps`).
+      data: the input pipeline.
+      batch_size: GLOBAL batch (divisible by the device count and the process count).
+      num_steps: train until the state's step reaches this.
+      seed: parameter init, training noise and data order all derive from it.
+      fsdp: devices per FSDP group in the (data, fsdp) mesh; -1 = all devices.
+      min_fsdp_bytes: arrays smaller than this are replicated.
+      log_every: steps between metric records (means over the interval).
+      checkpoint_every: steps between checkpoints (also at the end and on preemption).
+      keep_checkpoints: how many recent checkpoints to keep.
+      async_checkpoint: write checkpoints in the background.
+      pretrained: optional PaliGemma weights for the VLM: a big_vision `.npz` or HF safetensors (file/dir).
+      stop_after: if set, return after this many steps in this call (time-boxed jobs); resuming continues.
+    """
+
+    model: DexVLGConfig
+    optimizer: OptimizerConfig = OptimizerConfig()
+    data: DataConfig = DataConfig()
+    batch_size: int = 8
+    num_steps: int = 100
+    seed: int = 0
+    fsdp: int = -1
+    min_fsdp_bytes: int = DEFAULT_MIN_FSDP_BYTES
+    log_every: int = 10
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3
+    async_checkpoint: bool = True
+    pretrained: str | None = None
+    stop_after: int | None = None
+
+
+def config_to_json(config: Any) -> dict:
+    """A dataclass tree -> JSON-compatible dict (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
+
+
+def _from_json(cls, value):
+    """Rebuilds a (nested) frozen dataclass from `config_to_json` output; lists become tuples."""
+    if dataclasses.is_dataclass(cls) and isinstance(value, dict):
+        hints = typing.get_type_hints(cls)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: _from_json(hints[k], v) for k, v in value.items() if k in known})
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def train_config_from_json(payload: dict) -> TrainConfig:
+    """Inverse of `config_to_json` for a TrainConfig (e.g. a checkpoint's saved config)."""
+    return _from_json(TrainConfig, payload)
