@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from dexvlg_jax import render
+from dexvlg_jax.scene import place_object
 from dexvlg_jax.objects.library import make_object
 
 
@@ -40,7 +41,7 @@ def main(argv):
     args = parser.parse_args(argv)
 
     mesh = make_object(args.category, args.seed)
-    placement = render.place_on_table(mesh.vertices, mesh.faces, args.seed)
+    placement = place_object(mesh, args.seed)
     scene = render.build_scene(mesh.vertices, mesh.faces, mesh.face_part_ids, placement.object_to_world)
     scene_faces = scene.num_faces
     scene = render.pad_scene(scene, max(args.faces, scene_faces))

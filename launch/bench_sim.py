@@ -51,6 +51,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--full", action="store_true", help="also time C at the full protocol settings")
     args = parser.parse_args(argv or [])
     from configs.eval.sim import get_config, to_dataclasses
+    from types import SimpleNamespace
+
+    from dexvlg_jax.scene import place_object
     from dexvlg_jax.sim import build_scene, c_backend, cylinder_piece, protocols as P, records as R
 
     runs, agreement = [], {}
@@ -62,7 +65,9 @@ def main(argv=None) -> dict:
             cfg = get_config(arg)
             cfg.protocol = name
             scene_cfg, protocol = to_dataclasses(cfg)
-            sc = build_scene([cylinder_piece(0.03, 0.1)], [0], table=protocol.table, config=scene_cfg)
+            pieces = [cylinder_piece(0.03, 0.1)]
+            table = place_object(SimpleNamespace(convex_pieces=pieces), yaw=0.0) if protocol.table else None
+            sc = build_scene(pieces, [0], table=table, config=scene_cfg)
             results = {}
             for b in sorted(set(c_batches) | (set(mjx_batches) if label == "tiny" else set())):
                 t, r, q = perturbed_grasps(b)

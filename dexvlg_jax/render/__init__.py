@@ -27,14 +27,10 @@ from dexvlg_jax.render.raycast import (
     render_views,
 )
 from dexvlg_jax.render.scene import (
-    Placement,
     build_scene,
     decimate,
     pad_scene,
     part_colors,
-    place_on_table,
-    place_upright,
-    stable_poses,
     stack_scenes,
     table_mesh,
 )

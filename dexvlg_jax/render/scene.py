@@ -1,15 +1,14 @@
-"""Tabletop scenes: an object resting stably on a table, as a triangle soup ready for the ray caster.
+"""Tabletop scenes as triangle soups ready for the ray caster.
 
 World frame: metres, z up; the table is a box whose top face is the plane z = 0, centred on the origin.
-Object frame: whatever frame the given vertices are in (ProcessedObject: bbox-centred, z up).
-`place_on_table` returns object_to_world (4, 4): p_world = T_wo @ [p_object, 1]; compose with a camera's
-world_to_camera to get object -> camera (`T_co = T_cw @ T_wo`), e.g. to map grasps into the camera frame.
+Object frame: whatever frame the given vertices are in (ProcessedObject: bbox-centred, z up). Where the object
+stands is decided once, by `dexvlg_jax.scene.place_object` (a `Tabletop`): pass its object_to_world (4, 4),
+p_world = T_wo @ [p_object, 1]; compose with a camera's world_to_camera for object -> camera (`T_cw @ T_wo`).
 
 Host-side code (numpy + trimesh; randomness from a numpy Generator or an int seed); the rendering itself is JAX.
 """
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import numpy as np
@@ -26,86 +25,6 @@ PART_PALETTE = np.array([
     [0.90, 0.30, 0.25], [0.20, 0.55, 0.90], [0.30, 0.75, 0.35], [0.95, 0.75, 0.20], [0.65, 0.40, 0.85],
     [0.15, 0.80, 0.80], [0.95, 0.50, 0.70], [0.55, 0.55, 0.55], [0.80, 0.55, 0.25], [0.45, 0.30, 0.65],
 ], np.float32)
-
-
-@dataclasses.dataclass(frozen=True)
-class Placement:
-    """An object's pose on the table. object_to_world (4, 4) float64; pose_index: which stable pose (0 = most
-    probable); pose_probability: its quasi-static probability; yaw: rotation about world z (rad)."""
-
-    object_to_world: np.ndarray
-    pose_index: int
-    pose_probability: float
-    yaw: float
-
-
-def _as_generator(rng: np.random.Generator | int) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
-def stable_poses(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"]
-                 ) -> tuple[Float[np.ndarray, "N 3 3"], Float[np.ndarray, "N"]]:
-    """Resting orientations of a (watertight) mesh on a plane, most probable first: rotations (N, 3, 3) (object ->
-    world, up = +z) and quasi-static probabilities (N,) (trimesh `compute_stable_poses`, uniform density).
-    Falls back to the identity (probability 1) if trimesh finds none."""
-    mesh = trimesh.Trimesh(np.asarray(vertices, np.float64), np.asarray(faces, np.int64), process=False)
-    try:
-        transforms, probs = mesh.compute_stable_poses()
-    except Exception as err:  # degenerate hull, non-finite mass properties, ...
-        warnings.warn(f"compute_stable_poses failed ({err!r}); resting the object in its given orientation")
-        transforms, probs = np.zeros((0, 4, 4)), np.zeros(0)
-    if len(transforms) == 0:
-        return np.eye(3)[None], np.ones(1)
-    order = np.argsort(-np.asarray(probs), kind="stable")
-    return np.asarray(transforms)[order, :3, :3], np.asarray(probs, np.float64)[order]
-
-
-def place_on_table(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"],
-                   rng: np.random.Generator | int, num_candidates: int = 3,
-                   xy: tuple[float, float] = (0.0, 0.0)) -> Placement:
-    """Rest the object stably on the table top (z = 0) with a random yaw.
-
-    The resting orientation is drawn among the `num_candidates` most probable stable poses, weighted by their
-    probability; the yaw is uniform in [0, 2 pi). The object's bounding-box centre is put above `xy` (world, m)
-    and its lowest vertex exactly on z = 0.
-    """
-    vertices = np.asarray(vertices, np.float64)
-    if vertices.ndim != 2 or vertices.shape[1] != 3 or len(vertices) == 0:
-        raise ValueError(f"vertices must have shape (V, 3) with V > 0, got {vertices.shape}")
-    rng = _as_generator(rng)
-    rotations, probs = stable_poses(vertices, faces)
-    count = max(1, min(num_candidates, len(probs)))
-    weights = np.maximum(probs[:count], 0.0)
-    weights = weights / weights.sum() if weights.sum() > 0 else np.full(count, 1.0 / count)
-    index = int(rng.choice(count, p=weights))
-    yaw = float(rng.uniform(0.0, 2 * np.pi))
-    cos, sin = np.cos(yaw), np.sin(yaw)
-    rotation = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]]) @ rotations[index]
-    rotated = vertices @ rotation.T
-    low, high = rotated.min(0), rotated.max(0)
-    translation = np.array([xy[0] - (low[0] + high[0]) / 2, xy[1] - (low[1] + high[1]) / 2, -low[2]])
-    transform = np.eye(4)
-    transform[:3, :3], transform[:3, 3] = rotation, translation
-    return Placement(transform, index, float(probs[index]), yaw)
-
-
-def place_upright(vertices: Float[np.ndarray, "V 3"], rng: np.random.Generator | int,
-                  xy: tuple[float, float] = (0.0, 0.0)) -> Placement:
-    """Rest the object on the table in its own upright orientation (object z = world z) with a uniform random yaw:
-    bounding-box centre above `xy`, lowest vertex on z = 0. This is the placement the simulator's tabletop-lift
-    scenes use, so renders made with it match simulated trials."""
-    vertices = np.asarray(vertices, np.float64)
-    if vertices.ndim != 2 or vertices.shape[1] != 3 or len(vertices) == 0:
-        raise ValueError(f"vertices must have shape (V, 3) with V > 0, got {vertices.shape}")
-    yaw = float(_as_generator(rng).uniform(0.0, 2 * np.pi))
-    cos, sin = np.cos(yaw), np.sin(yaw)
-    rotation = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])
-    rotated = vertices @ rotation.T
-    low, high = rotated.min(0), rotated.max(0)
-    transform = np.eye(4)
-    transform[:3, :3] = rotation
-    transform[:3, 3] = [xy[0] - (low[0] + high[0]) / 2, xy[1] - (low[1] + high[1]) / 2, -low[2]]
-    return Placement(transform, -1, 1.0, yaw)
 
 
 def table_mesh(half_extent: float = TABLE_HALF_EXTENT, thickness: float = TABLE_THICKNESS) -> trimesh.Trimesh:

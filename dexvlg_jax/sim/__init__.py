@@ -16,6 +16,7 @@ import dataclasses
 
 import numpy as np
 
+from dexvlg_jax.scene import Tabletop, place_object
 from dexvlg_jax.sim import c_backend, metrics, protocols, records, scene
 from dexvlg_jax.sim.metrics import format_table, per_trial, summarize
 from dexvlg_jax.sim.protocols import SixDirectionConfig, TabletopLiftConfig, build_schedule
@@ -68,18 +69,23 @@ def make_protocol(protocol, **overrides):
     return PROTOCOLS[protocol](**overrides)
 
 
-def object_scene(obj, protocol, config: SceneConfig = SceneConfig()) -> Scene:
-    """The compiled scene of one object for a protocol (table iff the protocol has one)."""
+def object_scene(obj, protocol, config: SceneConfig = SceneConfig(), tabletop: Tabletop | None = None) -> Scene:
+    """The compiled scene of one object for a protocol. Protocols with a table use `tabletop` (the placement the
+    grasps were made for; default: `scene.place_object(obj, yaw=0)`, upright); others have no table."""
     names = getattr(obj, "part_names", None)
+    table = None
+    if make_protocol(protocol).table:
+        table = tabletop if tabletop is not None else place_object(obj, yaw=0.0)
     return build_scene(obj.convex_pieces, obj.piece_part_ids, num_parts=len(names) if names else None,
-                       table=make_protocol(protocol).table, config=config)
+                       table=table, config=config)
 
 
 def evaluate(objects, poses, protocol="six_direction", backend: str = "c", part_ids=None, splits=None,
-             scene_config: SceneConfig = SceneConfig(), **backend_kwargs) -> EvalResult:
+             scene_config: SceneConfig = SceneConfig(), tabletops=None, **backend_kwargs) -> EvalResult:
     """Run every pose of every object through `protocol` on `backend`; per-trial records and metrics.
 
     part_ids / splits: per object, (G,) instructed part ids (-1: none) / split labels (optional).
+    tabletops: per object, the `scene.Tabletop` its grasps were made for (tabletop protocols; default upright).
     Per-trial bad input (NaN, joints out of range, deep initial penetration) fails that trial with a reason.
     """
     single = not isinstance(objects, (list, tuple))
@@ -93,7 +99,8 @@ def evaluate(objects, poses, protocol="six_direction", backend: str = "c", part_
     recs, trial_metrics, labels = [], [], []
     for i, (obj, pose) in enumerate(zip(objects, poses)):
         t, r, q = split_pose(pose)
-        sc = object_scene(obj, proto, scene_config)
+        tabletop = None if tabletops is None else (tabletops if single else tabletops[i])
+        sc = object_scene(obj, proto, scene_config, tabletop)
         if backend == "c":
             rec = c_backend.evaluate(sc, proto, t, r, q, **backend_kwargs)
         else:

@@ -22,16 +22,27 @@ six_direction (filters synthesised grasps; gravity off, object free in space; af
            independent runs).
   pass: object moved < max_displacement (5 cm) and turned < max_rotation (15 deg) from the reference at the end
         of every force phase; initial penetration <= max_penetration (1 cm).
-tabletop_lift (evaluates predicted grasps; object resting on a table, its weight on throughout):
-  settle   hand at the pregrasp: wrist backed off pregrasp_distance along the approach (-(palm normal)),
-           fingers q_open (s = pregrasp_open); object settles on the table                       settle_time
-  approach wrist moves linearly to the grasp pose                                            approach_time
+tabletop_lift (the protocol the model is judged by and the data engine's filter; the object rests on the table of
+its `scene.Tabletop`, its weight on throughout; after DexGraspBench's pregrasp -> grasp -> squeeze and DexGraspNet
+2.0's lift of 20 cm):
+  settle   hand at the pregrasp: the grasp wrist pose backed off approach_distance along the approach
+           (palm normal; 0 by default: the hand starts at the grasp), fingers q_open (pads opened by
+           pregrasp_open = 1 cm); the object settles on the table                               settle_time
+  approach wrist moves linearly to the grasp pose (skipped when approach_distance = 0)     approach_time
   close    fingers q_open -> q                                                                  close_time
   squeeze  fingers q -> q_sq; reference for the hand-relative object pose; contacts counted  squeeze_time
   lift     wrist rises lift_height (20 cm) along +z                                             lift_time
   hold     wrist still                                                                           hold_time
+  before simulation (kinematic, C MuJoCo collision): hand-object penetration at the grasp > max_penetration
+        (1 cm, DexGraspBench) fails "initial_penetration"; hand-table penetration > max_table_penetration
+        at the grasp or anywhere on the approach (fingers opened) fails "table_penetration"; with an approach,
+        hand-object penetration > max_penetration at its start fails "approach_blocked".
   pass: object rose >= min_rise (half the lift) from the reference, its pose in the palm frame changed
-        < max_displacement and < max_rotation (stays in hand), initial penetration <= max_penetration.
+        < max_displacement and < max_rotation (stays in hand).
+Parameters: lift 20 cm and the 0.1 kg-scale mass from DexGraspNet 2.0; the 1 cm opening, the in-place start and
+the 2 mm table tolerance were measured: on the demo objects' filtered grasps, a 10 cm approach with 6 cm opening
+knocked light objects over (15.8% of good grasps passed), the in-place 1 cm pregrasp passes 96.8%. The harder
+variant (`approach_distance=0.1, pregrasp_open=0.06`, DexGraspNet 2.0's) remains an option.
 """
 from __future__ import annotations
 
@@ -76,14 +87,16 @@ class TabletopLiftConfig:
     squeeze_time: float = 0.2
     lift_time: float = 0.5
     hold_time: float = 0.3
-    pregrasp_distance: float = 0.1
-    pregrasp_open: float = 0.06
+    approach_distance: float = 0.0     # wrist starts this far back along the approach (0: at the grasp)
+    pregrasp_open: float = 0.01        # finger pads start this far (m) back from the grasp
     squeeze_force: float = 5.0
     lift_height: float = 0.2
     min_rise: float = 0.1
     max_displacement: float = 0.05
     max_rotation: float = float(np.deg2rad(30.0))
     max_penetration: float = 0.01
+    max_table_penetration: float = 0.002
+    approach_checks: int = 5           # kinematic table/object checks along the approach
     gravity: bool = True               # False: no weight (tests)
     name: str = "tabletop_lift"
     table: bool = True
@@ -159,7 +172,7 @@ def _set_hand(scene: S.Scene, data: mujoco.MjData, t, r, q):
     mujoco.mju_mat2Quat(quat, np.asarray(r, np.float64).reshape(-1))
     data.qpos[S.PALM_QPOS] = np.r_[t, quat]
     data.qpos[S.FINGER_QPOS] = q
-    data.qpos[S.OBJECT_QPOS] = np.r_[scene.object_pos, 1.0, 0.0, 0.0, 0.0]
+    data.qpos[S.OBJECT_QPOS] = np.r_[scene.object_pos, scene.object_quat]
     return quat
 
 
@@ -187,19 +200,53 @@ def finger_targets(scene: S.Scene, t, r, q, squeeze_force: float, open_distance:
     return np.clip(squeeze, lower, upper), np.clip(opened, lower, upper)
 
 
-def penetration_depth(scene: S.Scene, t, r, q) -> float:
-    """Deepest hand-object penetration (m, >= 0) at a configuration, by C MuJoCo collision (kinematic only)."""
+def contact_depths(scene: S.Scene, t, r, q) -> tuple[float, float]:
+    """Deepest hand-object and hand-table penetration (m, >= 0) at a configuration (world wrist pose t, r),
+    by C MuJoCo collision (kinematic only)."""
     m = scene.model
     d = mujoco.MjData(m)
     _set_hand(scene, d, t, r, q)
     mujoco.mj_fwdPosition(m, d)
     hand = scene.is_hand_geom
-    depth = 0.0
+    obj_depth = table_depth = 0.0
     for c in d.contact[:d.ncon]:
         g1, g2 = c.geom
-        if (hand[g1] and scene.geom_part[g2] >= 0) or (hand[g2] and scene.geom_part[g1] >= 0):
-            depth = max(depth, -float(c.dist))
-    return depth
+        if not (hand[g1] or hand[g2]):
+            continue
+        other = g2 if hand[g1] else g1
+        if scene.geom_part[other] >= 0:
+            obj_depth = max(obj_depth, -float(c.dist))
+        elif other == scene.table_geom:
+            table_depth = max(table_depth, -float(c.dist))
+    return obj_depth, table_depth
+
+
+def penetration_depth(scene: S.Scene, t, r, q) -> float:
+    """Deepest hand-object penetration (m, >= 0) at a configuration (world wrist pose t, r)."""
+    return contact_depths(scene, t, r, q)[0]
+
+
+def _pre_simulation_checks(protocol, scene, world_t, rotation, joints, q_open, valid, reason, penetration):
+    """Kinematic checks before simulating (module docstring); updates valid / reason / penetration in place."""
+    table = isinstance(protocol, TabletopLiftConfig) and scene.table_geom >= 0
+    for i in np.flatnonzero(valid):
+        penetration[i], table_depth = contact_depths(scene, world_t[i], rotation[i], joints[i])
+        if penetration[i] > protocol.max_penetration:
+            valid[i], reason[i] = False, "initial_penetration"
+        elif table and table_depth > protocol.max_table_penetration:
+            valid[i], reason[i] = False, "table_penetration"
+        if not valid[i] or not table:
+            continue
+        back = rotation[i][:, 2] * protocol.approach_distance
+        steps = np.linspace(1.0, 0.0, max(protocol.approach_checks, 1)) if protocol.approach_distance > 0 else [0.0]
+        for k, a in enumerate(steps):
+            obj_depth, table_depth = contact_depths(scene, world_t[i] + a * back, rotation[i], q_open[i])
+            if table_depth > protocol.max_table_penetration:
+                valid[i], reason[i] = False, "table_penetration"
+                break
+            if k == 0 and a > 0 and obj_depth > protocol.max_penetration:
+                valid[i], reason[i] = False, "approach_blocked"
+                break
 
 
 PARKED_TRANSLATION = np.array([0.0, 0.0, 1.0])  # invalid trials: hand 1 m above the object, open, identity
@@ -212,21 +259,23 @@ def build_schedule(protocol: ProtocolConfig, scene: S.Scene, translation, rotati
     joints = np.asarray(joints, np.float64).reshape(-1, 16)
     b = len(translation)
     valid, reason = validate_poses(translation, rotation, joints)
-    world_t = translation + scene.object_pos
+    world_t, rotation = scene.pose_to_world(np.where(valid[:, None], translation, 0.0),
+                                            np.where(valid[:, None, None], rotation, np.eye(3)))
     penetration = np.zeros(b)
-    for i in np.flatnonzero(valid):
-        penetration[i] = penetration_depth(scene, world_t[i], rotation[i], joints[i])
-        if penetration[i] > protocol.max_penetration:
-            valid[i], reason[i] = False, "initial_penetration"
     lower, upper = np.array(_joint_range()).T
-    world_t[~valid] = scene.object_pos + PARKED_TRANSLATION
-    rotation = np.where(valid[:, None, None], rotation, np.eye(3))
     joints = np.where(valid[:, None], np.clip(joints, lower, upper), 0.0)
     six = isinstance(protocol, SixDirectionConfig)
+    open_distance = protocol.open_distance if six else protocol.pregrasp_open
     q_sq, q_open = np.empty_like(joints), np.empty_like(joints)
     for i in range(b):
-        q_sq[i], q_open[i] = finger_targets(scene, world_t[i], rotation[i], joints[i], protocol.squeeze_force,
-                                            protocol.open_distance if six else protocol.pregrasp_open)
+        if valid[i]:
+            q_sq[i], q_open[i] = finger_targets(scene, world_t[i], rotation[i], joints[i], protocol.squeeze_force,
+                                                open_distance)
+    _pre_simulation_checks(protocol, scene, world_t, rotation, joints, q_open, valid, reason, penetration)
+    world_t[~valid] = scene.object_pos + PARKED_TRANSLATION
+    rotation[~valid] = np.eye(3)
+    joints[~valid] = 0.0
+    q_sq[~valid] = q_open[~valid] = 0.0
     quat = np.stack([_mat2quat(r) for r in rotation])
     dt = scene.config.timestep
     zero = np.zeros(6)
@@ -246,19 +295,20 @@ def build_schedule(protocol: ProtocolConfig, scene: S.Scene, translation, rotati
             phases.append(ph(f"force{name}", protocol.force_time, q_sq, q_sq, world_t, world_t, wrench))
     else:
         weight = np.array([0, 0, -GRAVITY * scene.object_mass if protocol.gravity else 0.0, 0, 0, 0])
-        start_t = world_t + protocol.pregrasp_distance * rotation[:, :, 2]  # palm faces -z: back off along +z
+        start_t = world_t + protocol.approach_distance * rotation[:, :, 2]  # palm faces -z: back off along +z
         start_t[~valid] = world_t[~valid]
         lifted = world_t + np.array([0, 0, protocol.lift_height])
-        phases = [ph("settle", protocol.settle_time, q_open, q_open, start_t, start_t, weight),
-                  ph("approach", protocol.approach_time, q_open, q_open, start_t, world_t, weight),
-                  ph("close", protocol.close_time, q_open, joints, world_t, world_t, weight),
+        phases = [ph("settle", protocol.settle_time, q_open, q_open, start_t, start_t, weight)]
+        if protocol.approach_distance > 0:
+            phases.append(ph("approach", protocol.approach_time, q_open, q_open, start_t, world_t, weight))
+        phases += [ph("close", protocol.close_time, q_open, joints, world_t, world_t, weight),
                   ph("squeeze", protocol.squeeze_time, joints, q_sq, world_t, world_t, weight),
                   ph("lift", protocol.lift_time, q_sq, q_sq, world_t, lifted, weight),
                   ph("hold", protocol.hold_time, q_sq, q_sq, lifted, lifted, weight)]
     qpos0 = np.zeros((b, scene.model.nq))
     qpos0[:, S.PALM_QPOS] = np.c_[start_t, quat]
     qpos0[:, S.FINGER_QPOS] = q_open
-    qpos0[:, S.OBJECT_QPOS] = np.r_[scene.object_pos, 1.0, 0.0, 0.0, 0.0]
+    qpos0[:, S.OBJECT_QPOS] = np.r_[scene.object_pos, scene.object_quat]
     return Schedule(qpos0=qpos0, phases=phases, valid=valid, reason=reason, penetration=penetration)
 
 

@@ -2,15 +2,16 @@
 
 World frame: metres, z up. The object is a free body whose frame is the processed object's frame (origin at its
 bounding-box centre); hand poses are given in that object frame and mapped to the world by the object's initial
-placement (identity for six-direction; lifted so that the object rests on the table top z = 0 for tabletop lift).
+placement: a `dexvlg_jax.scene.Tabletop` (the object resting on the table top z = 0, the placement every stage
+shares) or, without a table, the identity (six-direction).
 
 Scene contents (built with `mujoco.MjSpec` from the project's LEAP Hand MJCF, `dexvlg_jax.hand.MJCF_PATH`):
   * `hand_mocap`: a mocap body; the hand's `palm` body gets a free joint and is held to `hand_mocap` by a weld
     equality (identity relative pose), so a schedule of mocap poses drives the wrist. qpos[0:7] is the palm.
   * the 16 finger position actuators of the hand MJCF, gains overridden by `SceneConfig` (kp, kv, forcerange).
   * `object`: a free body (qpos[23:30]) made of one convex mesh geom per piece (<= 64 vertices each), uniform
-    density scaled so the body mass is `object_mass`.
-  * `table` (optional): a plane at z = 0.
+    density scaled so the body mass is the Tabletop's mass (`SceneConfig.object_mass` without one).
+  * `table` (with a Tabletop): a plane at z = 0 of the Tabletop's half extent.
 Collision filtering by contype/conaffinity bits, so only hand-object, object-table and hand-table pairs exist
 (no hand self-collision, no piece-piece pairs): hand contype 1 / conaffinity 0, object 2 / 1, table 0 / 3.
 Model gravity is OFF: protocols apply the object's weight as an external force (xfrc_applied) only when and
@@ -25,6 +26,7 @@ import mujoco
 import numpy as np
 
 from dexvlg_jax.hand import constants as HC
+from dexvlg_jax.scene import Tabletop
 
 HAND_CONTYPE, HAND_CONAFFINITY = 1, 0
 OBJECT_CONTYPE, OBJECT_CONAFFINITY = 2, 1
@@ -69,8 +71,8 @@ class Scene:
 
     hand_geoms (Nh,), object_geoms (K,) and table_geom (int or -1) are geom ids; geom_part (ngeom,) is the
     object part id of every object geom and -1 elsewhere; object_body, palm_body are body ids;
-    object_pos (3,): the object's initial world position (its frame's orientation is the identity);
-    object_mass (kg) as compiled; num_parts: parts of the object.
+    object_to_world (4, 4): the object's initial placement (identity without a table); object_mass (kg) as
+    compiled; num_parts: parts of the object.
     """
 
     model: mujoco.MjModel
@@ -82,9 +84,28 @@ class Scene:
     object_body: int
     palm_body: int
     mocap_id: int
-    object_pos: np.ndarray
+    object_to_world: np.ndarray
     object_mass: float
     num_parts: int
+
+    @property
+    def object_pos(self) -> np.ndarray:
+        return self.object_to_world[:3, 3]
+
+    @property
+    def object_rot(self) -> np.ndarray:
+        return self.object_to_world[:3, :3]
+
+    @property
+    def object_quat(self) -> np.ndarray:
+        quat = np.zeros(4)
+        mujoco.mju_mat2Quat(quat, np.ascontiguousarray(self.object_rot).reshape(-1))
+        return quat
+
+    def pose_to_world(self, translation, rotation):
+        """Hand poses (object frame: translation (B, 3), rotation (B, 3, 3)) -> world."""
+        return (np.asarray(translation, np.float64) @ self.object_rot.T + self.object_pos,
+                np.einsum("ij,bjk->bik", self.object_rot, np.asarray(rotation, np.float64)))
 
     @property
     def is_hand_geom(self) -> np.ndarray:
@@ -111,15 +132,20 @@ def _validate_pieces(pieces, piece_part_ids):
     return out
 
 
-def build_scene(pieces, piece_part_ids, num_parts: int | None = None, table: bool = False,
+def build_scene(pieces, piece_part_ids, num_parts: int | None = None, table: Tabletop | None = None,
                 config: SceneConfig = SceneConfig()) -> Scene:
     """Compile the trial scene for one object.
 
     pieces: list of (V_i, 3) convex-piece vertices in the object frame (metres); piece_part_ids (K,) ints.
-    table: add the z = 0 plane and place the object resting on it (lowest vertex at z = 0); otherwise the
-    object frame coincides with the world frame.
+    table: a `scene.Tabletop` (`scene.place_object`): the z = 0 table plane, the object placed as it says, its
+    mass and friction. None: no table, the object frame is the world frame, mass `config.object_mass`.
     """
+    if table is not None and not isinstance(table, Tabletop):
+        raise TypeError(f"table must be a scene.Tabletop (scene.place_object) or None, got {type(table).__name__}")
     pieces = _validate_pieces(pieces, piece_part_ids)
+    object_to_world = np.eye(4) if table is None else np.asarray(table.object_to_world, np.float64)
+    friction = list(config.friction) if table is None else [table.friction, *config.friction[1:]]
+    mass = config.object_mass if table is None else table.mass
     piece_part_ids = np.asarray(piece_part_ids, np.int64)
     num_parts = int(piece_part_ids.max()) + 1 if num_parts is None else int(num_parts)
     spec = mujoco.MjSpec.from_file(HC.MJCF_PATH)
@@ -153,46 +179,45 @@ def build_scene(pieces, piece_part_ids, num_parts: int | None = None, table: boo
     for geom in spec.geoms:
         geom.contype, geom.conaffinity = HAND_CONTYPE, HAND_CONAFFINITY
         geom.condim = config.condim
-        geom.friction = list(config.friction)
+        geom.friction = friction
         geom.solref = list(config.contact_solref)
         geom.solimp = list(config.contact_solimp)
 
-    # Object: one free body of convex mesh pieces.
-    lowest = min(float(p[:, 2].min()) for p in pieces)
-    object_pos = np.array([0.0, 0.0, -lowest if table else 0.0])
-    body = spec.worldbody.add_body(name="object", pos=object_pos.tolist())
+    # Object: one free body of convex mesh pieces, placed as the Tabletop says.
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, np.ascontiguousarray(object_to_world[:3, :3]).reshape(-1))
+    body = spec.worldbody.add_body(name="object", pos=object_to_world[:3, 3].tolist(), quat=quat.tolist())
     body.add_freejoint(name="object_free")
     for i, piece in enumerate(pieces):
         spec.add_mesh(name=f"piece_{i}", uservert=piece.reshape(-1).tolist())
         body.add_geom(name=f"object_piece_{i}", type=mujoco.mjtGeom.mjGEOM_MESH, meshname=f"piece_{i}",
                       contype=OBJECT_CONTYPE, conaffinity=OBJECT_CONAFFINITY, condim=config.condim,
-                      friction=list(config.friction), solref=list(config.contact_solref),
+                      friction=friction, solref=list(config.contact_solref),
                       solimp=list(config.contact_solimp), density=1000.0, rgba=[0.8, 0.5, 0.3, 1])
-    if table:
-        spec.worldbody.add_geom(name="table", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[1.0, 1.0, 0.01],
+    if table is not None:
+        half = table.table_half_extent
+        spec.worldbody.add_geom(name="table", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[half, half, 0.01],
                                 contype=TABLE_CONTYPE, conaffinity=TABLE_CONAFFINITY, condim=config.condim,
-                                friction=list(config.friction), solref=list(config.contact_solref),
+                                friction=friction, solref=list(config.contact_solref),
                                 solimp=list(config.contact_solimp))
     model = spec.compile()
 
-    # Rescale the object's density so that its mass is object_mass (inertia scales with it).
+    # Rescale the object's density so that its mass is the scene's (inertia scales with it).
     obj = model.body("object").id
-    scale = config.object_mass / float(model.body_mass[obj])
+    scale = mass / float(model.body_mass[obj])
     model.body_mass[obj] *= scale
     model.body_inertia[obj] *= scale
     mujoco.mj_setConst(model, mujoco.MjData(model))
 
-    names = [model.geom(g).name for g in range(model.ngeom)]
     object_geoms = np.array([model.geom(f"object_piece_{i}").id for i in range(len(pieces))])
     hand_bodies = {model.body(n).id for n in HC.LINK_NAMES}
     hand_geoms = np.array([g for g in range(model.ngeom) if model.geom_bodyid[g] in hand_bodies])
     geom_part = -np.ones(model.ngeom, np.int64)
     geom_part[object_geoms] = piece_part_ids
-    del names
     return Scene(model=model, config=config, hand_geoms=hand_geoms, object_geoms=object_geoms,
-                 table_geom=model.geom("table").id if table else -1, geom_part=geom_part, object_body=obj,
+                 table_geom=model.geom("table").id if table is not None else -1, geom_part=geom_part, object_body=obj,
                  palm_body=model.body("palm").id, mocap_id=int(model.body_mocapid[model.body("hand_mocap").id]),
-                 object_pos=object_pos, object_mass=float(model.body_mass[obj]), num_parts=num_parts)
+                 object_to_world=object_to_world, object_mass=float(model.body_mass[obj]), num_parts=num_parts)
 
 
 def box_pieces(half_extents, center=(0.0, 0.0, 0.0)) -> np.ndarray:

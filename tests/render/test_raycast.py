@@ -7,6 +7,7 @@ import trimesh
 from trimesh.ray.ray_triangle import RayMeshIntersector
 
 from dexvlg_jax.render import camera, raycast, scene
+from dexvlg_jax.scene import TabletopConfig, place_object
 
 SIZES = (32, 48)  # (H, W) of the reference images: a wide tabletop view and a zoomed one
 
@@ -15,7 +16,7 @@ SIZES = (32, 48)  # (H, W) of the reference images: a wide tabletop view and a z
 def rendered(test_object):
     """One placed object + table, two cameras (both views rendered in one `render_views` call)."""
     vertices, faces, part_ids = test_object
-    placement = scene.place_on_table(vertices, faces, 3)
+    placement = place_object(trimesh.Trimesh(vertices, faces, process=False), 3, TabletopConfig(placement="stable"))
     tri_scene = scene.build_scene(vertices, faces, part_ids, placement.object_to_world, num_faces=512)
     height, width = SIZES
     intrinsics = jnp.stack([camera.intrinsics_from_fov(45.0, height, width),   # the full tabletop view
@@ -98,7 +99,8 @@ def test_backprojected_depth_lies_on_the_scene(rendered):
 def test_batch_padding_and_compile_once(rendered, test_object):
     tri_scene, intrinsics, extrinsics, out = rendered
     vertices, faces, part_ids = test_object
-    other = scene.build_scene(vertices, faces, part_ids, scene.place_on_table(vertices, faces, 11).object_to_world)
+    other = scene.build_scene(vertices, faces, part_ids, place_object(trimesh.Trimesh(vertices, faces, process=False), 11,
+                                                                 TabletopConfig(placement="stable")).object_to_world)
     stacked = scene.stack_scenes([tri_scene, other], num_faces=512)  # same face count as `rendered`
     height, width = SIZES
     batch = raycast.render_batch(stacked, jnp.asarray(intrinsics), jnp.asarray(extrinsics), height, width, chunk=256)

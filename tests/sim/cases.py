@@ -5,7 +5,8 @@ hard-coded here: palm facing +y (its -z axis), fingers along +x, palm y along th
 """
 import numpy as np
 
-from dexvlg_jax.sim import SceneConfig, SixDirectionConfig, TabletopLiftConfig, cylinder_piece
+from dexvlg_jax.scene import place_object
+from dexvlg_jax.sim import SceneConfig, SixDirectionConfig, TabletopLiftConfig, build_scene, cylinder_piece
 
 RADIUS, HALF_HEIGHT = 0.03, 0.1
 GOOD_ROTATION = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])
@@ -52,3 +53,10 @@ def mixed_set():
     add("deep_inside", np.array([-0.04, 0.0, 0.035]), GOOD_JOINTS)
     add("good_shifted", GOOD_TRANSLATION + np.array([0, 0, 0.01]), GOOD_JOINTS)
     return names, np.stack(t), np.stack(r), np.stack(q)
+
+
+def shaft_scene(protocol, config=None, yaw: float = 0.0):
+    """The one-piece shaft's trial scene: resting upright on the table (yaw about z) when the protocol has one."""
+    table = place_object(Shaft(), yaw=yaw) if protocol.table else None
+    kw = {} if config is None else {"config": config}
+    return build_scene([cylinder_piece(RADIUS, HALF_HEIGHT)], [0], table=table, **kw)

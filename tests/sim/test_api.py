@@ -7,6 +7,7 @@ import pytest
 
 from dexvlg_jax import sim
 from dexvlg_jax.geometry import matrix_to_rot6d
+from dexvlg_jax.scene import TabletopConfig, place_object
 from dexvlg_jax.sim import metrics, records
 from tests.sim import cases
 
@@ -16,9 +17,13 @@ def _flat(t, r, q):
 
 
 def test_scene_filtering_mass_and_bad_pieces():
-    sc = sim.build_scene(cases.Shaft(halves=True).convex_pieces, [0, 1], table=True)
+    shaft = cases.Shaft(halves=True)
+    placed = place_object(shaft, yaw=0.7)
+    sc = sim.build_scene(shaft.convex_pieces, [0, 1], table=placed)
     m = sc.model
-    assert m.body_mass[sc.object_body] == pytest.approx(0.1)
+    # mass = volume x density (TabletopConfig: 150 kg/m^3); a 16-gon prism has 0.9745 of the cylinder's area
+    cylinder = np.pi * cases.RADIUS ** 2 * 2 * cases.HALF_HEIGHT * 0.9745
+    assert m.body_mass[sc.object_body] == pytest.approx(cylinder * TabletopConfig().density, rel=1e-3)
     kinds = set()
     for g1 in range(m.ngeom):
         for g2 in range(g1 + 1, m.ngeom):

@@ -2,13 +2,11 @@
 import numpy as np
 import pytest
 
-from dexvlg_jax.sim import SixDirectionConfig, TabletopLiftConfig, build_scene, c_backend, cylinder_piece
+from dexvlg_jax.sim import SixDirectionConfig, TabletopLiftConfig, c_backend
 from tests.sim import cases
 
 
-def _scene(protocol, config=None):
-    kw = {} if config is None else {"config": config}
-    return build_scene([cylinder_piece(cases.RADIUS, cases.HALF_HEIGHT)], [0], table=protocol.table, **kw)
+_scene = cases.shaft_scene
 
 
 @pytest.mark.parametrize("protocol", [SixDirectionConfig(), TabletopLiftConfig()], ids=lambda p: p.name)
@@ -30,8 +28,9 @@ def test_unsupported_object_falls_under_protocol_gravity():
     sc = _scene(protocol)
     rec = c_backend.evaluate(sc, protocol, cases.FAR_TRANSLATION[None], cases.GOOD_ROTATION[None],
                              cases.OPEN_JOINTS[None])
-    total = sum(p for p in (protocol.settle_time, protocol.approach_time, protocol.close_time, protocol.squeeze_time,
-                            protocol.lift_time, protocol.hold_time))
+    total = sum(p for p in (protocol.settle_time, protocol.close_time, protocol.squeeze_time,
+                            protocol.lift_time, protocol.hold_time))  # no approach phase (approach_distance 0)
+    assert "approach" not in rec.phase_names
     drop = rec.phase_object_pos[0, -1] - np.r_[0.0, 0.0, sc.object_pos[2]]  # from the initial placement
     assert drop[2] == pytest.approx(-0.5 * 9.81 * total ** 2, rel=0.05)
     assert np.abs(drop[:2]).max() < 1e-6

@@ -14,8 +14,7 @@ mjx_backend = pytest.importorskip("dexvlg_jax.sim.mjx_backend")
 
 
 def _run_both(protocol):
-    sc = build_scene([cylinder_piece(cases.RADIUS, cases.HALF_HEIGHT)], [0], table=protocol.table,
-                     config=cases.TINY_SCENE)
+    sc = cases.shaft_scene(protocol, config=cases.TINY_SCENE)
     names, t, r, q = cases.mixed_set()
     return names, c_backend.evaluate(sc, protocol, t, r, q), mjx_backend.evaluate(sc, protocol, t, r, q)
 
