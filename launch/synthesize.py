@@ -6,7 +6,8 @@ folder of mesh files (.obj .stl .ply .off .glb .gltf, part-label sidecars as `de
 reads them). Output in DIR:
   <object>.npz         one grasp file per object (format: `dexvlg_jax.grasp.io`), written atomically
   objects/<object>.npz the processed object the grasp file refers to (`dexvlg_jax.objects.save_processed`)
-  failures.json        objects that could not be processed, with reasons (the run continues past them)
+  failures.json        objects that could not be processed, with reasons (the run continues past them; they are
+                       retried on the next run and leave the file once done); written atomically
   summary.json         pass rates and mean metrics of valid grasps per mode over every grasp file in DIR
 Resuming: an object whose grasp file exists is skipped, so an interrupted run continues where it stopped.
 """
@@ -39,27 +40,74 @@ def object_sources(spec: str, c):
         return [(f"{cat}_{c.objects.seed + i:04d}",
                  (lambda cat=cat, i=i: objects.make_object(cat, c.objects.seed + i)))
                 for cat in cats for i in range(c.objects.num_per_category)]
+    from dexvlg_jax.cli_errors import UserFileNotFoundError
+
     if not os.path.isdir(spec):
-        raise FileNotFoundError(f"--objects: {spec!r} is neither 'embedded' nor a folder")
+        raise UserFileNotFoundError(f"--objects: {spec!r} is neither 'embedded' nor a folder",
+                        "type --objects embedded or --objects PATH/TO/MESH_FOLDER")
     files = sorted(f for f in os.listdir(spec) if f.lower().endswith(MESH_SUFFIXES))
     if not files:
-        raise FileNotFoundError(f"--objects: no mesh files ({', '.join(MESH_SUFFIXES)}) in {spec!r}")
+        raise UserFileNotFoundError(f"--objects: no mesh files ({', '.join(MESH_SUFFIXES)}) in {spec!r}",
+                        "give a folder that holds mesh files")
     return [(os.path.splitext(f)[0], (lambda f=f: objects.load_mesh(os.path.join(spec, f)))) for f in files]
+
+
+def read_failures(path: str) -> dict:
+    """failures.json as {object name: reason}; a file that cannot be parsed (truncated by a crash of an older
+    version, edited by hand) is named, moved aside to `<path>.corrupt-<time>` and rebuilt from scratch (its
+    objects are simply retried)."""
+    from dexvlg_jax import atomic_io
+
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            failures = json.load(f)
+        if not isinstance(failures, dict):
+            raise ValueError(f"expected a JSON object, found {type(failures).__name__}")
+        return {str(k): str(v) for k, v in failures.items()}
+    except (ValueError, UnicodeDecodeError) as err:
+        atomic_io.move_aside(path, f"{type(err).__name__}: {err}")
+        return {}
+
+
+def _output_error(err: OSError, path: str) -> Exception:
+    from dexvlg_jax.cli_errors import RunError
+
+    where = err.filename or path
+    return RunError(f"cannot write {where}: {err.strerror or err}")
 
 
 def run(config, out_dir: str, objects_spec: str = "embedded", max_objects: int | None = None,
         progress: bool = True) -> dict:
-    """Synthesise every object not yet done; returns the summary dict (also written to summary.json)."""
+    """Synthesise every object not yet done; returns the summary dict (also written to summary.json).
+
+    Bad input (a mesh that cannot be loaded or processed, a corrupt cached object) is recorded in failures.json
+    and the run goes on; an object recorded there is retried on the next run. An `OSError` while WRITING output
+    (disk full, read-only folder) is not the object's fault: it stops the run with `cli_errors.RunError` naming
+    the path (nothing half-written is left: every file is written atomically).
+    """
     from tqdm.auto import tqdm
 
+    from dexvlg_jax import atomic_io
     from dexvlg_jax import grasp as G
     from dexvlg_jax import objects
 
     cfg = to_synth_config(config)
-    os.makedirs(os.path.join(out_dir, "objects"), exist_ok=True)
+    try:
+        os.makedirs(os.path.join(out_dir, "objects"), exist_ok=True)
+    except OSError as err:
+        raise _output_error(err, out_dir) from err
     sources = object_sources(objects_spec, config)[:max_objects]
     failures_path = os.path.join(out_dir, "failures.json")
-    failures = json.load(open(failures_path)) if os.path.exists(failures_path) else {}
+    failures = read_failures(failures_path)
+
+    def write_output(path: str, write) -> None:
+        try:
+            write()
+        except OSError as err:
+            raise _output_error(err, path) from err
+
     mesh = G.make_mesh()
     for name, loader in tqdm(sources, desc="synthesize", unit="object", disable=not progress):
         grasp_path = os.path.join(out_dir, f"{name}.npz")
@@ -67,27 +115,27 @@ def run(config, out_dir: str, objects_spec: str = "embedded", max_objects: int |
             continue  # finished in an earlier run
         obj_rel = os.path.join("objects", f"{name}.npz")
         obj_path = os.path.join(out_dir, obj_rel)
-        try:
-            if os.path.exists(obj_path):
-                obj = objects.load_processed(obj_path)
-            else:
+        obj = objects.load_cached_processed(obj_path)  # a corrupt cache file is moved aside and rebuilt
+        if obj is None:
+            try:
                 obj = objects.process_object(loader(), objects.ProcessingConfig(seed=config.objects.seed))
-                objects.save_processed(obj, obj_path)
-        except (objects.ObjectError, ValueError, OSError) as e:  # bad input: record it, go on
-            failures[name] = f"{type(e).__name__}: {e}"
-            with open(failures_path, "w") as f:
-                json.dump(failures, f, indent=1)
-            continue
+            except (objects.ObjectError, ValueError, OSError) as e:  # bad input: record it, go on
+                failures[name] = f"{type(e).__name__}: {e}"
+                write_output(failures_path, lambda: atomic_io.write_json(failures_path, failures, indent=1))
+                continue
+            write_output(obj_path, lambda: objects.save_processed(obj, obj_path))
         arrays, meta = G.synthesize_object(obj, cfg, object_ref=obj_rel, mesh=mesh)
         meta["config_dict"] = config.to_dict()
-        G.save_grasps(grasp_path, arrays, meta)
+        write_output(grasp_path, lambda: G.save_grasps(grasp_path, arrays, meta))
+        if failures.pop(name, None) is not None:  # failed in an earlier run, done now
+            write_output(failures_path, lambda: atomic_io.write_json(failures_path, failures, indent=1))
     done = [G.load_grasps(os.path.join(out_dir, f)) for f in sorted(os.listdir(out_dir))
             if f.endswith(".npz") and not f.endswith(".tmp.npz")]
     summary = {"num_objects": len(done), "failed_objects": failures,
                "all": G.summarize(done) if done else {},
                **{mode: G.summarize(done, mode) for mode in cfg.modes if done}}
-    with open(os.path.join(out_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=1)
+    summary_path = os.path.join(out_dir, "summary.json")
+    write_output(summary_path, lambda: atomic_io.write_json(summary_path, summary, indent=1))
     return summary
 
 
@@ -100,6 +148,7 @@ def main(argv=None):
     p.add_argument("--objects", default="embedded", help="'embedded' or a folder of mesh files")
     p.add_argument("--set", action="append", default=[], help="override, e.g. --set optimizer.num_iters=100")
     p.add_argument("--max-objects", type=int, default=None)
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     config = apply_overrides(load_config_file(args.config), args.set)
     summary = run(config, args.out, args.objects, args.max_objects)
@@ -107,5 +156,13 @@ def main(argv=None):
     return summary
 
 
+def cli_main(argv=None) -> int:
+    """`main` with user errors as one line and exit status 2, output errors with status 1
+    (`dexvlg_jax.cli_errors.run_main`)."""
+    from dexvlg_jax.cli_errors import run_main
+
+    return run_main(main, argv, prog="python -m launch.synthesize")
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli_main())

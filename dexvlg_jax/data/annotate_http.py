@@ -33,6 +33,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dexvlg_jax import atomic_io
 from dexvlg_jax.data.annotate import SIZE_RANGE, AnnotationError, Annotator, default_marks
 
 SYSTEM_PROMPT = ("You annotate 3D object models for a robot-grasping dataset. Answer with one JSON object only, "
@@ -163,11 +164,8 @@ class OpenAICompatibleAnnotator(Annotator):
         answer = parse_json_answer(task, obj.name, self._post(task, obj.name, body))
         result = validate(answer)
         if cache_path:
-            os.makedirs(self.cache_dir, exist_ok=True)
-            tmp = f"{cache_path}.tmp-{os.getpid()}"
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump({"task": task, "object": obj.name, "model": self.model, "answer": answer}, f)
-            os.replace(tmp, cache_path)
+            atomic_io.write_json(cache_path, {"task": task, "object": obj.name, "model": self.model,
+                                              "answer": answer})
         return result
 
     def _post(self, task: str, object_name: str, body: bytes) -> str:

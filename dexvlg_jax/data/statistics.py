@@ -6,11 +6,11 @@ Reads the manifest and the cached grasp files (`cache/grasps/*.npz`) of a datase
 from __future__ import annotations
 
 import glob
-import json
 import os
 
 import numpy as np
 
+from dexvlg_jax import atomic_io
 from dexvlg_jax.data.writer import read_manifest
 from dexvlg_jax.grasp import io as grasp_io
 
@@ -83,14 +83,15 @@ def write_statistics(out_dir: str) -> dict:
         files.append(_save(fig, os.path.join(plot_dir, f"{key}.png")))
     stats = {"counts": counts, "quality": quality_summary(table), "failures": manifest.get("failures", []),
              "files": files}
-    with open(os.path.join(out_dir, "statistics.json"), "w", encoding="utf-8") as f:
-        json.dump(stats, f, indent=1, default=float)
+    atomic_io.write_json(os.path.join(out_dir, "statistics.json"), stats, indent=1, default=float)
     return stats
 
 
 def _save(fig, path: str) -> str:
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        atomic_io.write_figure(path, fig, dpi=110)
+    finally:
+        plt.close(fig)
     return path

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from dexvlg_jax import atomic_io
 from dexvlg_jax.data.schema import POSE_DIM, SCHEMA_VERSION, GraspRecord, decode_record, encode_record
 
 MANIFEST_NAME = "manifest.json"
@@ -127,12 +128,7 @@ def parse_shard_flag(flag: str) -> tuple[int, int]:
 
 
 def _atomic_write_json(path: str, payload) -> None:
-    tmp = f"{path}.tmp-{platform.node()}-{os.getpid()}"  # unique across hosts sharing one directory
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_io.write_json(path, payload, indent=1, sort_keys=True)  # temp names are unique across hosts
 
 
 def package_versions() -> dict[str, str]:

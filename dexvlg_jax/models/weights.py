@@ -24,6 +24,7 @@ from typing import Any, Mapping
 import ml_dtypes
 import numpy as np
 
+from dexvlg_jax import atomic_io
 from dexvlg_jax.models.paligemma import PaliGemmaConfig
 
 
@@ -78,7 +79,7 @@ def load_npz(path: str, dtype=None) -> dict:
 def save_npz(path: str, params: Mapping[str, Any]) -> None:
     """Writes a tree as a big_vision-style .npz (keys `params/<path>`; bfloat16 kept as 2-byte raw values)."""
     flat = {f"params/{k}": np.asarray(v) for k, v in flatten_tree(params).items()}
-    np.savez(path, **flat)
+    atomic_io.write_npz(path, compressed=False, **flat)
 
 
 def check_shapes(expected: Mapping[str, Any], got: Mapping[str, Any], source: str = "checkpoint",

@@ -3,7 +3,8 @@
 Object frame of every ProcessedObject: metres, z up, origin at the bounding-box centre; SDFs are negative inside.
 Part classes are the paper's "lid", "disk", "L" and "shaft".
 """
-from dexvlg_jax.objects.containers import PART_CLASSES, LabeledMesh, ProcessedObject, load_processed, save_processed
+from dexvlg_jax.objects.containers import (PART_CLASSES, CorruptFileError, LabeledMesh, ProcessedObject,
+                                           load_cached_processed, load_processed, save_processed)
 from dexvlg_jax.objects.decomposition import farthest_point_sample
 from dexvlg_jax.objects.errors import ObjectError
 from dexvlg_jax.objects.library import CATEGORIES, embedded_objects, make_object
@@ -23,6 +24,8 @@ __all__ = [
     "farthest_point_sample",
     "load_mesh",
     "load_processed",
+    "load_cached_processed",
+    "CorruptFileError",
     "make_object",
     "part_frame",
     "process_many",

@@ -13,9 +13,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import zipfile
 
 import numpy as np
 
+from dexvlg_jax import atomic_io
 from dexvlg_jax.geometry.mesh_sdf import SDFGrid
 
 PART_CLASSES = ("lid", "disk", "L", "shaft")
@@ -123,9 +125,9 @@ def save_processed(obj: ProcessedObject, path: str | os.PathLike) -> None:
     piece_sizes = np.array([len(p) for p in obj.convex_pieces], np.int32)
     pieces = (np.concatenate(obj.convex_pieces, 0) if len(obj.convex_pieces) else np.zeros((0, 3))).astype(np.float32)
     arrays = {name: np.asarray(getattr(obj, name)) for name in _ARRAY_FIELDS}
-    tmp_path = f"{os.fspath(path)}.tmp.npz"
-    np.savez_compressed(
-        tmp_path,
+    atomic_io.write_npz(  # a crash never leaves a half-written cache file
+        path,
+        compressed=True,
         meta_json=np.array(json.dumps(meta)),
         piece_vertices=pieces,
         piece_sizes=piece_sizes,
@@ -134,11 +136,43 @@ def save_processed(obj: ProcessedObject, path: str | os.PathLike) -> None:
         sdf_values=np.asarray(obj.sdf.values, np.float32),
         **arrays,
     )
-    os.replace(tmp_path, path)  # atomic: a crash never leaves a half-written cache file
+
+
+class CorruptFileError(ValueError):
+    """A file the project wrote earlier cannot be parsed (truncated, overwritten, another format); names it."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: cannot be read ({reason})")
 
 
 def load_processed(path: str | os.PathLike) -> ProcessedObject:
-    """Read a ProcessedObject written by `save_processed`."""
+    """Read a ProcessedObject written by `save_processed`; a file that cannot be parsed raises
+    `CorruptFileError` naming it (a missing file raises FileNotFoundError)."""
+    try:
+        return _load_processed(path)
+    except (FileNotFoundError, IsADirectoryError):
+        raise
+    except (ValueError, KeyError, EOFError, OSError, zipfile.BadZipFile) as err:
+        if isinstance(err, CorruptFileError):
+            raise
+        raise CorruptFileError(path, f"{type(err).__name__}: {err}") from err
+
+
+def load_cached_processed(path: str | os.PathLike) -> ProcessedObject | None:
+    """A cached ProcessedObject, or None when `path` does not exist or was corrupt (then it is moved aside to
+    `<path>.corrupt-<time>` with a warning naming it, and the caller rebuilds and saves it again)."""
+    if not os.path.exists(path):
+        return None
+    try:
+        return load_processed(path)
+    except CorruptFileError as err:
+        atomic_io.move_aside(path, err.reason)
+        return None
+
+
+def _load_processed(path: str | os.PathLike) -> ProcessedObject:
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta_json"]))
         if meta.get("format_version") != _FORMAT_VERSION:

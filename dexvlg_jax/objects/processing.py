@@ -28,7 +28,7 @@ import numpy as np
 import trimesh
 
 from dexvlg_jax.geometry.mesh_sdf import build_sdf_grid
-from dexvlg_jax.objects.containers import LabeledMesh, ProcessedObject, load_processed, save_processed
+from dexvlg_jax.objects.containers import LabeledMesh, ProcessedObject, load_cached_processed, save_processed
 from dexvlg_jax.objects.decomposition import DecompositionConfig, convex_decomposition, piece_part_ids, sample_surface
 from dexvlg_jax.objects.errors import ObjectError
 from dexvlg_jax.objects.mesh_io import MAX_FACES, load_mesh, validate_mesh
@@ -165,8 +165,9 @@ def process_many(items, cfg: ProcessingConfig = ProcessingConfig(), progress: bo
         try:
             mesh = item if isinstance(item, LabeledMesh) else load_mesh(item, max_faces=cfg.max_faces)
             cache_path = cache / f"{mesh.name}-{zlib.crc32(source.encode()):08x}-{cfg.fingerprint()}.npz" if cache is not None else None
-            if cache_path is not None and cache_path.is_file():
-                processed.append(load_processed(cache_path))
+            cached = load_cached_processed(cache_path) if cache_path is not None else None  # corrupt: rebuilt
+            if cached is not None:
+                processed.append(cached)
                 continue
             result = process_object(mesh, cfg)
             if cache_path is not None:

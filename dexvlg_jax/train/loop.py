@@ -21,6 +21,7 @@ import numpy as np
 import tqdm
 from etils import epath
 
+from dexvlg_jax import atomic_io
 from dexvlg_jax.models.variants import DexVLGConfig
 from dexvlg_jax.models.vlg import DexVLG
 from dexvlg_jax.train import sharding as sharding_lib
@@ -112,7 +113,10 @@ def train(config: TrainConfig, workdir: str, hooks: Sequence[Hook] = (), progres
     config = dataclasses.replace(config, model=model_config)
     config_json = config_to_json(config)
     if jax.process_index() == 0:
-        epath.Path(workdir, "config.json").write_text(json.dumps(config_json, indent=1))
+        if "://" in workdir:  # object stores replace whole objects: already atomic
+            epath.Path(workdir, "config.json").write_text(json.dumps(config_json, indent=1))
+        else:
+            atomic_io.write_json(os.path.join(workdir, "config.json"), config_json, indent=1)
 
     mesh = sharding_lib.make_mesh(config.fsdp)
     local_batch = sharding_lib.check_batch_size(config.batch_size, mesh)

@@ -3,7 +3,8 @@ installed), and one stdout line per log step. Only process 0 writes.
 
 `<workdir>/metrics.jsonl` holds one JSON object per log step: {"step": int, "time": unix seconds, <name>: float}.
 TensorBoard event files go to `<workdir>/tensorboard/`. Remote workdirs (gs://...) are written through
-`etils.epath`; object stores cannot append, so there the JSONL file is rewritten whole at each log step.
+`etils.epath`; object stores cannot append, so there the JSONL file is rewritten whole at each log step. Locally
+each record is one appended line (a killed run can leave at most its last line incomplete; `read_metrics` skips it).
 """
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ class MetricWriter:
             target = epath.Path(self.path)
             self._lines = target.read_text().splitlines(keepends=True) if target.exists() else []
         else:
+            _drop_incomplete_last_line(self.path)
             self._file = open(self.path, "a", encoding="utf-8")
         if tensorboard:
             try:
@@ -98,7 +100,20 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}" if 1e-3 <= abs(value) < 1e5 else f"{value:.3e}"
 
 
+def _drop_incomplete_last_line(path: str) -> None:
+    """Cuts a last line without its newline (a writer killed mid-line) so the next record starts on its own line."""
+    if not os.path.exists(path):
+        return
+    with open(path, "rb+") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)
+
+
 def read_metrics(workdir: str) -> list[dict]:
-    """The records of `<workdir>/metrics.jsonl` in order."""
+    """The records of `<workdir>/metrics.jsonl` in order (an incomplete last line of a killed writer is skipped)."""
     text = epath.Path(os.path.join(workdir, "metrics.jsonl")).read_text()
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    lines = text.splitlines()
+    if lines and not text.endswith("\n"):
+        lines = lines[:-1]
+    return [json.loads(line) for line in lines if line.strip()]

@@ -6,6 +6,7 @@ exactly what synthesis and simulation see) as one trimesh in the world/object fr
 import numpy as np
 import trimesh
 
+from dexvlg_jax import atomic_io
 from dexvlg_jax.geometry.primitives import BOX
 from dexvlg_jax.hand.kinematics import forward_kinematics
 from dexvlg_jax.hand.model import load_hand
@@ -71,8 +72,8 @@ def grasp_scene(object_mesh: trimesh.Trimesh, translation, rotation, joints) -> 
 
 def export_grasp_glb(path: str, object_mesh: trimesh.Trimesh, translation, rotation, joints) -> str:
     """Write the grasp (object + hand) as a binary glTF file that any 3D viewer opens; returns the path."""
-    grasp_scene(object_mesh, translation, rotation, joints).export(path, file_type="glb")
-    return path
+    data = grasp_scene(object_mesh, translation, rotation, joints).export(file_type="glb")
+    return atomic_io.write_bytes(path, data)
 
 
 def _homogeneous(rot: np.ndarray, pos: np.ndarray) -> np.ndarray:

@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 import trimesh
+
+from dexvlg_jax import atomic_io
 from PIL import Image, ImageDraw
 
 LIGHT_DIRECTION = np.array([0.3, -0.4, 0.85]) / np.linalg.norm([0.3, -0.4, 0.85])
@@ -73,7 +75,7 @@ def render_meshes_png(path: str, meshes, azimuth_deg: float = 210.0, elevation_d
     centre = (lo + hi) / 2
     distance = distance or 1.05 * np.linalg.norm(hi - lo) / (2 * np.tan(np.deg2rad(20))) + 1e-3
     camera = look_at_camera(centre, azimuth_deg, elevation_deg, distance)
-    paint_meshes(meshes, camera, size=size).save(path)
+    atomic_io.write_image(path, paint_meshes(meshes, camera, size=size))
     return path
 
 
@@ -86,7 +88,7 @@ def render_mjcf_png(path: str, model, data, camera=-1, size=(480, 480)) -> str:
                            "render_meshes_png (software) instead")
     with mujoco.Renderer(model, height=size[1], width=size[0]) as renderer:
         renderer.update_scene(data, camera=camera)
-        Image.fromarray(renderer.render()).save(path)
+        atomic_io.write_image(path, Image.fromarray(renderer.render()))
     return path
 
 
@@ -100,7 +102,7 @@ def concat_images(paths, out_path: str, columns: int = 4) -> str:
     sheet = Image.new("RGB", (w * min(columns, len(images)), h * rows), (255, 255, 255))
     for i, im in enumerate(images):
         sheet.paste(im.resize((w, h)), ((i % columns) * w, (i // columns) * h))
-    sheet.save(out_path)
+    atomic_io.write_image(out_path, sheet)
     return out_path
 
 

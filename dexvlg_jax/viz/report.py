@@ -9,6 +9,8 @@ import datetime
 import html
 import os
 
+from dexvlg_jax import atomic_io
+
 
 class Report:
     """Build an HTML page section by section; `write` embeds every image so the file stands alone."""
@@ -58,11 +60,7 @@ class Report:
         page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
                 f"<style>{_CSS}</style></head><body><h1>{html.escape(self.title)}</h1>"
                 f"<p class='stamp'>generated {stamp}</p>{''.join(self._parts)}</body></html>")
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.replace(tmp, path)
-        return path
+        return atomic_io.write_text(path, page)
 
 
 def _fmt(value, digits: int) -> str:
