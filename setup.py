@@ -19,6 +19,7 @@ setup(
         "mujoco>=3.3",
         "mujoco-mjx>=3.3",
         "trimesh>=4.5",
+        "charset-normalizer>=3",  # trimesh needs it to read OBJ files with non-UTF-8 comments (not its own dependency)
         "grain>=0.2.10",
         "array-record>=0.7",
         "ml-collections>=1.0",

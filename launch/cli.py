@@ -8,7 +8,9 @@
     dexvlg benchmark       throughput benchmarks, JSON          (launch/benchmark.py)
     dexvlg render          pictures of grasps / scenes          (launch/render.py)
 
-Everything after the subcommand is passed to that module's own parser: `dexvlg train --help`.
+Everything after the subcommand is passed to that module's own parser: `dexvlg train --help`. A user error (bad
+path, bad config, bad input file, a checkpoint that does not match the config) prints one line and exits with
+status 2; add `--debug` for the full traceback.
 """
 import importlib
 import sys
@@ -49,8 +51,10 @@ def main(argv=None) -> int:
         print(f"dexvlg {name}: this stage is not in this version yet ({module_name}).", file=sys.stderr)
         return 2
     sys.argv = [f"dexvlg {name}"] + argv[1:]
-    result = module.main(argv[1:])
-    return result if isinstance(result, int) else 0
+    # User errors of every stage: one line and exit status 2, the traceback only with --debug.
+    from dexvlg_jax.cli_errors import run_main
+
+    return run_main(module.main, argv[1:], prog=f"dexvlg {name}")
 
 
 if __name__ == "__main__":

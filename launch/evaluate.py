@@ -1,34 +1,30 @@
-"""Simulated evaluation, of a grasp file or of a trained model.
+"""Simulated evaluation, of a grasp file or of a trained model (the library: `dexvlg_jax.eval`).
 
     python -m launch.evaluate --poses FILE [--protocol P] [--backend c|mjx] [--config configs/eval/sim.py[:tiny]]
         [--set key=value ...] [--out results.json]
-    python -m launch.evaluate --checkpoint WORKDIR [--config configs/eval/model_tiny.py[:smoke]] [--out DIR]
+    python -m launch.evaluate --checkpoint WORKDIR [--dataset DIR] [--policy model|retrieval]
+        [--config configs/eval/model_tiny.py[:smoke]] [--out DIR]
 
-Prints the table and writes JSON. With --checkpoint (a `launch.train` workdir), the model samples K grasps per
-rendered scene and held-out instruction and they are tried with the tabletop-lift protocol; the paper-style table
-(success, PTA, PGA per split and mode), eval_results.json and grasp pictures go to --out (default WORKDIR/eval).
-
-Grasp file (.npz, loadable with allow_pickle=False); object frame, metres, radians:
-  poses        (G, 25) float: translation (3), rot6d (6: first two columns of the wrist rotation), 16 joints in
-               dexvlg_jax.hand.JOINT_NAMES order; or instead the three arrays
-  translation  (G, 3), rotation (G, 3, 3), joints (G, 16)
-  object       str: a processed-object .npz (`dexvlg_jax.objects.save_processed`; a relative path is resolved
-               against the grasp file's folder) or an embedded object "category:seed" (processed on the fly);
-               a scalar for all grasps, or (G,) strings (grasps are grouped by object)
-  part_id      optional (G,) int: instructed part (-1 = none), for PTA / PGA
-  split        optional (G,) str: split labels for per-split tables
-Output JSON: {"protocol", "backend", "config", "summary" (per split), "table", "trials": [per-trial records]}.
-A bad grasp (NaN, joints out of range, deep penetration) is a failed trial with a reason, not an error.
+Prints the table and writes JSON. The grasp-file format is in `dexvlg_jax/eval/grasp_files.py`'s docstring.
+With --checkpoint (a `launch.train` workdir), evaluation runs on the dataset the model trained on (or --dataset):
+its objects, placements and splits; the model samples K grasps per rendered view and held-out instruction, the
+image-free retrieval baseline runs on the same conditions, and both are tried with the tabletop-lift protocol.
+Conditions without a sim-passing grasp in the dataset are skipped and listed with their reason. The table,
+eval_results.json and grasp pictures go to --out (default WORKDIR/eval).
 """
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import os
 import sys
 
-import numpy as np
-
+from configs.eval import model_tiny as model_config
+from configs.eval import sim as sim_config
+from dexvlg_jax import atomic_io
+from dexvlg_jax.cli_errors import UserFileNotFoundError, run_main
+from dexvlg_jax.eval import POLICIES, evaluate_checkpoint, evaluate_grasp_file
+from dexvlg_jax.eval import load_object, read_grasp_file  # noqa: F401 - launch/render.py's until it imports eval
 from launch.train import apply_overrides, load_config_file
 
 _EVAL_CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "eval")
@@ -36,80 +32,29 @@ DEFAULT_CONFIG = os.path.join(_EVAL_CONFIGS, "sim.py")
 DEFAULT_MODEL_CONFIG = os.path.join(_EVAL_CONFIGS, "model_tiny.py")
 
 
-def load_object(name: str, base_dir: str):
-    """A processed object from an .npz path or an embedded "category:seed" name."""
-    from dexvlg_jax import objects
-
-    path = name if os.path.isabs(name) else os.path.join(base_dir, name)
-    if name.endswith(".npz"):
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"object: processed-object file {path!r} does not exist")
-        return objects.load_processed(path)
-    category, _, seed = name.partition(":")
-    if category not in objects.CATEGORIES:
-        raise ValueError(f"object: {name!r} is neither an .npz path nor 'category:seed' with a category in "
-                         f"{list(objects.CATEGORIES)}")
-    return objects.process_object(objects.make_object(category, int(seed or 0)), objects.ProcessingConfig())
-
-
-def read_grasp_file(path: str) -> dict:
-    """The grasp file's arrays, validated for presence and shapes (per-trial values are checked in simulation)."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"--poses: {path!r} does not exist")
-    with np.load(path, allow_pickle=False) as f:
-        data = {k: f[k] for k in f.files}
-    if "object" not in data:
-        raise ValueError(f"{path}: missing 'object' (processed-object .npz path or 'category:seed')")
-    from dexvlg_jax.sim import split_pose
-
-    t, r, q = split_pose(data)
-    g = len(t)
-    objs = np.broadcast_to(np.asarray(data["object"]).astype(str), (g,))
-    part = np.asarray(data.get("part_id", -np.ones(g)), np.int64).reshape(-1)
-    split = np.asarray(data["split"]).astype(str) if "split" in data else None
-    if len(part) != g or (split is not None and len(split) != g):
-        raise ValueError(f"{path}: part_id / split must have one entry per grasp ({g})")
-    return {"translation": t, "rotation": r, "joints": q, "object": objs, "part_id": part, "split": split}
-
-
 def run(poses_path: str, config) -> dict:
-    from configs.eval.sim import to_dataclasses
-    from dexvlg_jax import sim
-
-    scene_cfg, protocol = to_dataclasses(config)
-    grasps = read_grasp_file(poses_path)
-    base = os.path.dirname(os.path.abspath(poses_path))
-    names = list(dict.fromkeys(grasps["object"].tolist()))
-    groups = [np.flatnonzero(grasps["object"] == n) for n in names]
-    objects = [load_object(n, base) for n in names]
+    """--poses: the grasp file in simulation (`dexvlg_jax.eval.evaluate_grasp_file`) under `config`."""
+    scene_cfg, protocol = sim_config.to_dataclasses(config)
     kwargs = {"nthread": config.nthread or None} if config.backend == "c" else {"impl": config.impl}
-    result = sim.evaluate(
-        objects, [{k: grasps[k][ix] for k in ("translation", "rotation", "joints")} for ix in groups],
-        protocol=protocol, backend=config.backend, part_ids=[grasps["part_id"][ix] for ix in groups],
-        splits=None if grasps["split"] is None else [grasps["split"][ix] for ix in groups],
-        scene_config=scene_cfg, **kwargs)
-    trials = []
-    for name, ix, rec in zip(names, groups, result.records):
-        js = rec.to_json()
-        for k, i in enumerate(ix):
-            trials.append({"index": int(i), "object": name, "part_id": int(grasps["part_id"][i]),
-                           **{key: js[key][k] for key in js}})
-    trials.sort(key=lambda x: x["index"])
-    return {"protocol": protocol.name, "backend": config.backend, "config": config.to_dict(),
-            "summary": result.summary, "table": result.table, "trials": trials}
+    out = evaluate_grasp_file(poses_path, protocol, config.backend, scene_cfg, **kwargs)
+    return dict(out, config=config.to_dict())
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--poses", help="grasp file (.npz), format in this module's docstring")
+    what.add_argument("--poses", help="grasp file (.npz), format in dexvlg_jax/eval/grasp_files.py")
     what.add_argument("--checkpoint", help="a launch.train workdir (or its checkpoints/ folder) to evaluate")
+    parser.add_argument("--dataset", help="--checkpoint: dataset directory (default: the one the run trained on)")
+    parser.add_argument("--policy", choices=POLICIES, help="--checkpoint: 'model' (default; with the retrieval "
+                        "baseline beside it) or 'retrieval' (the image-free baseline only)")
     parser.add_argument("--protocol", choices=("six_direction", "tabletop_lift"))
     parser.add_argument("--backend", choices=("c", "mjx"))
     parser.add_argument("--config", default=None, help="configs/eval/sim.py[:tiny] for --poses (default), "
                         "configs/eval/model_tiny.py[:smoke] for --checkpoint (default)")
     parser.add_argument("--set", action="append", default=[], help="config override key=value (repeatable)")
     parser.add_argument("--out", help="--poses: write the JSON here; --checkpoint: output folder")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     args = parser.parse_args(argv)
     if args.checkpoint:
         return evaluate_model(args)
@@ -121,31 +66,34 @@ def main(argv=None) -> dict:
     out = run(args.poses, config)
     print(out["table"])
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(out, f, indent=1)
+        atomic_io.write_json(args.out, out, indent=1)
     return out
 
 
 def evaluate_model(args) -> dict:
-    """--checkpoint: the model's grasps in tabletop-lift simulation (dexvlg_jax.train.evaluate)."""
-    from configs.eval.model_tiny import to_dataclasses
-    from dexvlg_jax.train.evaluate import evaluate_checkpoint
-
+    """--checkpoint: the model's grasps in tabletop-lift simulation on the dataset (`dexvlg_jax.eval`)."""
     if not os.path.exists(args.checkpoint):
-        raise FileNotFoundError(f"--checkpoint: {args.checkpoint!r} does not exist (give a launch.train --workdir)")
+        raise UserFileNotFoundError(f"--checkpoint: {args.checkpoint!r} does not exist",
+                                    "give a launch.train --workdir")
+    if args.dataset and not os.path.isdir(args.dataset):
+        raise UserFileNotFoundError(f"--dataset: {args.dataset!r} is not a directory",
+                                    "give a launch.build_dataset --out")
     config = apply_overrides(load_config_file(args.config or DEFAULT_MODEL_CONFIG), args.set)
-    eval_config, protocol, scene = to_dataclasses(config)
-    if args.backend:
-        import dataclasses
-
-        eval_config = dataclasses.replace(eval_config, backend=args.backend)
+    eval_config, protocol, scene = model_config.to_dataclasses(config)
+    changes = {k: v for k, v in (("backend", args.backend), ("policy", args.policy)) if v}
+    eval_config = dataclasses.replace(eval_config, **changes)
     out_dir = args.out or os.path.join(args.checkpoint, "eval")
     report = evaluate_checkpoint(args.checkpoint, eval_config, out_dir=out_dir, protocol=protocol,
-                                 scene_config=scene)
+                                 scene_config=scene, dataset=args.dataset)
     print(report["table"])
     print(f"results: {os.path.join(out_dir, 'eval_results.json')}")
     return report
 
 
+def cli_main(argv=None) -> int:
+    """`main` with user errors as one line and exit status 2 (`dexvlg_jax.cli_errors.run_main`)."""
+    return run_main(main, argv, prog="python -m launch.evaluate")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(cli_main())

@@ -21,6 +21,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="grasp_pictures", help="output folder")
     parser.add_argument("--glb", action="store_true", help="also export GLB files")
     parser.add_argument("--size", type=int, default=480, help="picture size in pixels")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     args = parser.parse_args(argv)
 
     from dexvlg_jax.viz import export_grasp_glb, hand_trimesh, object_trimesh, render_meshes_png
@@ -55,5 +56,12 @@ def main(argv=None) -> int:
     return 0
 
 
+def cli_main(argv=None) -> int:
+    """`main` with user errors as one line and exit status 2 (`dexvlg_jax.cli_errors.run_main`)."""
+    from dexvlg_jax.cli_errors import run_main
+
+    return run_main(main, argv, prog="python -m launch.render")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli_main())

@@ -15,18 +15,37 @@ import sys
 
 import ml_collections
 
+from dexvlg_jax.cli_errors import UserFileNotFoundError, UserKeyError, UserValueError, run_main
+
 
 def load_config_file(spec: str) -> ml_collections.ConfigDict:
-    """'path/to/config.py[:arg]' -> the file's `get_config(arg)`."""
+    """'path/to/config.py[:arg]' -> the file's `get_config(arg)`; a missing file, a file without `get_config` or
+    an argument the file does not accept raise `UserError` saying what to type instead."""
+    from configs.args import ConfigArgError
+
     path, _, arg = spec.partition(":")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"--config: {path!r} does not exist")
+    if not os.path.isfile(path):
+        folder = os.path.dirname(path) or "."
+        near = sorted(f for f in os.listdir(folder) if f.endswith(".py") and not f.startswith("_")) \
+            if os.path.isdir(folder) else []
+        hint = (f"config files in {folder}: {', '.join(near)}" if near
+                else "give a config file such as configs/train/tiny.py (run from the repository root)")
+        raise UserFileNotFoundError(f"--config: {path!r} does not exist", hint)
     module_spec = importlib.util.spec_from_file_location(f"_dexvlg_config_{abs(hash(path))}", path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     if not hasattr(module, "get_config"):
-        raise AttributeError(f"--config: {path!r} defines no get_config(arg)")
-    return module.get_config(arg or None)
+        raise UserValueError(f"--config: {path!r} defines no get_config(arg)", "give a file from configs/")
+    try:
+        return module.get_config(arg or None)
+    except ConfigArgError as err:
+        fix = f"type --config {path}:{err.suggestion}" if err.suggestion else f"type --config {path}"
+        raise UserKeyError(f"--config {spec}: {err}", fix) from err
+    except KeyError as err:
+        raise UserKeyError(f"--config {spec}: {err.args[0] if err.args else err}",
+                           f"see the arguments in {path}'s docstring") from err
+    except ValueError as err:
+        raise UserValueError(f"--config {spec}: {err}", f"see the arguments in {path}'s docstring") from err
 
 
 def _parse_value(text: str):
@@ -41,21 +60,26 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"--set {item!r}: expected key=value")
+            raise UserValueError(f"--set {item!r}: expected key=value", f"type e.g. --set {item or 'seed'}=1")
         *parents, leaf = key.split(".")
-        node = config
+        node, where = config, ""
         for part in parents:
-            if part not in node:
-                raise KeyError(f"--set {key}: no field {part!r}")
-            node = node[part]
+            if part not in node or not hasattr(node[part], "keys"):
+                raise UserKeyError(f"--set {key}: no field {where + part!r}",
+                                f"fields{' of ' + where.rstrip('.') if where else ''}: {', '.join(sorted(node.keys()))}")
+            node, where = node[part], where + part + "."
         if leaf not in node:
-            raise KeyError(f"--set {key}: no field {leaf!r} (known: {sorted(node.keys())})")
+            raise UserKeyError(f"--set {key}: no field {where + leaf!r}",
+                            f"fields{' of ' + where.rstrip('.') if where else ''}: {', '.join(sorted(node.keys()))}")
         parsed = _parse_value(value)
         if isinstance(parsed, list):
             parsed = tuple(parsed)
         if isinstance(node[leaf], float) and isinstance(parsed, int):
             parsed = float(parsed)
-        node[leaf] = parsed
+        try:
+            node[leaf] = parsed
+        except TypeError as err:  # ml_collections' type check
+            raise UserValueError(f"--set {item}: {err}", f"give a value of the type of {node[leaf]!r}") from err
     return config
 
 
@@ -82,6 +106,7 @@ def main(argv=None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field (dotted key, Python literal); repeatable")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     args = parser.parse_args(argv)
 
     config = apply_overrides(load_config_file(args.config), args.overrides)
@@ -95,5 +120,10 @@ def main(argv=None) -> int:
     return 0
 
 
+def cli_main(argv=None) -> int:
+    """`main` with user errors as one line and exit status 2 (`dexvlg_jax.cli_errors.run_main`)."""
+    return run_main(main, argv, prog="python -m launch.train")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli_main())

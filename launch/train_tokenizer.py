@@ -41,6 +41,8 @@ def corpus_lines():
 def train(out_path: str, vocab_size: int = 640) -> str:
     import sentencepiece as spm
 
+    from dexvlg_jax import atomic_io
+
     lines = sorted(set(corpus_lines()))
     with tempfile.TemporaryDirectory() as tmp:
         corpus = os.path.join(tmp, "corpus.txt")
@@ -54,9 +56,8 @@ def train(out_path: str, vocab_size: int = 640) -> str:
             pad_id=0, eos_id=1, bos_id=2, unk_id=3, user_defined_symbols=["\n"], byte_fallback=True,
             normalization_rule_name="identity", remove_extra_whitespaces=False, split_digits=True,
             hard_vocab_limit=False, character_coverage=1.0, num_threads=1, minloglevel=2)
-        os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-        with open(prefix + ".model", "rb") as src, open(out_path, "wb") as dst:
-            dst.write(src.read())
+        with open(prefix + ".model", "rb") as src:
+            atomic_io.write_bytes(out_path, src.read())
     return out_path
 
 
@@ -64,10 +65,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join("dexvlg_jax", "data", "assets", "instructions.model"))
     parser.add_argument("--vocab_size", type=int, default=640)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     args = parser.parse_args(argv)
     path = train(args.out, args.vocab_size)
     print(f"wrote {path} ({os.path.getsize(path)} bytes)")
 
 
+def cli_main(argv=None) -> int:
+    """`main` with user errors as one line and exit status 2 (`dexvlg_jax.cli_errors.run_main`)."""
+    from dexvlg_jax.cli_errors import run_main
+
+    return run_main(main, argv, prog="python -m launch.train_tokenizer")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    sys.exit(cli_main())

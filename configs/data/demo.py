@@ -7,7 +7,7 @@ from configs.data import tiny
 
 
 def get_config(arg=None):
-    c = tiny.get_config(arg)
+    c = tiny.get_config(arg)  # no argument (tiny checks it)
     c.categories = ("mug", "bottle", "pan", "screwdriver", "hammer", "jar", "knife", "flashlight")
     c.instances_per_category = 2
     c.unseen_categories = ("knife", "flashlight")

@@ -4,11 +4,12 @@
 """
 import ml_collections
 
+from configs.args import check_arg
 from configs.synth import tiny as synth_tiny
 
 
 def get_config(arg=None):
-    del arg
+    check_arg(arg, ("",))  # no argument; change fields with --set (e.g. --set instances_per_category=2)
     c = ml_collections.ConfigDict()
     c.categories = ("mug", "bottle", "pan", "screwdriver")
     c.instances_per_category = 1

@@ -1,29 +1,31 @@
-"""Model evaluation config (tabletop lift in simulation) for a tiny checkpoint on CPU; see
-dexvlg_jax.train.evaluate.EvalConfig for every field's meaning and default.
+"""Model evaluation config (tabletop lift in simulation, on the run's dataset) for a tiny checkpoint on CPU; see
+dexvlg_jax.eval.EvalConfig for every field's meaning and default.
 
     config, protocol, scene = to_dataclasses(get_config())
     evaluate_checkpoint(WORKDIR, config, out_dir=OUT, protocol=protocol, scene_config=scene)
 
-arg: "" (4 categories, both modes, 2 parts, K=4, full tabletop-lift phases) or "smoke" (1 category, 1 part,
-K=2, the short phases of configs/eval/sim.py:tiny).
+arg: "" (every dataset object, both modes, 2 parts, K=4, the retrieval baseline beside the model, full
+tabletop-lift phases) or "smoke" (1 object per split, 1 part, K=2, the short phases of configs/eval/sim.py:tiny).
 """
 import dataclasses
 
 import ml_collections
 
+from configs.args import check_arg
 from configs.eval import sim as sim_config
-from dexvlg_jax.train.evaluate import EvalConfig
+from dexvlg_jax.eval import EvalConfig
 
 
 def get_config(arg=None):
-    smoke = (arg or "") == "smoke"
+    smoke = check_arg(arg, ("", "smoke")) == "smoke"
     c = ml_collections.ConfigDict()
     defaults = {f.name: getattr(EvalConfig(), f.name) for f in dataclasses.fields(EvalConfig)}
     c.eval = ml_collections.ConfigDict({k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()})
-    c.eval.max_parts = ml_collections.FieldReference(defaults["max_parts"], field_type=int)
-    c.eval.num_steps = ml_collections.FieldReference(defaults["num_steps"], field_type=int)
-    c.eval.categories = ["mug", "bottle", "hammer", "pan"] if not smoke else ["mug"]
+    for name in ("max_parts", "num_steps", "objects_per_split"):  # None by default: typed references
+        c.eval[name] = ml_collections.FieldReference(defaults[name], field_type=int)
     c.eval.max_parts = 1 if smoke else 2
+    if smoke:
+        c.eval.objects_per_split = 1
     c.eval.samples = 2 if smoke else 4
     c.sim = sim_config.get_config("tiny" if smoke else None)
     c.sim.protocol = "tabletop_lift"

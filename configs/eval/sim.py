@@ -11,6 +11,7 @@ import dataclasses
 
 import ml_collections
 
+from configs.args import check_arg
 from dexvlg_jax.sim import SceneConfig, SixDirectionConfig, TabletopLiftConfig
 
 TINY_SCENE = dict(timestep=0.01, iterations=5, ls_iterations=8)
@@ -25,7 +26,7 @@ def _fields(cls, **overrides):
 
 
 def get_config(arg=None):
-    tiny = (arg or "") == "tiny"
+    tiny = check_arg(arg, ("", "tiny")) == "tiny"
     c = ml_collections.ConfigDict()
     c.protocol = "six_direction"   # or "tabletop_lift"
     c.backend = "c"                # "c" (CPU default) or "mjx"

@@ -13,6 +13,7 @@ import dataclasses
 
 import ml_collections
 
+from configs.args import check_arg
 from dexvlg_jax.grasp import EnergyConfig, EnergyWeights, FilterConfig, InitConfig, OptimizerConfig, SynthConfig
 
 TINY_INIT = dict(num_per_part=32)
@@ -29,7 +30,7 @@ def _fields(cls, skip=(), **overrides):
 
 
 def get_config(arg=None):
-    tiny = (arg or "") in ("tiny", "runlocal")
+    tiny = check_arg(arg, ("", "tiny", "runlocal")) in ("tiny", "runlocal")
     c = ml_collections.ConfigDict()
     c.init = _fields(InitConfig, **(TINY_INIT if tiny else PAPER_INIT))
     c.energy = _fields(EnergyConfig, skip=("weights", "mode"))

@@ -8,4 +8,5 @@ _spec.loader.exec_module(_paper)
 
 
 def get_config(arg=None):
+    """arg: none or "tiny" / "runlocal" (all the same run); anything else is an error listing these."""
     return _paper.get_config(arg or "tiny")

@@ -6,6 +6,8 @@ import ast
 
 import ml_collections
 
+from configs.args import ConfigArgError
+
 
 def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
     """Parses "a=1,b=foo" into a ConfigDict over `defaults` (values keep the defaults' types)."""
@@ -15,16 +17,22 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
     for item in arg.split(","):
         if not item:
             continue
-        key, _, value = item.partition("=")
-        if key not in defaults:
-            raise KeyError(f"config arg: unknown key {key!r}; known: {sorted(defaults)}")
+        key, sep, value = item.partition("=")
+        if key not in defaults or not sep:
+            raise ConfigArgError(item, [f"{k}=VALUE" for k in sorted(defaults)] + [""], what="key")
         default = defaults[key]
         if isinstance(default, bool):
+            if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                raise ValueError(f"config argument {key}={value!r}: expected true or false")
             out[key] = value.lower() in ("1", "true", "yes")
         elif default is None or isinstance(default, str):
             out[key] = value
         else:
-            out[key] = type(default)(ast.literal_eval(value))
+            try:
+                out[key] = type(default)(ast.literal_eval(value))
+            except (ValueError, SyntaxError, TypeError):
+                raise ValueError(f"config argument {key}={value!r}: expected a {type(default).__name__} "
+                                 f"(default {default!r})") from None
     return out
 
 

@@ -6,6 +6,7 @@ the flow-matching config it is compared with (same network, data, batch, steps a
 
 arg keys: base (tiny | paligemma_3b) and every key of that base config's arg.
 """
+from configs.args import ConfigArgError
 from configs.train import paligemma_3b, tiny
 
 HEAD = "ddpm"
@@ -17,7 +18,7 @@ def get_config(arg=None):
     rest = ",".join(item for item in items if not item.startswith("base="))
     bases = {"tiny": tiny, "paligemma_3b": paligemma_3b}
     if base not in bases:
-        raise KeyError(f"ddpm/ddim config: base must be one of {sorted(bases)}, got {base!r}")
+        raise ConfigArgError(f"base={base}", [f"base={b}" for b in sorted(bases)])
     c = bases[base].get_config(rest or None)
     c.model.head = HEAD
     return c
