@@ -52,22 +52,16 @@ def train_model(out: str, head: str, steps: int, progress: bool) -> str:
 
 
 def evaluate_model(out: str, workdir: str, head: str, samples: int) -> dict:
-    from dexvlg_jax import objects
-    from dexvlg_jax.data.writer import read_manifest
-    from dexvlg_jax.train.evaluate import SPLIT_LABELS, EvalConfig, evaluate_checkpoint
+    """The checkpoint (and the retrieval baseline) on the demo dataset's own objects, placements and splits."""
+    from dexvlg_jax.eval import EvalConfig, evaluate_checkpoint
 
     eval_dir = os.path.join(out, f"eval_{head}")
     done = os.path.join(eval_dir, "eval_results.json")
     if os.path.exists(done):
         with open(done, encoding="utf-8") as f:
             return json.load(f)
-    dataset = os.path.join(out, "dataset")
-    splits = read_manifest(dataset)["splits"]
-    objs = [(objects.load_processed(os.path.join(dataset, "cache", "objects", f"{oid}.npz")), SPLIT_LABELS[split])
-            for oid, split in sorted(splits.items())
-            if os.path.exists(os.path.join(dataset, "cache", "objects", f"{oid}.npz"))]
     return evaluate_checkpoint(workdir, EvalConfig(samples=samples, pictures=4), out_dir=eval_dir,
-                               objects_list=objs)
+                               dataset=os.path.join(out, "dataset"))
 
 
 def loss_plot(out: str, workdirs: dict) -> str:

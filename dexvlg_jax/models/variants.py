@@ -13,6 +13,11 @@ from dexvlg_jax.models.siglip import SiglipConfig
 
 POSE_DIM = 25  # wrist translation (3, metres, camera frame) + 6D rotation (2 columns of R) + 16 LEAP joints (rad)
 HEADS = ("flow", "ddpm", "ddim")
+# Instruction length L in tokens ([BOS] + instruction + separator). The longest instruction the templates make
+# (`data.instructions`, train and eval sets, every library noun and part name) is 37 tokens with the embedded
+# tokenizer (`data.tokenizer`; e.g. "squeeze the foot of the bucket between thumb and index finger"): 40 leaves
+# none truncated (16 truncated 42% of training instructions). tests/eval/test_instruction_length.py checks it.
+INSTRUCTION_TOKENS = 40
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +31,8 @@ class DexVLGConfig:
       depth_hidden: hidden width of the depth patch encoder.
       num_pose_tokens: pose tokens per hypothesis (the pose vector is projected to this many expert tokens and
         read back from all of them).
-      max_text_len: instruction length L (tokens incl. BOS and separator) used by `fake_batch`.
+      max_text_len: instruction length L (tokens incl. BOS and separator): training and evaluation tokenise to it
+        (longer instructions are truncated; INSTRUCTION_TOKENS fits every template).
       head: "flow" (flow matching, Euler), "ddpm" (ancestral) or "ddim" (deterministic); ddpm/ddim share training.
       diffusion_timesteps, beta_schedule: the DDPM/DDIM schedule ("cosine" or "linear").
       default_steps: sampling steps when none are given (flow / ddim); ddpm defaults to `diffusion_timesteps`.
@@ -38,7 +44,7 @@ class DexVLGConfig:
     expert: GemmaConfig
     depth_hidden: int = 512
     num_pose_tokens: int = 4
-    max_text_len: int = 32
+    max_text_len: int = INSTRUCTION_TOKENS
     head: str = "flow"
     diffusion_timesteps: int = 100
     beta_schedule: str = "cosine"
@@ -83,7 +89,7 @@ DEXVLG_TINY = DexVLGConfig(
         llm=GemmaConfig(width=64, depth=2, mlp_dim=128, num_heads=2, num_kv_heads=1, head_dim=16,
                         vocab_size=TINY_VOCAB)),
     expert=GemmaConfig(width=32, depth=2, mlp_dim=64, num_heads=2, num_kv_heads=1, head_dim=16, vocab_size=0),
-    depth_hidden=32, num_pose_tokens=2, max_text_len=16, diffusion_timesteps=50)
+    depth_hidden=32, num_pose_tokens=2, max_text_len=INSTRUCTION_TOKENS, diffusion_timesteps=50)
 
 VARIANTS = {"dexvlg_3b": DEXVLG_3B, "tiny": DEXVLG_TINY}
 

@@ -1,8 +1,7 @@
 """Training stage: train state, optimiser (AdamW + warmup/cosine + clipping + EMA + frozen groups), FSDP sharding
-over a (data, fsdp) mesh, orbax checkpoints with the data-iterator state, the jitted step and the loop, and the
-simulated evaluation of a trained checkpoint."""
+over a (data, fsdp) mesh, orbax checkpoints with the data-iterator state, the jitted step and the loop (the
+simulated evaluation of a trained checkpoint is `dexvlg_jax.eval`)."""
 from dexvlg_jax.train.checkpoint import CheckpointError, Checkpointer, ConfigMismatchError, load_checkpoint
-from dexvlg_jax.train.evaluate import EvalConfig, evaluate_checkpoint
 from dexvlg_jax.train.input_pipeline import DataConfig, SyntheticSource, make_train_loader
 from dexvlg_jax.train.loop import TrainConfig, TrainResult, maybe_initialize_distributed, train
 from dexvlg_jax.train.optimizer import OptimizerConfig, make_optimizer, make_schedule

@@ -1,0 +1,206 @@
+"""Simulated evaluation on a built dataset: the paper's table (success and PGA per split label and mode) for the
+trained model, the image-free retrieval baseline, or both side by side.
+
+One condition loop serves every policy (`evaluate_policy`): the dataset's placed objects (`eval.conditions`) ->
+(object, part, mode) conditions, skipping and reporting those with no sim-passing grasp in the dataset -> the
+policy proposes T grasps per condition in the object frame (`eval.policies`) -> the tabletop-lift protocol in the
+object's own scene (`sim.evaluate(..., tabletops=[the dataset's Tabletop])`) -> tables (`eval.tables`).
+
+Report (a dict; also eval_results.json / eval_table.txt under `out_dir`): {"policy", "dataset", "config",
+"summary" {row: metrics}, "table", "coverage" {"conditions", "evaluated", "skipped"}, "skipped" [{object_id, split,
+part, mode, reason}], "objects" {object_id: {"split", "label", "category", "diagonal_m", "tabletop"}}, "trials"
+[per trial: object, category, split, label, part, part_id, mode, sample, instruction, source, success, pta, pga,
+reason], "pictures", "seconds"}; `evaluate_checkpoint` adds "step", "checkpoint", "head",
+"joints_out_of_range_fraction" and, with `config.compare_retrieval`, "retrieval" (the baseline's summary) with
+both policies in "table".
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from dexvlg_jax import sim
+from dexvlg_jax.data import writer
+from dexvlg_jax.eval import tables
+from dexvlg_jax.eval.conditions import load_scenes, scene_conditions
+from dexvlg_jax.eval.policies import ModelPolicy, RetrievalPolicy
+from dexvlg_jax.train.checkpoint import load_checkpoint
+
+POLICIES = ("model", "retrieval")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """What to evaluate and how.
+
+    Attributes:
+      policy: "model" (the checkpoint's samples) or "retrieval" (the image-free baseline, `eval.policies`).
+      compare_retrieval: with policy "model", also run the baseline on the same conditions; the table shows both.
+      splits: dataset splits evaluated (`data.writer.SPLITS`; empty = all).
+      categories: object categories evaluated (empty = all in the dataset).
+      objects_per_split: at most this many objects per split (object-id order), None = all.
+      modes: grasp modes evaluated.
+      max_parts: parts per object evaluated (the first ones), None = all.
+      samples: K grasps sampled per instruction (retrieval: K grasps per condition and view).
+      views: rendered views per object (each condition gets one instruction per view).
+      num_steps: sampling steps (None: the model config's default).
+      use_ema: sample with the EMA parameters when the checkpoint has them.
+      seed: drives camera azimuths, instruction templates, sampling noise and retrieval picks.
+      templates: instruction template set, "eval" (held out from training) or "train".
+      batch_size: observations per sampling call (padded; one compiled program).
+      backend: simulation backend ("c" or "mjx").
+      pictures: number of executed grasps drawn to PNG (hand + object, object frame).
+      clip_joints: clip sampled joint angles to the hand's limits before execution, as the LEAP Hand's position
+        controller does with an out-of-range command (the report gives the fraction of angles clipped); with
+        False, such poses fail in simulation as "joints_out_of_range".
+    """
+
+    policy: str = "model"
+    compare_retrieval: bool = True
+    splits: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    objects_per_split: int | None = None
+    modes: tuple[str, ...] = ("wrap", "pinch")
+    max_parts: int | None = None
+    samples: int = 4
+    views: int = 1
+    num_steps: int | None = None
+    use_ema: bool = True
+    seed: int = 0
+    templates: str = "eval"
+    batch_size: int = 16
+    backend: str = "c"
+    pictures: int = 4
+    clip_joints: bool = True
+
+    def __post_init__(self):
+        if self.policy not in POLICIES:
+            raise ValueError(f"EvalConfig.policy must be one of {POLICIES}, got {self.policy!r}")
+        if self.samples < 1 or self.views < 1:
+            raise ValueError(f"EvalConfig: samples and views must be >= 1, got {self.samples}, {self.views}")
+
+
+def evaluate_policy(policy, scenes, config: EvalConfig, protocol=None, scene_config=None) -> dict:
+    """The condition loop: conditions of `scenes` -> policy.propose -> tabletop-lift simulation -> report dict
+    (see the module docstring; without file outputs). `poses` (per trial, object frame) is kept under
+    "_poses" for pictures and is not JSON."""
+    protocol = protocol or sim.TabletopLiftConfig()
+    scene_config = scene_config or sim.SceneConfig()
+    items, skipped = [], []
+    for scene in scenes:
+        covered, missing = scene_conditions(scene, config.modes, config.max_parts)
+        skipped += missing
+        if covered:
+            items.append((scene, covered))
+    proposals = policy.propose(items)
+    trials, poses, objs, pose_sets, part_ids, tabletops = [], [], [], [], [], []
+    for (scene, conditions), (cond_poses, notes) in zip(items, proposals):
+        count = cond_poses.shape[1]
+        objs.append(scene.obj)
+        tabletops.append(scene.tabletop)
+        pose_sets.append(cond_poses.reshape(-1, cond_poses.shape[-1]))
+        part_ids.append(np.repeat([c.part_id for c in conditions], count))
+        for cond, note, block in zip(conditions, notes, cond_poses):
+            for sample in range(count):
+                trials.append({"object": scene.object_id, "category": scene.category, "split": scene.split,
+                               "label": scene.label, "part": cond.part_name, "part_id": cond.part_id,
+                               "mode": cond.mode, "sample": sample, **note})
+            poses.extend(block)
+    summary, table = {}, "no condition evaluated (see 'skipped')"
+    if objs:
+        result = sim.evaluate(objs, pose_sets, protocol=protocol, backend=config.backend, part_ids=part_ids,
+                              scene_config=scene_config, tabletops=tabletops)
+        reasons = [r for rec in result.records for r in np.asarray(rec.reason).astype(str).tolist()]
+        for i, trial in enumerate(trials):
+            trial.update(success=bool(result.per_trial["success"][i]), pta=bool(result.per_trial["pta"][i]),
+                         pga=bool(result.per_trial["pga"][i]), reason=reasons[i])
+        summary = tables.split_mode_summary(result.per_trial, [t["label"] for t in trials],
+                                            [t["mode"] for t in trials])
+        table = sim.format_table(summary)
+    num_conditions = sum(len(c) for _, c in items) + len(skipped)
+    return {"policy": policy.name, "config": dataclasses.asdict(config), "summary": summary,
+            "table": f"{table}\n{tables.coverage_line(num_conditions, skipped)}",
+            "coverage": {"conditions": num_conditions, "evaluated": num_conditions - len(skipped),
+                         "skipped": len(skipped)},
+            "skipped": skipped, "objects": _object_table(scenes), "trials": trials, "pictures": [],
+            "_poses": poses}
+
+
+def _object_table(scenes) -> dict:
+    return {s.object_id: {"split": s.split, "label": s.label, "category": s.category,
+                          "diagonal_m": float(np.linalg.norm(np.ptp(np.asarray(s.obj.vertices, np.float64), 0))),
+                          "tabletop": s.tabletop.to_json()} for s in scenes}
+
+
+def _scenes(dataset: str, config: EvalConfig):
+    return load_scenes(dataset, config.splits, config.categories, config.objects_per_split)
+
+
+def _retrieval_policy(dataset: str, config: EvalConfig) -> RetrievalPolicy:
+    return RetrievalPolicy(load_scenes(dataset, splits=("train",)), trials=config.samples * config.views,
+                           seed=config.seed)
+
+
+def _finish(report: dict, scenes, out_dir: str | None, config: EvalConfig, title: str, started: float) -> dict:
+    poses = report.pop("_poses")
+    if out_dir is not None:
+        report["pictures"] = tables.grasp_pictures(report["trials"], {s.object_id: s for s in scenes}, poses,
+                                                   out_dir, config.pictures)
+    report["seconds"] = round(time.time() - started, 2)
+    if out_dir is not None:
+        tables.write_report(report, out_dir, title)
+    return report
+
+
+def evaluate_retrieval(dataset: str, config: EvalConfig = EvalConfig(policy="retrieval"),
+                       out_dir: str | None = None, protocol=None, scene_config=None) -> dict:
+    """The image-free retrieval baseline on a dataset's conditions (no checkpoint needed); the report dict."""
+    started = time.time()
+    scenes = _scenes(dataset, config)
+    report = evaluate_policy(_retrieval_policy(dataset, config), scenes, config, protocol, scene_config)
+    report["dataset"] = dataset
+    return _finish(report, scenes, out_dir, config, f"retrieval baseline on {dataset}", started)
+
+
+def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_dir: str | None = None,
+                        step: int | None = None, protocol=None, scene_config=None, dataset: str | None = None,
+                        mesh=None) -> dict:
+    """Evaluates a training run's checkpoint on a dataset's placed objects in tabletop-lift simulation.
+
+    Args:
+      checkpoint: a training workdir or its checkpoints directory (the model config is read from it).
+      config: what to evaluate (EvalConfig); policy "retrieval" evaluates the baseline only.
+      out_dir: where eval_results.json, eval_table.txt and grasp PNGs go (None: nothing written).
+      step: checkpoint step (default newest).
+      protocol / scene_config: a `sim.TabletopLiftConfig` / `sim.SceneConfig` (default: the simulator's).
+      dataset: the dataset directory; default the one the run trained on (`train_config.data.path`).
+      mesh: device mesh for the parameters (default: the training run's FSDP layout over all devices).
+    """
+    started = time.time()
+    train_config, state, step = load_checkpoint(checkpoint, step, mesh)
+    dataset = dataset or train_config.data.path
+    if not dataset:
+        raise ValueError(f"{checkpoint}: the run trained on synthetic data (train_config.data.path is None); "
+                         f"pass dataset=<a launch.build_dataset directory> to evaluate on")
+    scenes = _scenes(dataset, config)
+    retrieval = _retrieval_policy(dataset, config)
+    if config.policy == "retrieval":
+        report = evaluate_policy(retrieval, scenes, config, protocol, scene_config)
+    else:
+        params = state.ema_params if (config.use_ema and state.ema_params is not None) else state.params
+        manifest_config = writer.read_manifest(dataset).get("config") or {}
+        model = ModelPolicy(train_config, params, manifest_config, views=config.views, samples=config.samples,
+                            num_steps=config.num_steps, seed=config.seed, clip_joints=config.clip_joints,
+                            templates=config.templates, batch_size=config.batch_size)
+        report = evaluate_policy(model, scenes, config, protocol, scene_config)
+        report["joints_out_of_range_fraction"] = model.clipped_fraction
+        if config.compare_retrieval:
+            baseline = evaluate_policy(retrieval, scenes, config, protocol, scene_config)
+            report["retrieval"] = {"summary": baseline["summary"], "trials": baseline["trials"]}
+            report["table"] = (f"{report['table']}\n\nmodel vs image-free retrieval baseline (same conditions):\n"
+                               f"{tables.comparison_table({'model': report['summary'], 'retrieval': baseline['summary']})}")
+    report.update(dataset=dataset, step=step, checkpoint=checkpoint, head=train_config.model.head)
+    title = f"checkpoint {checkpoint} step {step} head {train_config.model.head} dataset {dataset}"
+    return _finish(report, scenes, out_dir, config, title, started)
