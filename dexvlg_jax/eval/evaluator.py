@@ -199,8 +199,8 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
         if config.compare_retrieval:
             baseline = evaluate_policy(retrieval, scenes, config, protocol, scene_config)
             report["retrieval"] = {"summary": baseline["summary"], "trials": baseline["trials"]}
-            report["table"] = (f"{report['table']}\n\nmodel vs image-free retrieval baseline (same conditions):\n"
-                               f"{tables.comparison_table({'model': report['summary'], 'retrieval': baseline['summary']})}")
+            both = tables.comparison_table({"model": report["summary"], "retrieval": baseline["summary"]})
+            report["table"] = f"{report['table']}\n\nmodel vs image-free retrieval baseline (same conditions):\n{both}"
     report.update(dataset=dataset, step=step, checkpoint=checkpoint, head=train_config.model.head)
     title = f"checkpoint {checkpoint} step {step} head {train_config.model.head} dataset {dataset}"
     return _finish(report, scenes, out_dir, config, title, started)

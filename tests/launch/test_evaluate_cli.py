@@ -18,3 +18,15 @@ def test_missing_checkpoint_names_the_path(tmp_path):
 def test_missing_grasp_file_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="--poses: .*missing.npz.* does not exist"):
         evaluate.main(["--poses", str(tmp_path / "missing.npz")])
+
+
+def test_missing_dataset_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--dataset: .*nodata.* is not a directory"):
+        evaluate.main(["--checkpoint", str(tmp_path), "--dataset", str(tmp_path / "nodata")])
+
+
+def test_policy_choices_are_the_evaluators(capsys):
+    with pytest.raises(SystemExit):
+        evaluate.main(["--checkpoint", "run", "--policy", "oracle"])
+    err = capsys.readouterr().err
+    assert "'model'" in err and "'retrieval'" in err
