@@ -1,10 +1,17 @@
-"""The data engine end to end: objects -> process -> annotate -> synthesise -> sim filter -> render -> records.
+"""The data engine end to end: objects -> process -> annotate -> place on the table -> synthesise -> sim filter ->
+render -> records.
+
+One tabletop world: each object is placed once (`scene.place_object`, seeded by the object id) and that
+`Tabletop` drives synthesis (approaches from above, hand-table energy and filter), the simulation filter (the
+tabletop-lift protocol the model is judged by, in the same placed scene; six-direction optional) and the renders.
+The placement is stored with the grasps (`tabletop` in the grasp file) and in the manifest (`objects`).
 
 `build_dataset(cfg, out_dir, shard=(i, n))` writes, under `out_dir`:
 
     <split>-<k>.array_record (+ .summary.json)   complete shards (see `data.writer`), manifest.json
     cache/objects/<object_id>.npz                processed objects (`objects.save_processed`)
     cache/grasps/<object_id>.npz                 synthesised grasps (`grasp.io`), plus `sim_success`/`sim_reason`
+                                                 (all filters) and `sim_<protocol>_success`/`_reason` per filter
     statistics.json, statistics/*.png            counts per category / part / mode, metric histograms
 
 Every stage's output per object is cached atomically (temp file + rename), and a shard is committed only when
@@ -16,6 +23,7 @@ stage and reason; the build goes on.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import zlib
 
@@ -28,6 +36,8 @@ from dexvlg_jax.data import annotate, instructions, segment, writer
 from dexvlg_jax.data.schema import GraspRecord, transform_pose
 from dexvlg_jax.grasp import io as grasp_io
 from dexvlg_jax.grasp.synthesize import SynthConfig, synthesize_object
+from dexvlg_jax.scene import Tabletop, TabletopConfig, camera_azimuths, place_object
+from dexvlg_jax.sim import evaluate as simulate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,9 +45,9 @@ class DatasetConfig:
     """What to build. Objects: the embedded library (`categories` x `instances_per_category`) or `mesh_folder`
     (OBJ/GLB/STL/PLY + optional `<mesh>.parts.json` sidecars). Images are `image_size` square, `views_per_object`
     tabletop views per object; each passing grasp becomes one record per view (up to `max_grasps_per_part_mode`
-    grasps per part and mode). `placement` "upright" keeps the object's z up (random yaw), matching the
-    simulator's tabletop scenes; "stable" draws among trimesh's most probable resting poses (the paper's
-    "placed stably"), for objects whose upright pose is not a resting pose."""
+    grasps per part and mode). `tabletop`: how objects are placed (upright with a yaw, or trimesh's stable
+    poses: the paper's "placed stably"), their mass and friction. `sim_protocols`: the simulation filters a
+    grasp must pass (all of them) when `sim_filter` is on; "tabletop_lift" is the protocol evaluation uses."""
 
     categories: tuple = ()
     instances_per_category: int = 2
@@ -46,10 +56,11 @@ class DatasetConfig:
     processing: objects_lib.ProcessingConfig = objects_lib.ProcessingConfig()
     synth: SynthConfig = SynthConfig()
     sim_filter: bool = True
+    sim_protocols: tuple = ("tabletop_lift",)
     sim_backend: str = "c"
     views_per_object: int = 2
     image_size: int = 224
-    placement: str = "upright"  # "upright" (as the simulator places objects) or "stable" (trimesh stable poses)
+    tabletop: TabletopConfig = TabletopConfig()
     fov_y_deg: float = render.DEFAULT_FOV_Y_DEG
     max_grasps_per_part_mode: int = 8
     objects_per_shard: int = 4
@@ -91,12 +102,13 @@ def prepare_object(object_id: str, mesh, cfg: DatasetConfig, cache_dir: str,
                    annotator: annotate.Annotator) -> objects_lib.ProcessedObject:
     """Segment (if unlabeled), annotate (quality, part names, real size) and process one object; cached."""
     path = os.path.join(cache_dir, "objects", f"{object_id}.npz")
-    if os.path.exists(path):
-        return objects_lib.load_processed(path)
+    cached = objects_lib.load_cached_processed(path)  # a corrupt cache file is named, moved aside and rebuilt
+    if cached is not None:
+        return cached
     mesh = segment.ensure_parts(mesh)
     keep, reason = annotator.filter_quality(mesh)
     if not keep:
-        raise objects_lib.ObjectError(f"{object_id}: rejected by the quality filter: {reason}")
+        raise objects_lib.ObjectError(object_id, f"rejected by the quality filter: {reason}")
     names = annotator.name_parts(mesh)
     mesh = dataclasses.replace(mesh, part_names=list(names))
     size = annotator.real_size(mesh)
@@ -105,26 +117,44 @@ def prepare_object(object_id: str, mesh, cfg: DatasetConfig, cache_dir: str,
     return processed
 
 
+def object_tabletop(object_id: str, obj, cfg: DatasetConfig) -> Tabletop:
+    """The object's one placement on the table (seeded by the dataset seed and the object id)."""
+    return place_object(obj, np.random.default_rng([cfg.seed, zlib.crc32(object_id.encode()), 1]), cfg.tabletop)
+
+
+def simulation_verdicts(obj, poses, valid, tabletop: Tabletop, protocols, backend: str) -> dict:
+    """Run every protocol on the valid poses in the placed scene: {"sim_success", "sim_reason" (first failing
+    protocol's reason), "sim_<protocol>_success", "sim_<protocol>_reason"} arrays over all G grasps."""
+    valid = np.asarray(valid, bool)
+    out = {"sim_success": valid.copy(), "sim_reason": np.array(["" if v else "not_simulated" for v in valid],
+                                                                dtype=object)}
+    for protocol in protocols:
+        success, reason = np.zeros(len(valid), bool), np.array(["not_simulated"] * len(valid), dtype=object)
+        if valid.any():
+            rec = simulate(obj, np.asarray(poses)[valid], protocol=protocol, backend=backend,
+                           tabletops=tabletop).records[0]
+            success[valid], reason[valid] = rec.success, rec.reason
+        first_failure = out["sim_success"] & ~success
+        out["sim_reason"][first_failure] = [f"{protocol}: {r}" for r in reason[first_failure]]
+        out["sim_success"] &= success
+        out[f"sim_{protocol}_success"], out[f"sim_{protocol}_reason"] = success, reason.astype(str)
+    out["sim_reason"] = out["sim_reason"].astype(str)
+    return out
+
+
 def synthesize_cached(object_id: str, obj, cfg: DatasetConfig, cache_dir: str) -> dict:
-    """Grasps of one object (`grasp.io` arrays) with the six-direction simulation verdict; cached."""
+    """Grasps of one object on its table (`grasp.io` arrays + `tabletop`) with the simulation verdicts; cached."""
     path = os.path.join(cache_dir, "grasps", f"{object_id}.npz")
     if os.path.exists(path):
         return grasp_io.load_grasps(path)
-    arrays, meta = synthesize_object(obj, cfg.synth, object_ref=f"../objects/{object_id}.npz")
+    tabletop = object_tabletop(object_id, obj, cfg)
+    arrays, meta = synthesize_object(obj, cfg.synth, object_ref=f"../objects/{object_id}.npz", tabletop=tabletop)
     valid = np.asarray(arrays["valid"], bool)
-    success = np.zeros(len(valid), bool)
-    reason = np.array(["not_simulated: " + str(s) if not v else "" for s, v in zip(arrays["status"], valid)])
-    if cfg.sim_filter and valid.any():
-        from dexvlg_jax import sim
-
-        result = sim.evaluate(obj, np.asarray(arrays["poses"])[valid], protocol="six_direction",
-                              backend=cfg.sim_backend)
-        success[valid] = result.records[0].success
-        reason[valid] = result.records[0].reason
-    elif not cfg.sim_filter:
-        success = valid.copy()
-    arrays = dict(arrays, sim_success=success, sim_reason=reason)
-    grasp_io.save_grasps(path, arrays, meta)  # atomic (temp + rename)
+    if cfg.sim_filter:
+        verdicts = simulation_verdicts(obj, arrays["poses"], valid, tabletop, cfg.sim_protocols, cfg.sim_backend)
+    else:
+        verdicts = {"sim_success": valid, "sim_reason": np.array(["" if v else "not_simulated" for v in valid])}
+    grasp_io.save_grasps(path, dict(arrays, **verdicts), meta)  # atomic (temp + rename)
     return grasp_io.load_grasps(path)
 
 
@@ -141,26 +171,20 @@ def select_grasps(grasps: dict, max_per_part_mode: int) -> np.ndarray:
     return np.array(sorted(chosen), int)
 
 
-def render_views(obj, cfg: DatasetConfig, rng: np.random.Generator):
-    """Place the object on the table, render `views_per_object` views. Returns (object_to_world, K, extrinsics
-    (V, 4, 4), RenderOutput with (V, H, W) images)."""
+def render_views(obj, tabletop: Tabletop, cfg: DatasetConfig, rng: np.random.Generator):
+    """Render `views_per_object` views of the placed object (cameras from the tabletop rig, random azimuths).
+    Returns (K (3, 3), extrinsics (V, 4, 4) world -> camera, RenderOutput with (V, H, W) images)."""
     import jax.numpy as jnp
 
-    if cfg.placement == "upright":
-        placement = render.place_upright(obj.vertices, rng)
-    elif cfg.placement == "stable":
-        placement = render.place_on_table(obj.vertices, obj.faces, rng)
-    else:
-        raise ValueError(f"placement must be 'upright' or 'stable', got {cfg.placement!r}")
-    scene = render.build_scene(obj.vertices, obj.faces, obj.face_part_ids, placement.object_to_world,
+    scene = render.build_scene(obj.vertices, obj.faces, obj.face_part_ids, tabletop.object_to_world,
                                num_faces=_padded_faces(len(obj.faces)))
     size = cfg.image_size
     intrinsics = np.asarray(render.intrinsics_from_fov(cfg.fov_y_deg, size, size))
-    azimuths = rng.uniform(0.0, 2 * np.pi, cfg.views_per_object)
+    azimuths = camera_azimuths(rng, cfg.views_per_object)
     extrinsics = np.stack([np.asarray(render.tabletop_camera(jnp.float32(a))) for a in azimuths])
     out = render.render_views(scene, jnp.tile(jnp.asarray(intrinsics)[None], (len(azimuths), 1, 1)),
                               jnp.asarray(extrinsics), height=size, width=size)
-    return placement.object_to_world, intrinsics, extrinsics, out
+    return intrinsics, extrinsics, out
 
 
 def object_records(object_id: str, split: str, obj, grasps: dict, cfg: DatasetConfig):
@@ -169,7 +193,10 @@ def object_records(object_id: str, split: str, obj, grasps: dict, cfg: DatasetCo
     if len(chosen) == 0:
         return
     rng = np.random.default_rng([cfg.seed, zlib.crc32(object_id.encode())])
-    object_to_world, intrinsics, extrinsics, out = render_views(obj, cfg, rng)
+    tabletop = Tabletop.from_json(str(grasps["tabletop"])) if str(grasps.get("tabletop", "")) else \
+        object_tabletop(object_id, obj, cfg)
+    object_to_world = tabletop.object_to_world
+    intrinsics, extrinsics, out = render_views(obj, tabletop, cfg, rng)
     rgb = np.asarray(np.round(np.asarray(out.rgb) * 255), np.uint8)
     depth, mask = np.asarray(out.depth, np.float32), np.asarray(out.part_mask, np.int32)
     template_split = "eval" if split.startswith("test") else "train"
@@ -218,7 +245,20 @@ def build_dataset(cfg: DatasetConfig, out_dir: str, shard: tuple[int, int] = (0,
         failures = list(load_failures) if spec is specs[0] else []
         out.write_shard(spec, _shard_records(spec, meshes, cfg, cache_dir, annotator, failures, bar), failures)
     bar.close()
-    return out.update_manifest(extra={"splits": splits})
+    return out.update_manifest(extra={"splits": splits, "objects": _object_table(cache_dir, splits)})
+
+
+def _object_table(cache_dir: str, splits: dict) -> dict:
+    """{object_id: {"split", "tabletop" (the Tabletop JSON its grasps were made for)}} of every synthesised
+    object, so that evaluation rebuilds the same objects, placements and splits."""
+    table = {}
+    for object_id, split in sorted(splits.items()):
+        path = os.path.join(cache_dir, "grasps", f"{object_id}.npz")
+        if os.path.exists(path):
+            with np.load(path, allow_pickle=False) as f:
+                tabletop = str(f["tabletop"]) if "tabletop" in f.files else ""
+            table[object_id] = {"split": split, "tabletop": json.loads(tabletop) if tabletop else None}
+    return table
 
 
 def _shard_records(spec, meshes, cfg, cache_dir, annotator, failures, bar):

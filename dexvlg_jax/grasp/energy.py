@@ -4,6 +4,7 @@ All quantities are in the **object frame** (metres; the object's SDF grid and su
 A pose is the flat 25-vector of `hand.pose_from_vector`: translation (3), rot6d (6), 16 joints (rad).
 
     E = E_fc + w_dis E_dis + w_limit E_limit + w_pen E_pen + w_hpen E_hpen + w_spen E_spen + w_dir E_dir
+        + w_table E_table
 
 * Contacts: the mode's **fixed** contact set (`hand.contact_sites`; wrap = 4 pads + palm + index/middle medial
   pads = 7, pinch = thumb/index/middle pads + palm = 4). Unlike DexGraspNet we do not resample contact
@@ -18,6 +19,9 @@ A pose is the flat 25-vector of `hand.pose_from_vector`: translation (3), rot6d 
 * E_hpen = sum over hand surface points of max(0, -sdf_obj(h)) (hand points in the object's SDF grid).
 * E_spen = sum of self-penetration sphere-pair overlaps (m); E_limit = sum of joint-limit violations (rad).
 * E_dir = sum_i (1 - cos(n_hand_i, -grad sdf(x_i))): each contact pad faces into the object.
+* E_table = sum over hand primitives g of max(0, clearance - low_g): low_g is the exact height above the table top
+  of the primitive's lowest point (box: u.c - sum_i |u.a_i| h_i; capsule: u.c - |u.a_z| l - r, with u the table's
+  up normal in the object frame); zero when the object has no table (`SynthObject.table_offset` far below).
 """
 from __future__ import annotations
 
@@ -38,7 +42,9 @@ from dexvlg_jax.hand import constants as HC
 from dexvlg_jax.hand.kinematics import penetration_spheres
 
 FC_KINDS = ("dfc", "lp_dfc")
-TERMS = ("fc", "dis", "pen", "hpen", "spen", "limit", "dir")
+TERMS = ("fc", "dis", "pen", "hpen", "spen", "limit", "dir", "table")
+NO_TABLE_OFFSET = -1e3  # m: a table plane this far below leaves E_table and table metrics at zero
+TABLE_CLEARANCE = 0.002  # m: E_table keeps every hand primitive this far above the table top
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +60,7 @@ class EnergyWeights:
     spen: float = 1000.0
     limit: float = 1.0
     dir: float = 1.0
+    table: float = 1000.0
 
 
 @flax.struct.dataclass
@@ -61,13 +68,16 @@ class SynthObject:
     """What synthesis needs of an object, as device arrays (object frame, metres).
 
     sdf: trilinear SDF grid (negative inside). points (N, 3), normals (N, 3): surface samples (outward).
-    part_ids (N,): part of each surface sample.
+    part_ids (N,): part of each surface sample. table_up (3,), table_offset (): the table top in the object frame,
+    height(p) = table_up . p - table_offset (`scene.Tabletop.table_plane`); offset NO_TABLE_OFFSET = no table.
     """
 
     sdf: SDFGrid
     points: Float[Array, "N 3"]
     normals: Float[Array, "N 3"]
     part_ids: Array
+    table_up: Float[Array, "3"]
+    table_offset: Float[Array, ""]
 
 
 def pad_sdf_values(values: np.ndarray, spacing: float, shape: tuple) -> np.ndarray:
@@ -83,9 +93,11 @@ def pad_sdf_values(values: np.ndarray, spacing: float, shape: tuple) -> np.ndarr
     return (values[tuple(near)] + dist).astype(np.float32)
 
 
-def synth_object(processed, num_points: int | None = None, grid_shape: tuple | None = None) -> SynthObject:
+def synth_object(processed, num_points: int | None = None, grid_shape: tuple | None = None,
+                 tabletop=None) -> SynthObject:
     """A `ProcessedObject` -> `SynthObject`.
 
+    tabletop: the `scene.Tabletop` the object rests on (synthesis then keeps the hand above its table); None: none.
     num_points: keep exactly this many surface samples (evenly strided, or cycled when there are fewer).
     grid_shape: pad the SDF grid to at least this node shape (see `pad_sdf_values`). Fixed sizes mean one compilation
     for all objects.
@@ -101,8 +113,22 @@ def synth_object(processed, num_points: int | None = None, grid_shape: tuple | N
         values = pad_sdf_values(values, float(processed.sdf.spacing), shape)
     grid = SDFGrid(origin=jnp.asarray(processed.sdf.origin, jnp.float32),
                    spacing=jnp.asarray(processed.sdf.spacing, jnp.float32), values=jnp.asarray(values))
+    up, offset = (np.array([0.0, 0.0, 1.0]), NO_TABLE_OFFSET) if tabletop is None else tabletop.table_plane()
     return SynthObject(sdf=grid, points=jnp.asarray(pts, jnp.float32), normals=jnp.asarray(nrm, jnp.float32),
-                       part_ids=jnp.asarray(pid, jnp.int32))
+                       part_ids=jnp.asarray(pid, jnp.int32), table_up=jnp.asarray(up, jnp.float32),
+                       table_offset=jnp.asarray(offset, jnp.float32))
+
+
+def primitive_heights(frames: hand.LinkFrames, up: Float[Array, "3"], offset: Float[Array, ""]) -> Float[Array, "G"]:
+    """Exact height (m) above the plane up . p = offset of each hand primitive's lowest point (negative: below)."""
+    h = hand.load_hand()
+    centre, rot = hand.primitive_frames(frames)
+    along = jnp.abs(jnp.einsum("i,gij->gj", up, rot))  # (G, 3): |u . a_j| per local axis
+    size = jnp.asarray(h.geom_size, jnp.float32)
+    box = jnp.sum(along * size, -1)
+    capsule = along[:, 2] * size[:, 1] + size[:, 0]
+    reach = jnp.where(jnp.asarray(h.geom_kind == BOX), box, capsule)
+    return centre @ up - offset - reach
 
 
 def contact_site_names(mode: str) -> tuple:
@@ -226,6 +252,8 @@ def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[
     lower, upper = jnp.asarray(h.joint_lower, jnp.float32), jnp.asarray(h.joint_upper, jnp.float32)
     terms["limit"] = jnp.sum(jax.nn.relu(q - upper) + jax.nn.relu(lower - q))
     terms["dir"] = jnp.sum(1.0 - jnp.sum(n_hand * inward, -1))
+    low = primitive_heights(frames, obj.table_up, obj.table_offset)
+    terms["table"] = jnp.sum(jax.nn.relu(TABLE_CLEARANCE - low))
     return terms
 
 

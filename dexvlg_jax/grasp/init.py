@@ -16,6 +16,10 @@ from the object centre to the part centroid):
          facing away from the object); else a rim grasp: d = 45 deg between the radial direction r and the face
          normal, p on the rim, x = -r (fingers reach over the face towards the centre).
   L:     palm faces the handle's plane: d = +-A2, x = +-A1 (fingers pass through the opening and curl round).
+On a table (`table_up` = the table's up normal in the object frame), disk and lid faces are taken on the side
+that faces up, and only approach directions from the free half-space are kept: after the jitter, samples with
+d . up < sin(min_elevation) are redrawn (up to `max_rounds` x N draws); a part with none left is
+"not_reachable_on_table". The hand-table energy and filter (`energy`, `metrics`) do the rest.
 Every sample then gets a cone jitter of d and a roll about it (config), and joints from a truncated normal about
 the mode's open and closed poses (sigma = joint_jitter x joint range); each finger then closes from open towards
 closed until it is `closure_margin` from the object (SDF grid at the finger's surface points), so contacts start
@@ -67,27 +71,30 @@ class InitConfig:
     max_grasp_width: float = 0.13  # parts whose smallest extent exceeds this are too big to wrap or pinch
     max_face_span: float = 0.12  # disk faces wider than this are grasped at the rim
     ray_length: float = 0.4
+    min_elevation: float = 0.0  # rad: approach directions at least this far above the table's horizontal
+    max_rounds: int = 16  # rejection-sampling rounds for table-compatible approach directions
 
 
 @dataclasses.dataclass(frozen=True)
 class PartSpec:
     """One part's geometry (object frame): class, centroid (3,), axes (3, 3) columns by decreasing extent,
-    extents (3,), and the object's centre (3,)."""
+    extents (3,), the object's centre (3,), and the table's up normal (3,) (None: no table)."""
 
     part_class: str
     centroid: np.ndarray
     axes: np.ndarray
     extents: np.ndarray
     object_center: np.ndarray
+    table_up: np.ndarray | None = None
 
     @classmethod
-    def from_processed(cls, obj, part_id: int) -> "PartSpec":
+    def from_processed(cls, obj, part_id: int, table_up=None) -> "PartSpec":
         return cls(obj.part_classes[part_id], np.asarray(obj.part_centroids[part_id], np.float64),
                    np.asarray(obj.part_axes[part_id], np.float64), np.asarray(obj.part_extents[part_id], np.float64),
-                   np.zeros(3))
+                   np.zeros(3), None if table_up is None else np.asarray(table_up, np.float64))
 
 
-def part_failure(obj, part_id: int, cfg: InitConfig) -> str | None:
+def part_failure(obj, part_id: int, cfg: InitConfig, table_up=None) -> str | None:
     """Why the part cannot be grasped (a failure reason string), or None if it can."""
     if not 0 <= part_id < obj.num_parts:
         return f"missing_part: part {part_id} not in 0..{obj.num_parts - 1}"
@@ -102,6 +109,10 @@ def part_failure(obj, part_id: int, cfg: InitConfig) -> str | None:
         return f"part_too_small: largest extent {ext.max():.4f} m < {cfg.min_part_size} m"
     if ext.min() > cfg.max_grasp_width:
         return f"part_too_big: smallest extent {ext.min():.4f} m > {cfg.max_grasp_width} m"
+    if table_up is not None:
+        _, d, _ = placement(PartSpec.from_processed(obj, part_id, table_up), 64, np.random.default_rng(0), cfg)
+        if len(d) == 0:
+            return "not_reachable_on_table: every approach direction of the part's rule comes from below the table"
     return None
 
 
@@ -121,8 +132,9 @@ def _rotate(v, axis, angle):
     return v * c + np.cross(axis, v) * s + axis * np.sum(axis * v, -1, keepdims=True) * (1 - c)
 
 
-def placement(part: PartSpec, n: int, rng: np.random.Generator, cfg: InitConfig):
-    """Targets p (n, 3), approach directions d (n, 3) and finger directions x (n, 3) of the part's class rule."""
+def _rule(part: PartSpec, n: int, rng: np.random.Generator, cfg: InitConfig):
+    """Targets p (n, 3), approach directions d (n, 3) and finger directions x (n, 3) of the part's class rule,
+    before jitter."""
     A, e, c = part.axes, part.extents, part.centroid
     up = c - part.object_center
     up = _unit(up) if np.linalg.norm(up) > 1e-3 else np.array([0.0, 0.0, 1.0])
@@ -137,7 +149,8 @@ def placement(part: PartSpec, n: int, rng: np.random.Generator, cfg: InitConfig)
         d = np.repeat(up[None], n, 0)
         x = _perp(d, rng)
     elif part.part_class == "disk":
-        normal = A[:, 2] * (1.0 if A[:, 2] @ up >= 0 else -1.0)
+        facing = part.table_up if part.table_up is not None and abs(A[:, 2] @ part.table_up) > 0.3 else up
+        normal = A[:, 2] * (1.0 if A[:, 2] @ facing >= 0 else -1.0)
         if e[0] <= cfg.max_face_span:
             d = np.repeat(normal[None], n, 0)
             x = _perp(d, rng)
@@ -152,12 +165,29 @@ def placement(part: PartSpec, n: int, rng: np.random.Generator, cfg: InitConfig)
         x = sign() * A[:, 1]
     else:
         raise ValueError(f"part class must be one of {PART_CLASSES}, got {part.part_class!r}")
-    # Jitter: tilt d inside a cone, roll x about d.
-    tilt_axis = _perp(d, rng)
-    d = _unit(_rotate(d, tilt_axis, rng.uniform(0, cfg.cone_jitter, n)))
-    x = _unit(x - np.sum(x * d, -1, keepdims=True) * d)
-    x = _rotate(x, d, rng.uniform(-cfg.roll_jitter, cfg.roll_jitter, n))
     return p, d, x
+
+
+def placement(part: PartSpec, n: int, rng: np.random.Generator, cfg: InitConfig):
+    """Targets p (m, 3), approach directions d (m, 3) and finger directions x (m, 3) of the part's class rule,
+    jittered; with a table only directions from its free half-space (m = n, or 0 if the rule has none)."""
+    kept, count = [], 0
+    for _ in range(cfg.max_rounds if part.table_up is not None else 1):
+        p, d, x = _rule(part, n, rng, cfg)
+        tilt_axis = _perp(d, rng)  # jitter: tilt d inside a cone, roll x about d
+        d = _unit(_rotate(d, tilt_axis, rng.uniform(0, cfg.cone_jitter, n)))
+        x = _unit(x - np.sum(x * d, -1, keepdims=True) * d)
+        x = _rotate(x, d, rng.uniform(-cfg.roll_jitter, cfg.roll_jitter, n))
+        ok = np.ones(n, bool) if part.table_up is None else d @ part.table_up >= np.sin(cfg.min_elevation)
+        kept.append((p[ok], d[ok], x[ok]))
+        count += int(ok.sum())
+        if count >= n:
+            break
+    p, d, x = (np.concatenate(a) for a in zip(*kept))
+    if len(p) == 0:
+        return p, d, x
+    idx = np.arange(n) % len(p)  # cycle when the free half-space is narrow
+    return p[idx], d[idx], x[idx]
 
 
 def _surface_hit(grid, p, d, length: float, samples: int = 161):
@@ -170,13 +200,14 @@ def _surface_hit(grid, p, d, length: float, samples: int = 161):
 
 
 def initial_poses(obj, part_id: int, mode: str, n: int, rng: np.random.Generator,
-                  cfg: InitConfig) -> Float[Array, "N 25"]:
+                  cfg: InitConfig, table_up=None) -> Float[Array, "N 25"]:
     """N part-aligned initial poses (translation 3, rot6d 6, joints 16), object frame, as a float32 numpy array.
 
-    obj: a ProcessedObject (part_* fields and sdf). Call `part_failure` first; this function assumes a valid part.
+    obj: a ProcessedObject (part_* fields and sdf). table_up: the table's up normal in the object frame (None: no
+    table). Call `part_failure` first (with the same table_up); this function assumes a valid part.
     """
     h = hand.load_hand()
-    part = PartSpec.from_processed(obj, part_id)
+    part = PartSpec.from_processed(obj, part_id, table_up)
     p, d, x = placement(part, n, rng, cfg)
     y = np.cross(d, x)
     rot = np.stack([x, y, d], axis=-1)  # columns: hand x, y, z in the object frame

@@ -5,6 +5,8 @@ Per grasp (object frame; depths in millimetres):
                (exact primitive SDF of the hand; all surface samples, no culling).
   hand_pen_mm  max depth of the hand's 1040 surface points inside the object (object SDF grid).
   spen_mm      self-penetration depth: max overlap of the hand's self-collision sphere pairs (all pairs).
+  table_mm     hand-table penetration depth: how far the lowest hand primitive reaches below the table top
+               (exact box/capsule extent, `energy.primitive_heights`; 0 without a table).
   contact_mm   (C,) |object SDF| at each contact of the mode's contact set.
   q1           Ferrari-Canny Q1 (grasp-math's convention: mu = 1, 8 cone edges, torque scale 10 / m, reference
                = object origin) of the contacts within `contact_threshold` of the surface, with the object's
@@ -39,6 +41,7 @@ class FilterConfig:
     max_pen_mm: float = 3.0
     max_hand_pen_mm: float = 3.0
     max_spen_mm: float = 1.0
+    max_table_mm: float = 1.0
     contact_threshold_mm: float = 5.0  # a contact "touches" when |sdf| is below this
     min_contacts_wrap: int = 4  # touching contacts required (of 7)
     min_contacts_pinch: int = 3  # (of 4)
@@ -59,6 +62,7 @@ def _geometry_metrics(poses, obj: E.SynthObject, contact_idx, mode_is_wrap):
         hpts = hand.link_points_to_world(frames, h.surface_link, h.surface_pos)
         hpen = jnp.max(jax.nn.relu(-sdf_grid_query(obj.sdf, hpts)))
         spen = jnp.max(hand.self_penetration(frames))
+        table = jnp.max(jax.nn.relu(-E.primitive_heights(frames, obj.table_up, obj.table_offset)))
         xw, _ = E.hand_contacts(frames, "wrap")
         xp, _ = E.hand_contacts(frames, "pinch")
         xp = jnp.concatenate([xp, jnp.full((xw.shape[0] - xp.shape[0], 3), jnp.nan)])
@@ -66,7 +70,8 @@ def _geometry_metrics(poses, obj: E.SynthObject, contact_idx, mode_is_wrap):
         dist = sdf_grid_query(obj.sdf, jnp.nan_to_num(x))
         normals = -E.object_normals(obj.sdf, jnp.nan_to_num(x))
         nearest = jnp.argmin(jnp.sum((x[:, None] - obj.points[None]) ** 2, -1), axis=1)
-        return pen * 1e3, hpen * 1e3, spen * 1e3, x, jnp.abs(dist) * 1e3, normals, obj.part_ids[nearest]
+        return (pen * 1e3, hpen * 1e3, spen * 1e3, table * 1e3, x, jnp.abs(dist) * 1e3, normals,
+                obj.part_ids[nearest])
 
     return jax.vmap(one)(poses, mode_is_wrap)
 
@@ -92,7 +97,7 @@ def grasp_metrics(poses: Float[Array, "G 25"], obj: E.SynthObject, modes, part_i
     safe = np.where(finite[:, None], poses, 0.0).astype(np.float32)
     safe[~finite, 3] = safe[~finite, 7] = 1.0  # identity rotation for placeholders
     is_wrap = jnp.asarray(modes == "wrap")
-    pen, hpen, spen, x, dist, normals, near_part = (np.asarray(a) for a in _geometry_metrics(
+    pen, hpen, spen, table, x, dist, normals, near_part = (np.asarray(a) for a in _geometry_metrics(
         jnp.asarray(safe), _pad_points(obj), None, is_wrap))
     num_c = np.where(modes == "wrap", 7, 4)
     valid_c = np.arange(7)[None] < num_c[:, None]
@@ -116,17 +121,17 @@ def grasp_metrics(poses: Float[Array, "G 25"], obj: E.SynthObject, modes, part_i
             forces[sel, :c] = np.asarray(sol.forces)
     on_part = touching & (near_part == np.asarray(part_ids)[:, None])
     agreement = np.where(touching.sum(1) > 0, on_part.sum(1) / np.maximum(touching.sum(1), 1), 0.0)
-    out = {"pen_mm": pen, "hand_pen_mm": hpen, "spen_mm": spen, "contact_mm": np.where(valid_c, dist, np.nan),
+    out = {"pen_mm": pen, "hand_pen_mm": hpen, "spen_mm": spen, "table_mm": table, "contact_mm": np.where(valid_c, dist, np.nan),
            "num_touching": touching.sum(1), "q1": q1, "part_agreement": agreement, "forces": forces}
     nan = ~finite
-    for k in ("pen_mm", "hand_pen_mm", "spen_mm", "q1", "part_agreement"):
+    for k in ("pen_mm", "hand_pen_mm", "spen_mm", "table_mm", "q1", "part_agreement"):
         out[k] = np.where(nan, np.nan, out[k]).astype(np.float32)
     return out
 
 
 def failure_reasons(metrics: dict, modes, cfg: FilterConfig = FilterConfig(), energy=None) -> np.ndarray:
     """(G,) strings: "ok" or the first failed check ("nonfinite", "penetration", "hand_penetration",
-    "self_penetration", "contacts_far", "low_q1", "off_part")."""
+    "self_penetration", "table_penetration", "contacts_far", "low_q1", "off_part")."""
     modes = np.asarray(modes).astype(str)
     need = np.where(modes == "wrap", cfg.min_contacts_wrap, cfg.min_contacts_pinch)
     checks = [
@@ -135,6 +140,7 @@ def failure_reasons(metrics: dict, modes, cfg: FilterConfig = FilterConfig(), en
         ("penetration", metrics["pen_mm"] > cfg.max_pen_mm),
         ("hand_penetration", metrics["hand_pen_mm"] > cfg.max_hand_pen_mm),
         ("self_penetration", metrics["spen_mm"] > cfg.max_spen_mm),
+        ("table_penetration", metrics["table_mm"] > cfg.max_table_mm),
         ("contacts_far", metrics["num_touching"] < need),
         ("low_q1", metrics["q1"] < cfg.min_q1),
         ("off_part", metrics["part_agreement"] < cfg.min_part_agreement),

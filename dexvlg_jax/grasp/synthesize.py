@@ -9,11 +9,13 @@ nothing is silently dropped, and nothing raises for bad geometry (the caller's r
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 
 import jax
 import numpy as np
 
+from dexvlg_jax import hand
 from dexvlg_jax.grasp import energy as E
 from dexvlg_jax.grasp import init as I
 from dexvlg_jax.grasp import metrics as M
@@ -49,21 +51,24 @@ def _optimize_all(poses, sobj, ecfg, ocfg, batch_size, rng, mesh):
 
 
 def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "", part_ids=None,
-                      mesh=None) -> tuple[dict, dict]:
+                      mesh=None, tabletop=None) -> tuple[dict, dict]:
     """Synthesise grasps for one ProcessedObject. Returns (arrays, meta) in the `grasp.io` file format.
 
     part_ids: parts to grasp (default: all); ids outside the object are recorded as "missing_part".
+    tabletop: the `scene.Tabletop` the object rests on: approaches from above the table, the hand-table energy
+    and filter (stored with the grasps as `tabletop`, JSON). None: the object floats (no table).
     """
     t0 = time.time()
     part_ids = list(range(obj.num_parts)) if part_ids is None else list(part_ids)
-    sobj = E.synth_object(obj, cfg.num_object_points, cfg.grid_shape)
+    sobj = E.synth_object(obj, cfg.num_object_points, cfg.grid_shape, tabletop)
+    table_up = None if tabletop is None else tabletop.table_plane()[0]
     mesh = O.make_mesh() if mesh is None else mesh
     rows = {k: [] for k in ("poses", "init_poses", "mode", "part_id", "status", "energy", "accept_rate")}
     terms_rows = {t: [] for t in E.TERMS}
     for mode_index, mode in enumerate(cfg.modes):
         inits, labels = [], []
         for part in part_ids:
-            reason = I.part_failure(obj, part, cfg.init)
+            reason = I.part_failure(obj, part, cfg.init, table_up)
             if reason is not None:
                 nan = np.full((1, 25), np.nan, np.float32)
                 rows["poses"].append(nan), rows["init_poses"].append(nan)
@@ -73,7 +78,7 @@ def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "
                     terms_rows[t].append([np.nan])
                 continue
             rng = np.random.default_rng([cfg.seed, part, mode_index])
-            inits.append(I.initial_poses(obj, part, mode, cfg.init.num_per_part, rng, cfg.init))
+            inits.append(I.initial_poses(obj, part, mode, cfg.init.num_per_part, rng, cfg.init, table_up))
             labels.append(part)
         if not inits:
             continue
@@ -81,6 +86,8 @@ def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "
         ecfg = dataclasses.replace(cfg.energy, mode=mode)
         key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), mode_index)
         poses, energy, terms, accept = _optimize_all(init, sobj, ecfg, cfg.optimizer, cfg.batch_size, key, mesh)
+        h = hand.load_hand()  # the hand's position controller clips commands: metrics see the executable pose
+        poses = np.concatenate([poses[:, :9], np.clip(poses[:, 9:], h.joint_lower, h.joint_upper)], 1)
         n = len(init)
         part_col = np.repeat(labels, cfg.init.num_per_part)
         rows["poses"].append(poses), rows["init_poses"].append(init)
@@ -110,7 +117,8 @@ def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "
     known = (pids >= 0) & (pids < obj.num_parts)
     arrays["part_name"] = np.where(known, np.asarray(obj.part_names, dtype=object)[safe], "").astype(str)
     arrays["part_class"] = np.where(known, np.asarray(obj.part_classes, dtype=object)[safe], "").astype(str)
-    arrays.update(object=np.array(object_ref), object_name=np.array(obj.name), category=np.array(obj.category))
+    arrays.update(object=np.array(object_ref), object_name=np.array(obj.name), category=np.array(obj.category),
+                  tabletop=np.array("" if tabletop is None else json.dumps(tabletop.to_json())))
     meta = {"config": dataclasses.asdict(cfg), "fc_kind": cfg.energy.fc_kind, "seconds": time.time() - t0,
             "num_devices": int(mesh.devices.size), "backend": jax.default_backend()}
     return arrays, meta
@@ -121,11 +129,12 @@ def summarize(arrays_list, mode: str | None = None) -> dict:
     hand_pen_mm, spen_mm, q1, part_agreement), failure-reason histogram and force statistics."""
     cat = {k: np.concatenate([np.asarray(a[k]) for a in arrays_list]) for k in
            ("mode", "status", "valid", "pen_mm", "hand_pen_mm", "spen_mm", "q1", "part_agreement", "forces")}
+    cat["table_mm"] = np.concatenate([np.asarray(a.get("table_mm", np.zeros(len(a["mode"])))) for a in arrays_list])
     sel = np.ones(len(cat["mode"]), bool) if mode is None else cat["mode"].astype(str) == mode
     valid = sel & cat["valid"].astype(bool)
     out = {"num_grasps": int(sel.sum()), "num_valid": int(valid.sum()),
            "pass_rate": float(valid.sum() / max(sel.sum(), 1))}
-    for k in ("pen_mm", "hand_pen_mm", "spen_mm", "q1", "part_agreement"):
+    for k in ("pen_mm", "hand_pen_mm", "spen_mm", "table_mm", "q1", "part_agreement"):
         out[f"mean_{k}"] = float(np.mean(cat[k][valid])) if valid.any() else float("nan")
     reasons, counts = np.unique([s.split(":")[0] for s in cat["status"][sel].astype(str)], return_counts=True)
     out["status_counts"] = {str(r): int(c) for r, c in zip(reasons, counts)}

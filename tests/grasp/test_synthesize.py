@@ -60,11 +60,13 @@ def test_grasp_file_roundtrip(result, tmp_path):
 
 
 def test_failure_reason_order():
-    m = {"pen_mm": np.array([np.nan, 5.0, 0.1, 0.1, 0.1, 0.1]), "hand_pen_mm": np.zeros(6),
-         "spen_mm": np.array([0, 0, 2.0, 0, 0, 0]), "num_touching": np.array([7, 7, 7, 1, 7, 7]),
-         "q1": np.array([1, 1, 1, 1, 0.0, 1]), "part_agreement": np.ones(6)}
-    got = G.failure_reasons(m, ["wrap"] * 6)
-    assert list(got) == ["nonfinite", "penetration", "self_penetration", "contacts_far", "low_q1", "ok"]
+    m = {"pen_mm": np.array([np.nan, 5.0, 0.1, 0.1, 0.1, 0.1, 0.1]), "hand_pen_mm": np.zeros(7),
+         "spen_mm": np.array([0, 0, 2.0, 0, 0, 0, 0]), "table_mm": np.array([0, 0, 0, 3.0, 0, 0, 0]),
+         "num_touching": np.array([7, 7, 7, 7, 1, 7, 7]), "q1": np.array([1, 1, 1, 1, 1, 0.0, 1]),
+         "part_agreement": np.ones(7)}
+    got = G.failure_reasons(m, ["wrap"] * 7)
+    assert list(got) == ["nonfinite", "penetration", "self_penetration", "table_penetration", "contacts_far",
+                         "low_q1", "ok"]
 
 
 def test_cli_resume(tmp_path):
