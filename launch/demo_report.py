@@ -26,7 +26,7 @@ def grasp_pictures(dataset: str, pictures: str, per_object: int = 2) -> list[tup
     """The lowest-energy kept grasps (valid and passing the six-direction simulation) of every object."""
     from dexvlg_jax import objects
     from dexvlg_jax.grasp import io as grasp_io
-    from dexvlg_jax.sim import split_pose
+    from dexvlg_jax.hand.pose import HandPose
     from dexvlg_jax.viz import hand_trimesh, object_trimesh, render_meshes_png
 
     out = []
@@ -35,10 +35,10 @@ def grasp_pictures(dataset: str, pictures: str, per_object: int = 2) -> list[tup
         obj = objects.load_processed(os.path.join(os.path.dirname(path), g["object"]))
         kept = np.flatnonzero(g["valid"] & g["sim_success"])
         for i in kept[np.argsort(g["energy"][kept])][:per_object]:
-            t, r, q = split_pose(g["poses"][i:i + 1])
+            pose = HandPose.from_vector(np.asarray(g["poses"][i], np.float64))
             png = os.path.join(pictures, f"grasp_{obj.name}_{i}.png")
             render_meshes_png(png, [object_trimesh(obj.vertices, obj.faces, obj.face_part_ids),
-                                    hand_trimesh(t[0], r[0], q[0])], size=(260, 260))
+                                    hand_trimesh(pose.translation, pose.rotation, pose.joints)], size=(260, 260))
             out.append((png, f"{obj.name} {g['mode'][i]} on {g['part_name'][i]}: pen {g['pen_mm'][i]:.1f} mm, "
                              f"Q1 {g['q1'][i]:.3f}"))
     return out

@@ -12,6 +12,8 @@ import itertools
 import os
 import tempfile
 
+from dexvlg_jax.hand.constants import MODES
+
 VERBS = ("grasp", "grab", "pick up", "hold", "take", "lift", "seize", "clutch", "pinch", "wrap your hand around",
          "get", "hold onto", "reach for")
 OBJECTS = ("mug", "cup", "bottle", "spray bottle", "water bottle", "pan", "frying pan", "pot", "kettle", "teapot",
@@ -20,7 +22,6 @@ OBJECTS = ("mug", "cup", "bottle", "spray bottle", "water bottle", "pan", "fryin
            "remote", "phone", "headphones", "glasses", "stapler", "tape", "banana", "apple", "camera")
 PARTS = ("handle", "cap", "lid", "body", "blade", "trigger", "knob", "rim", "head", "shaft", "spout", "neck", "base",
          "grip", "top", "bottom", "side", "edge", "tip", "button", "nozzle", "bristles", "stem", "bulb")
-MODES = ("wrap", "pinch")
 TEMPLATES = (
     "{verb} the {obj} by the {part}",
     "{verb} the {obj} by its {part}",

@@ -18,7 +18,7 @@ import zlib
 
 import numpy as np
 
-MODES = ("wrap", "pinch")
+from dexvlg_jax.hand.constants import MODES
 
 TRAIN_TEMPLATES: dict[str, tuple[str, ...]] = {
     "wrap": (

@@ -36,9 +36,10 @@ import io
 
 import numpy as np
 
+from dexvlg_jax.hand.constants import MODES, POSE_DIM
+from dexvlg_jax.hand.pose import HandPose
+
 SCHEMA_VERSION = 1
-POSE_DIM = 25
-MODES = ("wrap", "pinch")
 _STRING_FIELDS = ("object_id", "category", "split", "part_name", "mode", "instruction")
 _INT_FIELDS = ("part_id", "grasp_index", "view_index")
 _FLOAT_FIELDS = ("penetration_mm", "self_penetration_mm", "q1")
@@ -80,30 +81,18 @@ class GraspRecord:
         return out
 
 
-def rot6d_to_matrix(rot6d: np.ndarray) -> np.ndarray:
-    """(..., 6) -> (..., 3, 3) by Gram-Schmidt (NumPy twin of dexvlg_jax.geometry.rotations.rot6d_to_matrix)."""
-    a1, a2 = rot6d[..., 0:3], rot6d[..., 3:6]
-    b1 = a1 / np.maximum(np.linalg.norm(a1, axis=-1, keepdims=True), 1e-12)
-    a2 = a2 - np.sum(b1 * a2, axis=-1, keepdims=True) * b1
-    b2 = a2 / np.maximum(np.linalg.norm(a2, axis=-1, keepdims=True), 1e-12)
-    return np.stack([b1, b2, np.cross(b1, b2)], axis=-1)
-
-
 def transform_pose(pose: np.ndarray, transform: np.ndarray) -> np.ndarray:
     """Express hand poses (..., 25) given in frame A in frame B, with `transform` (4, 4) mapping A -> B.
 
-    Translation t' = R_T t + p_T, rotation R' = R_T R (re-encoded as 6D), joints unchanged. Returns float32.
+    Translation t' = R_T t + p_T, rotation R' = R_T R (re-encoded as 6D), joints unchanged (`HandPose.transform`,
+    computed in float64). Returns float32.
     """
     pose = np.asarray(pose, np.float64)
     transform = np.asarray(transform, np.float64)
     if pose.shape[-1] != POSE_DIM or transform.shape != (4, 4):
         raise ValueError(f"transform_pose: pose must be (..., {POSE_DIM}) and transform (4, 4), "
                          f"got {pose.shape} and {transform.shape}")
-    rot_t, p_t = transform[:3, :3], transform[:3, 3]
-    translation = pose[..., :3] @ rot_t.T + p_t
-    rot = rot_t @ rot6d_to_matrix(pose[..., 3:9])
-    rot6d = np.concatenate([rot[..., :, 0], rot[..., :, 1]], axis=-1)
-    return np.concatenate([translation, rot6d, pose[..., 9:]], axis=-1).astype(np.float32)
+    return HandPose.from_vector(pose).transform(transform).to_vector().astype(np.float32)
 
 
 def _png_bytes(image: np.ndarray) -> np.ndarray:

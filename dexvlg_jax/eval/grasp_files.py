@@ -61,8 +61,8 @@ def read_grasp_file(path: str) -> dict:
     if "object" not in data:
         raise UserValueError(f"{path}: missing 'object' (processed-object .npz path or 'category:seed')",
                         "add an 'object' entry to the file (format: dexvlg_jax/eval/grasp_files.py)")
-    t, r, q = sim.split_pose(data)
-    g = len(t)
+    pose = sim.hand_pose(data)
+    g = pose.batch_shape[0]
     if g == 0:
         raise UserValueError(f"--poses: {path} holds 0 grasps; there is nothing to evaluate",
                         "give a grasp file with at least one grasp")
@@ -73,7 +73,7 @@ def read_grasp_file(path: str) -> dict:
         raise ValueError(f"{path}: part_id / split must have one entry per grasp ({g})")
     placement = str(data["tabletop"]) if "tabletop" in data else ""
     tabletop = Tabletop.from_json(placement) if placement else None
-    return {"translation": t, "rotation": r, "joints": q, "object": objs, "part_id": part, "split": split,
+    return {"translation": pose.translation, "rotation": pose.rotation, "joints": pose.joints, "object": objs, "part_id": part, "split": split,
             "tabletop": tabletop}
 
 

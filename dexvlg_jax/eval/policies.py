@@ -26,8 +26,9 @@ from dexvlg_jax.data.schema import transform_pose
 from dexvlg_jax.data.source import ResizeCrop, TokenizeInstruction
 from dexvlg_jax.data.tokenizer import Tokenizer
 from dexvlg_jax.eval.conditions import EvalScene, passing
+from dexvlg_jax.hand.constants import POSE_DIM
 from dexvlg_jax.hand.model import load_hand
-from dexvlg_jax.models.variants import POSE_DIM
+from dexvlg_jax.hand.pose import HandPose
 from dexvlg_jax.models.vlg import OBS_KEYS, DexVLG
 from dexvlg_jax.train.input_pipeline import ToModelInputs
 
@@ -121,11 +122,11 @@ class ModelPolicy:
             texts += x
         sampled = self._sample_rows(rows)
         poses = np.stack([camera_to_object(s, m) for s, m in zip(sampled, to_camera)]) if rows else sampled
-        joints = poses[..., 9:]
-        outside = (joints < self.joint_lower) | (joints > self.joint_upper)
+        hand_pose = HandPose.from_vector(poses)
+        outside = (hand_pose.joints < self.joint_lower) | (hand_pose.joints > self.joint_upper)
         self.clipped_fraction = float(outside.mean()) if outside.size else float("nan")
         if self.clip_joints:
-            poses[..., 9:] = np.clip(joints, self.joint_lower, self.joint_upper)
+            poses = hand_pose.clip_to_limits().to_vector().astype(np.float32)
         results = []
         for start, count in spans:
             views = self.render_config.views_per_object

@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from dexvlg_jax import atomic_io, sim
+from dexvlg_jax.hand.pose import HandPose
 from dexvlg_jax.viz.meshes import hand_trimesh, object_trimesh
 from dexvlg_jax.viz.picture import render_meshes_png
 
@@ -69,10 +70,10 @@ def grasp_pictures(trials: list, scenes: dict, poses: dict, out_dir: str, count:
         pose = np.asarray(poses[i], np.float64)
         if not np.all(np.isfinite(pose)):
             continue
-        translation, rotation, joints = sim.split_pose(pose[None])
+        hand_pose = HandPose.from_vector(pose)
         obj = scenes[trial["object"]].obj
         meshes = [object_trimesh(obj.vertices, obj.faces, obj.face_part_ids),
-                  hand_trimesh(translation[0], rotation[0], joints[0])]
+                  hand_trimesh(hand_pose.translation, hand_pose.rotation, hand_pose.joints)]
         name = f"grasp_{trial['object']}_{trial['part']}_{trial['mode']}_{trial['sample']}.png".replace(" ", "_")
         paths.append(render_meshes_png(os.path.join(out_dir, name), meshes, size=(320, 320)))
         seen += 1

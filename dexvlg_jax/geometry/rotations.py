@@ -4,7 +4,9 @@ All functions act on a single item and broadcast over leading axes where noted; 
 Matrices rotate column vectors: `p_world = R @ p_local`. The 6D representation (Zhou et al. 2019) is the
 first two columns of R, concatenated as (r00, r10, r20, r01, r11, r21).
 """
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 _EPS = 1e-9
@@ -47,25 +49,36 @@ def axis_angle_to_matrix(axis: Float[Array, "3"], angle: Float[Array, ""]) -> Fl
     return jnp.eye(3) + s * kx + (1 - c) * (kx @ kx)
 
 
+def array_module(*arrays):
+    """`jax.numpy` if any argument is a JAX array (or a tracer), else `numpy`: NumPy in, NumPy out (dtype kept)."""
+    return jnp if any(isinstance(a, jax.Array) for a in arrays) else np
+
+
 def rot6d_to_matrix(rot6d: Float[Array, "... 6"]) -> Float[Array, "... 3 3"]:
-    """6D (first two columns of R) -> rotation matrix by Gram-Schmidt; any non-degenerate input is valid."""
+    """6D (first two columns of R) -> rotation matrix by Gram-Schmidt; any non-degenerate input is valid.
+
+    The project's only 6D -> matrix conversion. NumPy input gives a NumPy result in its own dtype; JAX input
+    (or a tracer) gives a JAX array. A zero column gives zero columns (not NaN); NaN input stays NaN.
+    """
+    xp = array_module(rot6d)
+    rot6d = xp.asarray(rot6d)
     a1, a2 = rot6d[..., 0:3], rot6d[..., 3:6]
-    b1 = a1 / jnp.maximum(jnp.linalg.norm(a1, axis=-1, keepdims=True), _EPS)
-    a2 = a2 - jnp.sum(b1 * a2, axis=-1, keepdims=True) * b1
-    b2 = a2 / jnp.maximum(jnp.linalg.norm(a2, axis=-1, keepdims=True), _EPS)
-    b3 = jnp.cross(b1, b2)
-    return jnp.stack([b1, b2, b3], axis=-1)
+    b1 = a1 / xp.maximum(xp.linalg.norm(a1, axis=-1, keepdims=True), _EPS)
+    a2 = a2 - xp.sum(b1 * a2, axis=-1, keepdims=True) * b1
+    b2 = a2 / xp.maximum(xp.linalg.norm(a2, axis=-1, keepdims=True), _EPS)
+    b3 = xp.cross(b1, b2)
+    return xp.stack([b1, b2, b3], axis=-1)
 
 
 def matrix_to_rot6d(rot: Float[Array, "... 3 3"]) -> Float[Array, "... 6"]:
-    """Rotation matrix -> 6D: its first two columns, concatenated."""
-    return jnp.concatenate([rot[..., :, 0], rot[..., :, 1]], axis=-1)
+    """Rotation matrix -> 6D: its first two columns, concatenated (NumPy in, NumPy out; JAX in, JAX out)."""
+    xp = array_module(rot)
+    rot = xp.asarray(rot)
+    return xp.concatenate([rot[..., :, 0], rot[..., :, 1]], axis=-1)
 
 
 def random_rotation(rng) -> Float[Array, "3 3"]:
     """Uniformly distributed rotation (normalised Gaussian quaternion)."""
-    import jax
-
     return quat_to_matrix(jax.random.normal(rng, (4,)))
 
 

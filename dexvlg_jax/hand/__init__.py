@@ -1,6 +1,7 @@
-"""The LEAP Hand (right): MJCF, constants, differentiable forward kinematics, contact points and SDF."""
+"""The LEAP Hand (right): MJCF, constants, the `HandPose` type, differentiable forward kinematics, contact points
+and SDF."""
 from dexvlg_jax.hand import constants
-from dexvlg_jax.hand.constants import JOINT_NAMES, LINK_NAMES, MJCF_PATH, MODES, NUM_JOINTS
+from dexvlg_jax.hand.constants import JOINT_NAMES, LINK_NAMES, MJCF_PATH, MODES, NUM_JOINTS, POSE_DIM
 from dexvlg_jax.hand.kinematics import (
     LinkFrames,
     contact_candidates,
@@ -16,3 +17,4 @@ from dexvlg_jax.hand.kinematics import (
     surface_points,
 )
 from dexvlg_jax.hand.model import HandModel, load_hand
+from dexvlg_jax.hand.pose import HandPose

@@ -15,6 +15,8 @@ JOINT_NAMES = (
     "th_cmc", "th_axl", "th_mcp", "th_ipl",
 )
 NUM_JOINTS = len(JOINT_NAMES)
+# The flat hand-pose vector (records, model, grasp files): translation (3) + rot6d (6) + joints; see hand/pose.py.
+POSE_DIM = 3 + 6 + NUM_JOINTS
 ACTUATOR_NAMES = tuple(f"{j}_act" for j in JOINT_NAMES)
 
 # Bodies in kinematic-tree order (the MJCF's order); "palm" is the root / hand frame.

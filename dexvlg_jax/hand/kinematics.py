@@ -11,9 +11,10 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from dexvlg_jax.geometry.primitives import primitive_sdf
-from dexvlg_jax.geometry.rotations import axis_angle_to_matrix, rot6d_to_matrix
-from dexvlg_jax.hand import constants as C
+from dexvlg_jax.geometry.rotations import axis_angle_to_matrix
+from dexvlg_jax.hand import constants
 from dexvlg_jax.hand.model import load_hand
+from dexvlg_jax.hand.pose import HandPose
 
 
 @flax.struct.dataclass
@@ -25,8 +26,10 @@ class LinkFrames:
 
 
 def pose_from_vector(pose: Float[Array, "25"]):
-    """Flat pose (translation 3, rot6d 6, joints 16) -> (translation, rotation matrix, joints)."""
-    return pose[:3], rot6d_to_matrix(pose[3:9]), pose[9:]
+    """Flat pose (translation 3, rot6d 6, joints 16) -> (translation, rotation matrix, joints), the arguments of
+    `forward_kinematics` (= `HandPose.from_vector`'s fields)."""
+    hand_pose = HandPose.from_vector(pose)
+    return hand_pose.translation, hand_pose.rotation, hand_pose.joints
 
 
 def forward_kinematics(translation: Float[Array, "3"], rotation: Float[Array, "3 3"],
@@ -63,9 +66,9 @@ def site_positions(frames: LinkFrames, names) -> Float[Array, "N 3"]:
 
 def contact_sites(frames: LinkFrames, mode: str) -> Float[Array, "N 3"]:
     """The fixed contact set of a grasp mode: 'wrap' (7 points) or 'pinch' (4 points), world frame."""
-    if mode not in C.MODES:
-        raise ValueError(f"mode must be one of {C.MODES}, got {mode!r}")
-    return site_positions(frames, C.WRAP_CONTACT_SITES if mode == "wrap" else C.PINCH_CONTACT_SITES)
+    if mode not in constants.MODES:
+        raise ValueError(f"mode must be one of {constants.MODES}, got {mode!r}")
+    return site_positions(frames, constants.WRAP_CONTACT_SITES if mode == "wrap" else constants.PINCH_CONTACT_SITES)
 
 
 def contact_candidates(frames: LinkFrames):

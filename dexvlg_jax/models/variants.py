@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 
+from dexvlg_jax.hand.constants import POSE_DIM  # translation (3, camera frame) + rot6d (6) + 16 joints: hand/pose.py
 from dexvlg_jax.models.gemma import GEMMA_300M_EXPERT, GemmaConfig
 from dexvlg_jax.models.paligemma import PALIGEMMA_3B_224, PaliGemmaConfig
 from dexvlg_jax.models.siglip import SiglipConfig
 
-POSE_DIM = 25  # wrist translation (3, metres, camera frame) + 6D rotation (2 columns of R) + 16 LEAP joints (rad)
 HEADS = ("flow", "ddpm", "ddim")
 # Instruction length L in tokens ([BOS] + instruction + separator). The longest instruction the templates make
 # (`data.instructions`, train and eval sets, every library noun and part name) is 37 tokens with the embedded

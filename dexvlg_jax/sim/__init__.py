@@ -16,6 +16,8 @@ import dataclasses
 
 import numpy as np
 
+from dexvlg_jax.hand.constants import NUM_JOINTS, POSE_DIM
+from dexvlg_jax.hand.pose import HandPose
 from dexvlg_jax.scene import Tabletop, place_object
 from dexvlg_jax.sim import c_backend, metrics, protocols, records, scene
 from dexvlg_jax.sim.metrics import format_table, per_trial, summarize
@@ -39,25 +41,26 @@ class EvalResult:
 
 def split_pose(poses) -> tuple:
     """(G, 25) flat poses or a dict -> translation (G, 3), rotation (G, 3, 3), joints (G, 16) as float64 NumPy."""
+    pose = hand_pose(poses)
+    return pose.translation, pose.rotation, pose.joints
+
+
+def hand_pose(poses) -> HandPose:
+    """(G, 25) flat poses, or a dict / npz with 'poses' (G, 25) or translation/rotation/joints -> a float64 NumPy
+    HandPose with batch shape (G,)."""
     if isinstance(poses, dict) or hasattr(poses, "files"):
         if "poses" in poses:
-            return split_pose(np.asarray(poses["poses"]))
+            return hand_pose(np.asarray(poses["poses"]))
         missing = [k for k in ("translation", "rotation", "joints") if k not in poses]
         if missing:
             raise ValueError(f"poses: need 'poses' (G, 25) or translation/rotation/joints; missing {missing}")
-        return (np.asarray(poses["translation"], np.float64).reshape(-1, 3),
-                np.asarray(poses["rotation"], np.float64).reshape(-1, 3, 3),
-                np.asarray(poses["joints"], np.float64).reshape(-1, 16))
+        return HandPose.from_arrays(np.asarray(poses["translation"], np.float64).reshape(-1, 3),
+                                    np.asarray(poses["rotation"], np.float64).reshape(-1, 3, 3),
+                                    np.asarray(poses["joints"], np.float64).reshape(-1, NUM_JOINTS))
     poses = np.asarray(poses, np.float64)
-    if poses.ndim != 2 or poses.shape[1] != 25:
-        raise ValueError(f"poses: expected shape (G, 25) = translation, rot6d, 16 joints; got {poses.shape}")
-    a, b = poses[:, 3:6], poses[:, 6:9]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        x = a / np.linalg.norm(a, axis=-1, keepdims=True)
-        b = b - np.sum(x * b, -1, keepdims=True) * x
-        y = b / np.linalg.norm(b, axis=-1, keepdims=True)
-    rotation = np.stack([x, y, np.cross(x, y)], -1)  # columns: the 6D convention (first two columns)
-    return poses[:, :3], rotation, poses[:, 9:]
+    if poses.ndim != 2 or poses.shape[1] != POSE_DIM:
+        raise ValueError(f"poses: expected shape (G, {POSE_DIM}) = translation, rot6d, 16 joints; got {poses.shape}")
+    return HandPose.from_vector(poses)
 
 
 def make_protocol(protocol, **overrides):
@@ -98,7 +101,8 @@ def evaluate(objects, poses, protocol="six_direction", backend: str = "c", part_
     proto = make_protocol(protocol)
     recs, trial_metrics, labels = [], [], []
     for i, (obj, pose) in enumerate(zip(objects, poses)):
-        t, r, q = split_pose(pose)
+        hand = hand_pose(pose)
+        t, r, q = hand.translation, hand.rotation, hand.joints
         tabletop = None if tabletops is None else (tabletops if single else tabletops[i])
         sc = object_scene(obj, proto, scene_config, tabletop)
         if backend == "c":
@@ -120,6 +124,6 @@ def evaluate(objects, poses, protocol="six_direction", backend: str = "c", part_
 __all__ = [
     "BACKENDS", "PROTOCOLS", "EvalResult", "Scene", "SceneConfig", "SixDirectionConfig", "TabletopLiftConfig",
     "TrialRecord", "box_pieces", "build_scene", "build_schedule", "c_backend", "cylinder_piece", "evaluate",
-    "format_table", "judge", "make_protocol", "metrics", "object_scene", "per_trial", "protocols", "records",
+    "format_table", "hand_pose", "judge", "make_protocol", "metrics", "object_scene", "per_trial", "protocols", "records",
     "scene", "split_pose", "summarize",
 ]

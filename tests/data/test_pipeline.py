@@ -9,10 +9,11 @@ import time
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from dexvlg_jax import objects
 from dexvlg_jax.data import pipeline
-from dexvlg_jax.data.schema import decode_record, encode_record, transform_pose
+from dexvlg_jax.data.schema import decode_record, encode_record
 from dexvlg_jax.data.writer import read_manifest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -27,7 +28,8 @@ def bottle():
 def _fake_grasps(obj):
     """Three grasps on part 0 (two pass the simulation) in the grasp-file layout."""
     rng = np.random.default_rng(0)
-    poses = np.concatenate([rng.normal(size=(3, 3)) * 0.05, np.tile([1, 0, 0, 0, 1, 0], (3, 1)),
+    rot = Rotation.random(3, random_state=0).as_matrix()  # non-identity palm rotations
+    poses = np.concatenate([rng.normal(size=(3, 3)) * 0.05, rot[:, :, 0], rot[:, :, 1],
                             np.zeros((3, 16))], axis=1).astype(np.float32)
     return {"poses": poses, "valid": np.array([True, True, True]), "sim_success": np.array([True, False, True]),
             "part_id": np.zeros(3, int), "mode": np.array(["wrap", "wrap", "pinch"]), "energy": np.array([1.0, 0.5, 2.0]),
@@ -42,7 +44,15 @@ def test_records_pair_each_passing_grasp_with_each_view(bottle):
     assert len(records) == 4 and {(r.grasp_index, r.view_index) for r in records} == {(0, 0), (2, 0), (0, 1), (2, 1)}
     for rec in records:
         back = decode_record(encode_record(rec))
-        np.testing.assert_allclose(back.pose_camera, transform_pose(rec.pose_object, rec.object_to_camera), atol=1e-5)
+        # pose_camera = object_to_camera @ (palm frame in the object), as 4x4 matrices built here (not transform_pose)
+        pose = rec.pose_object.astype(np.float64)
+        palm_to_object = np.eye(4)
+        palm_to_object[:3, 0], palm_to_object[:3, 1] = pose[3:6], pose[6:9]
+        palm_to_object[:3, 2], palm_to_object[:3, 3] = np.cross(pose[3:6], pose[6:9]), pose[:3]
+        want = rec.object_to_camera.astype(np.float64) @ palm_to_object
+        np.testing.assert_allclose(back.pose_camera[:3], want[:3, 3], atol=1e-5)
+        np.testing.assert_allclose(back.pose_camera[3:9], np.r_[want[:3, 0], want[:3, 1]], atol=1e-5)
+        np.testing.assert_array_equal(back.pose_camera[9:], rec.pose_object[9:])
         # The object is in view: its parts cover pixels, and the depth there is 0.5-1.1 m (camera 0.8 m away).
         on_object = back.part_mask >= 0
         assert on_object.sum() > 10

@@ -50,14 +50,31 @@ def test_round_trip_bit_exact_images_and_depth_within_1mm():
 
 
 def test_transform_pose_matches_matrix_composition():
-    rec = fake_record(seed=3)
-    t = rec.object_to_camera.astype(np.float64)
-    rot = schema.rot6d_to_matrix(rec.pose_object[3:9].astype(np.float64))
-    want_rot = t[:3, :3] @ rot
-    got_rot = schema.rot6d_to_matrix(rec.pose_camera[3:9].astype(np.float64))
-    np.testing.assert_allclose(got_rot, want_rot, atol=1e-5)
-    np.testing.assert_allclose(rec.pose_camera[:3], t[:3, :3] @ rec.pose_object[:3] + t[:3, 3], atol=1e-5)
-    np.testing.assert_array_equal(rec.pose_camera[9:], rec.pose_object[9:])
+    """pose_camera of a non-identity object-frame rotation, against the 4x4 product object_to_camera @ palm_to_object
+    computed here with scipy's rotations (no project code on the reference side)."""
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(3)
+    palm_rot = Rotation.random(random_state=4).as_matrix()
+    pose_object = np.concatenate([rng.normal(size=3) * 0.1, palm_rot[:, 0], palm_rot[:, 1], rng.uniform(0, 1, 16)])
+    transform = np.eye(4)
+    transform[:3, :3] = Rotation.random(random_state=5).as_matrix()
+    transform[:3, 3] = rng.normal(size=3)
+    palm_to_object = np.eye(4)
+    palm_to_object[:3, :3], palm_to_object[:3, 3] = palm_rot, pose_object[:3]
+    want = transform @ palm_to_object
+    got = schema.transform_pose(pose_object, transform)
+    assert got.dtype == np.float32 and got.shape == (25,)
+    np.testing.assert_allclose(got[:3], want[:3, 3], atol=1e-6)
+    np.testing.assert_allclose(got[3:6], want[:3, 0], atol=1e-6)  # 6D = first column, then second
+    np.testing.assert_allclose(got[6:9], want[:3, 1], atol=1e-6)
+    np.testing.assert_array_equal(got[9:], pose_object[9:].astype(np.float32))
+    assert np.abs(got[3:9] - pose_object[3:9]).max() > 0.1  # the rotation really changed
+    # A batch gives the same rows, and the inverse transform brings the pose back.
+    batch = schema.transform_pose(np.stack([pose_object, pose_object]), transform)
+    np.testing.assert_allclose(batch, np.stack([got, got]), atol=1e-7)
+    back = schema.transform_pose(got, np.linalg.inv(transform))
+    np.testing.assert_allclose(back, pose_object, atol=1e-5)
 
 
 def test_bad_records_and_bytes_are_rejected_with_clear_errors():
