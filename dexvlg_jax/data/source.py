@@ -3,11 +3,11 @@
 Transforms are module-level `grain.transforms.Map` classes holding only plain data (numpy arrays, ints, a
 tokenizer object), so they pickle into grain worker processes. Typical chain:
 
-    DecodeRecord() -> ResizeCrop(224) -> BackProjectDepth() -> NormalizePose(mean, std)
+    DecodeRecord() -> ResizeCrop(224) -> BackProjectDepth() -> RawPose()
       -> TokenizeInstruction(tokenizer, max_len) -> SelectFeatures(MODEL_FEATURES)
 
-Camera convention for back-projection: pinhole, OpenCV axes (x right, y down, z forward), pixel (u, v) centre
-at integer coordinates: x = (u - cx) z / fx, y = (v - cy) z / fy.
+"pose" is the raw camera-frame pose: the model normalises it with its own `pose_mean/pose_std` (`models.vlg`).
+Back-projection: `render.camera.backproject` (pinhole, OpenCV axes, pixel centres at integer coordinates).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from dexvlg_jax.data.schema import decode_record
 from dexvlg_jax.data.writer import read_manifest, shard_paths
+from dexvlg_jax.render.camera import backproject
 
 MODEL_FEATURES = ("rgb", "depth", "points", "part_mask", "intrinsics", "pose", "tokens", "token_mask", "part_id")
 
@@ -53,25 +54,11 @@ class DecodeRecord(grain.transforms.Map):
         return decode_record(element).to_dict()
 
 
-class NormalizePose(grain.transforms.Map):
-    """Adds "pose" (25,) float32 = (pose_camera - mean) / max(std, min_std).
-
-    Args: mean, std (25,) dataset statistics (e.g. `pose_statistics(dir)`); min_std guards constant dims.
-    """
-
-    def __init__(self, mean, std, min_std: float = 1e-3, key: str = "pose_camera"):
-        self.mean = np.asarray(mean, np.float32)
-        self.std = np.maximum(np.asarray(std, np.float32), np.float32(min_std))
-        self.key = key
+class RawPose(grain.transforms.Map):
+    """Adds "pose" (25,) float32 = the raw camera-frame pose (the model normalises it, `DexVLG.normalize`)."""
 
     def map(self, element):
-        element = dict(element)
-        element["pose"] = ((np.asarray(element[self.key], np.float32) - self.mean) / self.std).astype(np.float32)
-        return element
-
-    def denormalize(self, pose: np.ndarray) -> np.ndarray:
-        """Inverse of the normalisation for model outputs (..., 25)."""
-        return np.asarray(pose) * self.std + self.mean
+        return {**element, "pose": np.asarray(element["pose_camera"], np.float32)}
 
 
 class TokenizeInstruction(grain.transforms.Map):
@@ -137,21 +124,14 @@ class ResizeCrop(grain.transforms.Map):
         return element
 
 
-def depth_to_points(depth: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
-    """Depth (H, W) metres + K (3, 3) -> camera-frame points (H, W, 3) float32 (zeros where depth == 0)."""
-    depth = np.asarray(depth, np.float32)
-    height, width = depth.shape
-    v, u = np.meshgrid(np.arange(height, dtype=np.float32), np.arange(width, dtype=np.float32), indexing="ij")
-    fx, fy, cx, cy = intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2], intrinsics[1, 2]
-    return np.stack([(u - cx) * depth / fx, (v - cy) * depth / fy, depth], axis=-1).astype(np.float32)
-
-
 class BackProjectDepth(grain.transforms.Map):
-    """Adds "points" (H, W, 3) float32: the depth back-projected into the camera frame (metres)."""
+    """Adds "points" (H, W, 3) float32: the depth back-projected into the camera frame (metres; zeros where there
+    is no surface), by `render.camera.backproject`."""
 
     def map(self, element):
         element = dict(element)
-        element["points"] = depth_to_points(element["depth"], element["intrinsics"])
+        depth = np.asarray(element["depth"], np.float32)
+        element["points"] = backproject(depth, np.asarray(element["intrinsics"], np.float32))
         return element
 
 
@@ -165,13 +145,13 @@ class SelectFeatures(grain.transforms.Map):
         return {k: element[k] for k in self.keys if k in element}
 
 
-def default_operations(mean, std, tokenizer=None, max_len: int = 32, image_size: int | None = None,
+def default_operations(tokenizer=None, max_len: int = 32, image_size: int | None = None,
                        keys: Sequence[str] = MODEL_FEATURES) -> list:
     """The standard transform chain (tokenisation only when a tokenizer is given)."""
     operations = [DecodeRecord()]
     if image_size is not None:
         operations.append(ResizeCrop(image_size))
-    operations += [BackProjectDepth(), NormalizePose(mean, std)]
+    operations += [BackProjectDepth(), RawPose()]
     if tokenizer is not None:
         operations.append(TokenizeInstruction(tokenizer, max_len))
     operations.append(SelectFeatures(keys))

@@ -2,7 +2,7 @@
 
 Design (one token per p x p pixel patch, p = the SigLIP patch size, so depth token k covers image token k):
 
-1. `backproject_depth`: every pixel (u, v) (column, row; OpenCV convention, integer pixel coordinates) with
+1. `backproject_depth` (`render.camera.backproject`): every pixel (u, v) (column, row; OpenCV convention, integer pixel coordinates) with
    depth z > 0 (metres, along the optical axis) becomes the camera-frame point
    ((u - cx) z / fx, (v - cy) z / fy, z); camera frame: +x right, +y down, +z forward (OpenCV).
    Pixels with z <= 0 or non-finite depth are invalid (holes).
@@ -22,6 +22,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
+from dexvlg_jax.render.camera import backproject
+
 
 @dataclasses.dataclass(frozen=True)
 class DepthEncoderConfig:
@@ -34,15 +36,8 @@ class DepthEncoderConfig:
 
 def backproject_depth(depth: Float[Array, "B H W"], intrinsics: Float[Array, "B 3 3"]
                       ) -> tuple[Float[Array, "B H W 3"], Bool[Array, "B H W"]]:
-    """Depth image (metres) + pinhole intrinsics -> camera-frame points (metres, OpenCV axes) and validity."""
-    height, width = depth.shape[1:]
-    v, u = jnp.meshgrid(jnp.arange(height, dtype=jnp.float32), jnp.arange(width, dtype=jnp.float32), indexing="ij")
-    fx, fy = intrinsics[:, 0, 0, None, None], intrinsics[:, 1, 1, None, None]
-    cx, cy = intrinsics[:, 0, 2, None, None], intrinsics[:, 1, 2, None, None]
-    valid = jnp.isfinite(depth) & (depth > 0)
-    z = jnp.where(valid, depth, 0.0)
-    points = jnp.stack([(u - cx) * z / fx, (v - cy) * z / fy, z], axis=-1)
-    return points, valid
+    """Depth image (metres) + pinhole intrinsics -> camera-frame points (`render.camera.backproject`) and validity."""
+    return backproject(depth, intrinsics), jnp.isfinite(depth) & (depth > 0)
 
 
 def patchify(x: Float[Array, "B H W C"], patch: int) -> Float[Array, "B T P C"]:

@@ -2,8 +2,8 @@
 
 Camera frame (OpenCV convention): +x right, +y down, +z forward along the optical axis; metres.
 Pixel coordinates: (u, v) = (column, row); the centre of pixel [row v, column u] is at integer coordinates
-(u, v), so the image centre of an H x W image is ((W - 1) / 2, (H - 1) / 2). The same convention is used by
-`dexvlg_jax.models.depth_encoder.backproject_depth` and by the ray caster (one ray through each pixel centre).
+(u, v), so the image centre of an H x W image is ((W - 1) / 2, (H - 1) / 2). `backproject` here is the one
+back-projection: the depth encoder, the grain transforms and the ray caster (one ray per pixel centre) use it.
 
 Intrinsics K (3, 3) = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] map a camera-frame point p to pixels:
 (u, v) = (fx p_x / p_z + cx, fy p_y / p_z + cy). Extrinsics are the 4x4 homogeneous world -> camera transform
@@ -19,6 +19,8 @@ import math
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
+
+from dexvlg_jax.geometry.rotations import array_module
 
 DEFAULT_FOV_Y_DEG = 45.0   # vertical field of view; our choice (the paper does not state one)
 TABLETOP_DISTANCE = 0.8    # m, camera to table centre (paper)
@@ -131,20 +133,25 @@ def project(points_cam: Float[Array, "... 3"], intrinsics: Float[Array, "3 3"]
 def pixel_rays(intrinsics: Float[Array, "3 3"], height: int, width: int) -> Float[Array, "H W 3"]:
     """Camera-frame ray direction through every pixel centre, scaled so that its z component is 1.
 
-    A point at depth z on the ray of pixel [v, u] is z * rays[v, u].
+    A point at depth z on the ray of pixel [v, u] is z * rays[v, u] (= `backproject` of a depth of ones).
     """
-    v, u = jnp.meshgrid(jnp.arange(height, dtype=jnp.float32), jnp.arange(width, dtype=jnp.float32), indexing="ij")
-    x = (u - intrinsics[0, 2]) / intrinsics[0, 0]
-    y = (v - intrinsics[1, 2]) / intrinsics[1, 1]
-    return jnp.stack([x, y, jnp.ones_like(x)], axis=-1)
+    return backproject(jnp.ones((height, width), jnp.float32), jnp.asarray(intrinsics))
 
 
-def backproject(depth: Float[Array, "H W"], intrinsics: Float[Array, "3 3"]) -> Float[Array, "H W 3"]:
-    """Depth image (metric z, m; background 0 or non-finite) -> camera-frame points (H, W, 3) (m, OpenCV axes).
+def backproject(depth: Float[Array, "... H W"], intrinsics: Float[Array, "... 3 3"]) -> Float[Array, "... H W 3"]:
+    """Depth image (metric z, m; background 0 or non-finite) -> camera-frame points (..., H, W, 3) (m, OpenCV axes):
+    pixel (u, v) at depth z -> ((u - cx) z / fx, (v - cy) z / fy, z). The project's only back-projection.
 
-    Background pixels (depth <= 0 or non-finite) map to the origin (0, 0, 0); test validity with `depth > 0`.
+    Leading batch axes of `depth` pair with those of `intrinsics`. NumPy in -> NumPy out (the grain transforms),
+    JAX in -> JAX out (the model). Background pixels (depth <= 0 or non-finite) map to the origin (0, 0, 0); test
+    validity with `depth > 0`.
     """
-    height, width = depth.shape
-    valid = jnp.isfinite(depth) & (depth > 0)
-    z = jnp.where(valid, depth, 0.0)
-    return pixel_rays(intrinsics, height, width) * z[..., None]
+    xp = array_module(depth, intrinsics)
+    depth, intrinsics = xp.asarray(depth), xp.asarray(intrinsics)
+    height, width = depth.shape[-2:]
+    v, u = xp.meshgrid(xp.arange(height, dtype=xp.float32), xp.arange(width, dtype=xp.float32), indexing="ij")
+    fx, fy = intrinsics[..., 0, 0, None, None], intrinsics[..., 1, 1, None, None]
+    cx, cy = intrinsics[..., 0, 2, None, None], intrinsics[..., 1, 2, None, None]
+    valid = xp.isfinite(depth) & (depth > 0)
+    z = xp.where(valid, depth, 0.0).astype(depth.dtype)
+    return xp.stack([(u - cx) * z / fx, (v - cy) * z / fy, z], axis=-1)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from dexvlg_jax.data import schema, source, writer
+from dexvlg_jax.render import camera
 
 
 def fake_record(object_id="mug_0000", split="train", category="mug", grasp=0, view=0, size=(24, 32), seed=0):
@@ -166,6 +167,7 @@ def test_loader_shapes_and_iterator_state(tmp_path):
         w.write_shard(spec, _records_for(spec, objects, per_object=4))
     w.update_manifest()
     mean, std = source.pose_statistics(tmp_path)
+    assert mean.shape == std.shape == (25,) and np.all(std >= 0)
 
     class WordTokenizer:  # picklable stand-in with the Tokenizer.encode signature
         def encode(self, text, max_len):
@@ -174,7 +176,7 @@ def test_loader_shapes_and_iterator_state(tmp_path):
             tokens[:len(ids)] = ids
             return tokens, tokens > 0
 
-    ops = source.default_operations(mean, std, tokenizer=WordTokenizer(), max_len=12, image_size=16)
+    ops = source.default_operations(tokenizer=WordTokenizer(), max_len=12, image_size=16)
     loader = source.make_data_loader(str(tmp_path), batch_size=4, operations=ops, seed=3, num_epochs=2,
                                      split="train")
     it = iter(loader)
@@ -202,8 +204,8 @@ def test_resize_crop_keeps_back_projection_consistent():
     rgb, new_depth, mask, k = source.resize_crop(rec.rgb, depth, rec.part_mask, rec.intrinsics, 12)
     assert rgb.shape == (12, 12, 3) and new_depth.shape == (12, 12) and mask.dtype == np.int32
     # The ray through the crop's centre is the same ray before and after.
-    before = source.depth_to_points(depth, rec.intrinsics)
-    after = source.depth_to_points(new_depth, k)
+    before = camera.backproject(depth, rec.intrinsics)
+    after = camera.backproject(new_depth, k)
     np.testing.assert_allclose((before[11, 15] + before[12, 16]) / 2, (after[5, 5] + after[6, 6]) / 2, atol=1e-5)
 
 
@@ -212,7 +214,7 @@ def test_transforms_pickle_with_the_project_tokenizer():
 
     from dexvlg_jax.data.tokenizer import Tokenizer
 
-    ops = source.default_operations(np.zeros(25), np.ones(25), tokenizer=Tokenizer(), max_len=16, image_size=8)
+    ops = source.default_operations(tokenizer=Tokenizer(), max_len=16, image_size=8)
     ops = pickle.loads(pickle.dumps(ops))
     element = schema.encode_record(fake_record())
     for op in ops:

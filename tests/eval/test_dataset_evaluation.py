@@ -7,7 +7,7 @@ import pytest
 
 from dexvlg_jax import eval as evaluation
 from dexvlg_jax.data import pipeline, writer
-from dexvlg_jax.data.source import depth_to_points
+from dexvlg_jax.render.camera import backproject
 from dexvlg_jax.data.tokenizer import Tokenizer
 from dexvlg_jax.scene import Tabletop
 from tests.eval import tiny_dataset
@@ -96,7 +96,7 @@ def test_observations_show_the_object_where_the_dataset_placed_it(good_dataset):
     assert len(rows) == 2 and rows[0]["image"].shape == (32, 32, 3) and "body" in texts[0]
     assert not np.allclose(to_camera[0], to_camera[1])  # two azimuths
     for row, object_to_camera in zip(rows, to_camera):
-        points = depth_to_points(row["depth"], row["intrinsics"])
+        points = backproject(row["depth"], row["intrinsics"])
         mask = row["depth"] > 0
         camera = points[mask]
         homogeneous = np.c_[camera, np.ones(len(camera))] @ np.linalg.inv(object_to_camera).T
