@@ -1,0 +1,33 @@
+"""The dataset report judges grasps where they are used: a dataset of known verdicts (tests/eval/tiny_dataset.py)
+gives known yield, coverage and ceiling, and a dataset whose "passing" grasp cannot lift gets a low ceiling."""
+import pytest
+
+from dexvlg_jax.data.quality import dataset_quality
+from tests.eval import tiny_dataset
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    return dataset_quality(tiny_dataset.write_dataset(str(tmp_path_factory.mktemp("good"))), min_grasps=1)
+
+
+def test_yield_coverage_and_ceiling_of_known_verdicts(good):
+    rows = {(r["category"], r["mode"]): r for r in good["per_category_mode"]}
+    wrap = rows[("flashlight", "wrap")]
+    assert (wrap["poses"], wrap["valid"], wrap["kept"]) == (3, 3, 2)  # shaft_2's grasp failed the filter
+    assert wrap["yield"] == pytest.approx(2 / 3)
+    assert wrap["ceiling"] == 1.0 and wrap["ceiling_turned"] == 1.0  # the known-good grasp lifts the shaft
+    assert rows[("flashlight", "pinch")]["poses"] == 0  # a NaN row is no synthesised pose
+    cov = good["coverage"]
+    assert (cov["conditions"], cov["covered"]) == (4, 2)
+    reasons = {(u["object"], u["mode"]): u["reason"] for u in cov["uncovered"]}
+    assert reasons[("shaft_0", "pinch")].startswith("part_too_big")
+    assert reasons[("shaft_2", "wrap")] == "simulation: tabletop_lift: dropped"
+
+
+def test_a_dataset_whose_kept_grasp_cannot_lift_has_a_low_ceiling(tmp_path):
+    bad = dataset_quality(tiny_dataset.write_dataset(str(tmp_path), train_pose=tiny_dataset.FAR_OPEN_POSE),
+                          min_grasps=1)
+    wrap = next(r for r in bad["per_category_mode"] if r["mode"] == "wrap")
+    assert wrap["ceiling"] == pytest.approx(0.5)  # shaft_0's far open hand fails, shaft_1's good grasp passes
+    assert bad["totals"]["wrap"]["ceiling"] == pytest.approx(0.5)
