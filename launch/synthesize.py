@@ -18,7 +18,6 @@ import json
 import os
 import sys
 
-MESH_SUFFIXES = (".obj", ".stl", ".ply", ".off", ".glb", ".gltf")
 
 
 def to_synth_config(c):
@@ -41,6 +40,7 @@ def object_sources(spec: str, c):
                  (lambda cat=cat, i=i: objects.make_object(cat, c.objects.seed + i)))
                 for cat in cats for i in range(c.objects.num_per_category)]
     from dexvlg_jax.cli_errors import UserFileNotFoundError
+    from dexvlg_jax.objects.mesh_io import MESH_SUFFIXES
 
     if not os.path.isdir(spec):
         raise UserFileNotFoundError(f"--objects: {spec!r} is neither 'embedded' nor a folder",
@@ -108,7 +108,7 @@ def run(config, out_dir: str, objects_spec: str = "embedded", max_objects: int |
         except OSError as err:
             raise _output_error(err, path) from err
 
-    mesh = G.make_mesh()
+    mesh = G.data_mesh()
     for name, loader in tqdm(sources, desc="synthesize", unit="object", disable=not progress):
         grasp_path = os.path.join(out_dir, f"{name}.npz")
         if os.path.exists(grasp_path):

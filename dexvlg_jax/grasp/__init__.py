@@ -34,10 +34,10 @@ from dexvlg_jax.grasp.optimizer import (
     EnergyConfig,
     OptimizerConfig,
     grasp_keys,
-    make_mesh,
     optimize_batch,
     optimize_one,
     optimize_sharded,
 )
+from dexvlg_jax.devices import data_mesh
 from dexvlg_jax.grasp.q1 import primitive_wrenches, q1_metric, q1_metric_batch, q1_reference
 from dexvlg_jax.grasp.synthesize import SynthConfig, summarize, synthesize_object

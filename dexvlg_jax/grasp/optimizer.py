@@ -21,11 +21,11 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float
 
+from dexvlg_jax.devices import data_mesh
 from dexvlg_jax.grasp import energy as E
 
 OPTIMIZERS = ("annealing", "adam")
@@ -139,17 +139,11 @@ def optimize_batch(poses: Float[Array, "G 25"], keys, obj: E.SynthObject, ecfg: 
     return jax.vmap(lambda p, k: optimize_one(p, k, obj, ecfg, ocfg))(poses, keys)
 
 
-def make_mesh(devices=None) -> Mesh:
-    """A ("data", "fsdp") mesh over `devices` (default: all), grasps sharded along "data"."""
-    devices = np.asarray(jax.devices() if devices is None else devices).reshape(-1, 1)
-    return Mesh(devices, ("data", "fsdp"))
-
-
 def optimize_sharded(poses: Float[Array, "G 25"], rng, obj: E.SynthObject, ecfg: EnergyConfig,
                      ocfg: OptimizerConfig, mesh: Mesh | None = None, offset: int = 0):
     """Optimise G grasps sharded over the mesh's "data" axis (object replicated). G is padded to a multiple of
     the device count; the padding is dropped from the outputs. Returns the same tuple as `optimize_batch`."""
-    mesh = make_mesh() if mesh is None else mesh
+    mesh = data_mesh() if mesh is None else mesh
     n_dev = mesh.shape["data"]
     g = poses.shape[0]
     pad = (-g) % n_dev

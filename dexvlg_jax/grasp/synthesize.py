@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from dexvlg_jax import hand
+from dexvlg_jax.devices import data_mesh
 from dexvlg_jax.grasp import energy as E
 from dexvlg_jax.grasp import init as I
 from dexvlg_jax.grasp import metrics as M
@@ -62,7 +63,7 @@ def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "
     part_ids = list(range(obj.num_parts)) if part_ids is None else list(part_ids)
     sobj = E.synth_object(obj, cfg.num_object_points, cfg.grid_shape, tabletop)
     table_up = None if tabletop is None else tabletop.table_plane()[0]
-    mesh = O.make_mesh() if mesh is None else mesh
+    mesh = data_mesh() if mesh is None else mesh
     rows = {k: [] for k in ("poses", "init_poses", "mode", "part_id", "status", "energy", "accept_rate")}
     terms_rows = {t: [] for t in E.TERMS}
     for mode_index, mode in enumerate(cfg.modes):

@@ -22,6 +22,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Float, Int
 
+from dexvlg_jax.devices import data_mesh
 from dexvlg_jax.sim import protocols as P
 from dexvlg_jax.sim import records as R
 from dexvlg_jax.sim import scene as S
@@ -80,11 +81,6 @@ def trial(mx, qpos0: Float[Array, "Q"], ctrl: Float[Array, "T 16"], mocap_pos: F
     counts = part_contact_counts(contact.geom, contact.dist, jnp.asarray(hand_mask), jnp.asarray(geom_part),
                                  num_parts)
     return phase_qpos, counts, stable
-
-
-def data_mesh() -> Mesh:
-    """1-D mesh over all local devices, axis "data"."""
-    return Mesh(np.array(jax.devices()), ("data",))
 
 
 @functools.lru_cache(maxsize=16)

@@ -21,25 +21,9 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-DATA_AXIS, FSDP_AXIS = "data", "fsdp"
-BATCH_AXES = (DATA_AXIS, FSDP_AXIS)
+from dexvlg_jax.devices import BATCH_AXES, DATA_AXIS, FSDP_AXIS, make_mesh  # noqa: F401  (the one mesh builder)
+
 DEFAULT_MIN_FSDP_BYTES = 4 * 2**20  # 4 MiB: below this, sharding costs more communication than it saves
-
-
-def make_mesh(fsdp: int = -1, devices: list | None = None) -> Mesh:
-    """A (data, fsdp) mesh over `devices` (default all global devices).
-
-    Args:
-      fsdp: devices per FSDP group; -1 = all devices (data = 1); 1 = pure data parallelism. Must divide the
-        device count.
-    """
-    devices = list(jax.devices() if devices is None else devices)
-    count = len(devices)
-    fsdp = count if fsdp in (-1, 0, None) else int(fsdp)
-    if fsdp < 1 or count % fsdp:
-        raise ValueError(f"make_mesh: fsdp={fsdp} must be a positive divisor of the device count {count}")
-    grid = np.asarray(devices, dtype=object).reshape(count // fsdp, fsdp)
-    return Mesh(grid, BATCH_AXES)
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from dexvlg_jax.devices import data_mesh
 from dexvlg_jax.grasp import energy as E
 from dexvlg_jax.grasp import init as I
 from dexvlg_jax.grasp import optimizer as O
@@ -26,7 +27,7 @@ def setup():
 @pytest.fixture(scope="module")
 def single_device(setup):
     sobj, poses = setup
-    mesh = O.make_mesh(jax.devices()[:1])
+    mesh = data_mesh(jax.devices()[:1])
     return O.optimize_sharded(poses, jax.random.PRNGKey(0), sobj, ECFG, OCFG, mesh=mesh)
 
 
@@ -45,12 +46,12 @@ def test_annealing_lowers_energy(setup, single_device):
 def test_sharded_8_devices_matches_one(setup, single_device):
     assert jax.device_count() == 8, "tests/conftest.py forces 8 host devices"
     sobj, poses = setup
-    out8 = O.optimize_sharded(poses, jax.random.PRNGKey(0), sobj, ECFG, OCFG, mesh=O.make_mesh())
+    out8 = O.optimize_sharded(poses, jax.random.PRNGKey(0), sobj, ECFG, OCFG, mesh=data_mesh())
     assert len(out8[0].sharding.device_set) == 8 or out8[0].shape[0] == 8
     np.testing.assert_allclose(np.asarray(out8[0]), np.asarray(single_device[0]), atol=1e-4)
     np.testing.assert_allclose(np.asarray(out8[1]), np.asarray(single_device[1]), rtol=1e-3, atol=1e-4)
     # Padding: 5 grasps on 8 devices give the first 5 results of the 8-grasp run.
-    out5 = O.optimize_sharded(poses[:5], jax.random.PRNGKey(0), sobj, ECFG, OCFG, mesh=O.make_mesh())
+    out5 = O.optimize_sharded(poses[:5], jax.random.PRNGKey(0), sobj, ECFG, OCFG, mesh=data_mesh())
     np.testing.assert_allclose(np.asarray(out5[0]), np.asarray(single_device[0][:5]), atol=1e-4)
 
 
