@@ -23,6 +23,7 @@ stage and reason; the build goes on.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import zlib
@@ -30,12 +31,15 @@ import zlib
 import numpy as np
 from tqdm.auto import tqdm
 
+from dexvlg_jax import atomic_io
 from dexvlg_jax import objects as objects_lib
+from dexvlg_jax.cli_errors import RunError
 from dexvlg_jax import render
 from dexvlg_jax.data import annotate, instructions, segment, writer
 from dexvlg_jax.data.schema import GraspRecord, transform_pose
 from dexvlg_jax.grasp import io as grasp_io
 from dexvlg_jax.grasp.synthesize import SynthConfig, synthesize_object
+from dexvlg_jax.objects.mesh_io import MESH_SUFFIXES
 from dexvlg_jax.scene import Tabletop, TabletopConfig, camera_azimuths, place_object
 from dexvlg_jax.sim import evaluate as simulate
 
@@ -71,23 +75,34 @@ class DatasetConfig:
 
 
 # ---------------------------------------------------------------------------------------------------- objects
-def collect_objects(cfg: DatasetConfig) -> tuple[dict, list]:
-    """{object_id: LabeledMesh} of the configured objects, and failure records of inputs that did not load."""
-    found, failures = {}, []
+def _file_fingerprint(*paths: str) -> str:
+    digest = hashlib.sha1()
+    for path in paths:
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()[:16]
+
+
+def collect_objects(cfg: DatasetConfig) -> tuple[dict, list, dict]:
+    """{object_id: LabeledMesh} of the configured objects, failure records of inputs that did not load, and
+    {object_id: fingerprint} of every input (file content for meshes, category + seed for embedded objects): work
+    is keyed by identity and content, so a fixed or replaced mesh is rebuilt and nothing else is."""
+    found, failures, fingerprints = {}, [], {}
     if cfg.mesh_folder:
-        names = sorted(f for f in os.listdir(cfg.mesh_folder)
-                       if f.lower().endswith((".obj", ".glb", ".gltf", ".stl", ".ply")))
+        names = sorted(f for f in os.listdir(cfg.mesh_folder) if f.lower().endswith(MESH_SUFFIXES))
         if not names:
-            raise ValueError(f"mesh_folder {cfg.mesh_folder!r}: no .obj/.glb/.stl/.ply files in it")
+            raise ValueError(f"mesh_folder {cfg.mesh_folder!r}: no {'/'.join(MESH_SUFFIXES)} files in it")
         for name in names:
             path = os.path.join(cfg.mesh_folder, name)
             stem = os.path.splitext(name)[0]
             sidecar = os.path.join(cfg.mesh_folder, stem + ".parts.json")
+            fingerprints[stem] = _file_fingerprint(path, sidecar)
             try:
                 found[stem] = objects_lib.load_mesh(path, sidecar if os.path.exists(sidecar) else None)
             except objects_lib.ObjectError as err:
-                failures.append({"object_id": stem, "stage": "load", "reason": str(err)})
-        return found, failures
+                failures.append({"object_id": stem, "stage": "load", "reason": str(err), "permanent": True})
+        return found, failures, fingerprints
     categories = cfg.categories or objects_lib.CATEGORIES
     unknown = [c for c in categories if c not in objects_lib.CATEGORIES]
     if unknown:
@@ -95,7 +110,8 @@ def collect_objects(cfg: DatasetConfig) -> tuple[dict, list]:
     for category in categories:
         for i in range(cfg.instances_per_category):
             found[f"{category}_{i}"] = objects_lib.make_object(category, cfg.seed * 1000 + i)
-    return found, failures
+            fingerprints[f"{category}_{i}"] = f"{category}:{cfg.seed * 1000 + i}"
+    return found, failures, fingerprints
 
 
 def prepare_object(object_id: str, mesh, cfg: DatasetConfig, cache_dir: str,
@@ -231,21 +247,107 @@ def build_dataset(cfg: DatasetConfig, out_dir: str, shard: tuple[int, int] = (0,
     cache_dir = os.path.join(out_dir, "cache")
     for sub in ("objects", "grasps"):
         os.makedirs(os.path.join(cache_dir, sub), exist_ok=True)
-    meshes, load_failures = collect_objects(cfg)
+    meshes, load_failures, fingerprints = collect_objects(cfg)
+    state = BuildState(out_dir, shard)
+    state.invalidate_changed(fingerprints, cache_dir)
+    for failure in load_failures:
+        state.record_failure(failure, fingerprints[failure["object_id"]])
     categories = {oid: m.category for oid, m in meshes.items()}
     splits = writer.assign_splits(categories, cfg.seed, cfg.unseen_category_fraction, cfg.unseen_instance_fraction,
                                   cfg.test_seen_fraction, unseen_categories=cfg.unseen_categories or None)
     specs = writer.plan_shards(splits, cfg.objects_per_shard)
-    mine = writer.shard_of_work(specs, index, count)
     out = writer.DatasetWriter(out_dir, config=_config_dict(cfg))
-    todo = [s for s in mine if not out.is_done(s.name)]
+    if (index, count) == (0, 1):
+        state.remove_unplanned_shards(out, specs)
+    mine = writer.shard_of_work(specs, index, count)
+    todo = [s for s in mine if not state.shard_done(out, s, fingerprints)]
     bar = tqdm(total=sum(len(s.object_ids) for s in todo), desc=f"dataset {index}/{count}", unit="object",
                disable=not progress)
     for spec in todo:
-        failures = list(load_failures) if spec is specs[0] else []
-        out.write_shard(spec, _shard_records(spec, meshes, cfg, cache_dir, annotator, failures, bar), failures)
+        failures = []
+        out.write_shard(spec, _shard_records(spec, meshes, cfg, cache_dir, annotator, failures, bar, state,
+                                             fingerprints), failures)
+        state.commit_shard(spec, fingerprints, failures)
     bar.close()
-    return out.update_manifest(extra={"splits": splits, "objects": _object_table(cache_dir, splits)})
+    return out.update_manifest(extra={"splits": splits, "objects": _object_table(cache_dir, splits),
+                                      "failures": state.failure_list()})
+
+
+class BuildState:
+    """What the build knows across runs, in `OUT/build_state.json` (one file per host, `build_state-<i>of<n>.json`
+    with `--shard i/n`; written atomically): per object the
+    fingerprint its caches were made from and its failure {stage, reason, permanent}, and per shard the
+    fingerprints of the objects it holds. A failure is a state, never "done": a shard holding an object that
+    failed transiently (annotator outage, timeout) is rebuilt on the next run; a permanent failure (the file itself
+    is bad) is skipped until the file's content changes."""
+
+    def __init__(self, out_dir: str, shard: tuple[int, int] = (0, 1)):
+        name = "build_state.json" if shard[1] == 1 else f"build_state-{shard[0]}of{shard[1]}.json"
+        self.path = os.path.join(out_dir, name)
+        self.data = {"objects": {}, "shards": {}}
+        if os.path.exists(self.path):
+            try:
+                with open(self.path, encoding="utf-8") as f:
+                    self.data = json.load(f)
+            except (OSError, ValueError) as err:  # a corrupt state file: name it, move it aside, rebuild
+                atomic_io.move_aside(self.path, f"unreadable build state ({err})")
+
+    def _save(self) -> None:
+        atomic_io.write_json(self.path, self.data, indent=1)
+
+    def invalidate_changed(self, fingerprints: dict, cache_dir: str) -> None:
+        """Drop the caches, failures and shard claims of objects whose input content changed."""
+        for object_id, fingerprint in fingerprints.items():
+            known = self.data["objects"].get(object_id)
+            if known is not None and known.get("fingerprint") != fingerprint:
+                for sub in ("objects", "grasps"):
+                    path = os.path.join(cache_dir, sub, f"{object_id}.npz")
+                    if os.path.exists(path):
+                        os.remove(path)
+                self.data["objects"][object_id] = {"fingerprint": fingerprint}
+            elif known is None:
+                self.data["objects"][object_id] = {"fingerprint": fingerprint}
+        self._save()
+
+    def record_failure(self, failure: dict, fingerprint: str) -> None:
+        self.data["objects"][failure["object_id"]] = {"fingerprint": fingerprint, "failure": dict(failure)}
+        self._save()
+
+    def permanent_failure(self, object_id: str, fingerprint: str) -> dict | None:
+        entry = self.data["objects"].get(object_id, {})
+        failure = entry.get("failure")
+        return failure if failure and failure.get("permanent") and entry.get("fingerprint") == fingerprint else None
+
+    def clear_failure(self, object_id: str) -> None:
+        self.data["objects"].get(object_id, {}).pop("failure", None)
+
+    def shard_done(self, out, spec, fingerprints: dict) -> bool:
+        claim = self.data["shards"].get(spec.name)
+        return (out.is_done(spec.name) and claim is not None and
+                claim == {oid: fingerprints.get(oid) for oid in spec.object_ids})
+
+    def commit_shard(self, spec, fingerprints: dict, failures: list) -> None:
+        """Mark the shard done for its objects' current content, unless one of them failed transiently."""
+        if any(not f.get("permanent") for f in failures):
+            self.data["shards"].pop(spec.name, None)
+        else:
+            self.data["shards"][spec.name] = {oid: fingerprints.get(oid) for oid in spec.object_ids}
+        self._save()
+
+    def remove_unplanned_shards(self, out, specs) -> None:
+        """Delete shards of an earlier plan (objects added or removed since): their objects are in new shards."""
+        planned = {s.name for s in specs}
+        for summary in out.summaries():
+            if summary["name"] not in planned:
+                for path in (out.shard_path(summary["name"]), out.shard_path(summary["name"])[:-len(
+                        writer.SHARD_SUFFIX)] + writer.SUMMARY_SUFFIX):
+                    if os.path.exists(path):
+                        os.remove(path)
+                self.data["shards"].pop(summary["name"], None)
+        self._save()
+
+    def failure_list(self) -> list[dict]:
+        return [dict(e["failure"]) for e in self.data["objects"].values() if e.get("failure")]
 
 
 def _object_table(cache_dir: str, splits: dict) -> dict:
@@ -261,8 +363,17 @@ def _object_table(cache_dir: str, splits: dict) -> dict:
     return table
 
 
-def _shard_records(spec, meshes, cfg, cache_dir, annotator, failures, bar):
+def _shard_records(spec, meshes, cfg, cache_dir, annotator, failures, bar, state, fingerprints):
+    """The records of one shard's objects; failures are appended to `failures` and kept in `state`: bad input
+    (ObjectError, ValueError, FloatingPointError) is permanent, an annotator error is transient (retried next run),
+    and an OSError (disk full, unreadable output) stops the run with the path: it is not bad input."""
     for object_id in spec.object_ids:
+        bar.update(1)
+        known = state.permanent_failure(object_id, fingerprints.get(object_id))
+        if known is not None or object_id not in meshes:
+            failures.append(known or {"object_id": object_id, "stage": "load", "reason": "did not load",
+                                      "permanent": True})
+            continue
         stage = "process"
         try:
             obj = prepare_object(object_id, meshes[object_id], cfg, cache_dir, annotator)
@@ -270,9 +381,14 @@ def _shard_records(spec, meshes, cfg, cache_dir, annotator, failures, bar):
             grasps = synthesize_cached(object_id, obj, cfg, cache_dir)
             stage = "render"
             yield from object_records(object_id, spec.split, obj, grasps, cfg)
+            state.clear_failure(object_id)
         except (objects_lib.ObjectError, annotate.AnnotationError, ValueError, FloatingPointError) as err:
-            failures.append({"object_id": object_id, "stage": stage, "reason": f"{type(err).__name__}: {err}"})
-        bar.update(1)
+            failure = {"object_id": object_id, "stage": stage, "reason": f"{type(err).__name__}: {err}",
+                       "permanent": not isinstance(err, annotate.AnnotationError)}
+            failures.append(failure)
+            state.record_failure(failure, fingerprints.get(object_id))
+        except OSError as err:
+            raise RunError(f"data engine stopped on object {object_id} ({stage}): {err}") from err
 
 
 def _config_dict(cfg: DatasetConfig) -> dict:
