@@ -15,7 +15,10 @@ from the object centre to the part centroid):
   disk:  if the face fits under the palm (e0 <= max_face_span) palm over the flat face: d = +-A2 (the side
          facing away from the object); else a rim grasp: d = 45 deg between the radial direction r and the face
          normal, p on the rim, x = -r (fingers reach over the face towards the centre).
-  L:     palm faces the handle's plane: d = +-A2, x = +-A1 (fingers pass through the opening and curl round).
+  L:     palm outside the handle, facing its bar: d = A1 oriented away from the object centre (the handle's
+         depth axis: radial for a mug's side handle, up for a bucket's arch), x = +-A2 (fingers wrap the bar's
+         thin cross-section and curl through the opening). (The earlier rule d = +-A2, palm on the handle's
+         plane, put half the fingers into the body: it synthesised no mug-handle grasp.)
 On a table (`table_up` = the table's up normal in the object frame), disk and lid faces are taken on the side
 that faces up, and only approach directions from the free half-space are kept: after the jitter, samples with
 d . up < sin(min_elevation) are redrawn (up to `max_rounds` x N draws); a part with none left is
@@ -39,6 +42,7 @@ from jaxtyping import Array, Float
 from dexvlg_jax import hand
 from dexvlg_jax.geometry.mesh_sdf import sdf_grid_query
 from dexvlg_jax.geometry.rotations import matrix_to_rot6d, rot6d_to_matrix
+from dexvlg_jax.grasp.energy import primitive_heights
 from dexvlg_jax.hand.kinematics import penetration_spheres
 
 PART_CLASSES = ("lid", "disk", "L", "shaft")
@@ -94,8 +98,9 @@ class PartSpec:
                    np.zeros(3), None if table_up is None else np.asarray(table_up, np.float64))
 
 
-def part_failure(obj, part_id: int, cfg: InitConfig, table_up=None) -> str | None:
-    """Why the part cannot be grasped (a failure reason string), or None if it can."""
+def part_failure(obj, part_id: int, cfg: InitConfig, table_plane=None) -> str | None:
+    """Why the part cannot be grasped (a failure reason string), or None if it can. table_plane: (up (3,),
+    offset) of the table top in the object frame (`scene.Tabletop.table_plane`), None without a table."""
     if not 0 <= part_id < obj.num_parts:
         return f"missing_part: part {part_id} not in 0..{obj.num_parts - 1}"
     if not np.any(np.asarray(obj.surface_part_ids) == part_id):
@@ -109,8 +114,9 @@ def part_failure(obj, part_id: int, cfg: InitConfig, table_up=None) -> str | Non
         return f"part_too_small: largest extent {ext.max():.4f} m < {cfg.min_part_size} m"
     if ext.min() > cfg.max_grasp_width:
         return f"part_too_big: smallest extent {ext.min():.4f} m > {cfg.max_grasp_width} m"
-    if table_up is not None:
-        _, d, _ = placement(PartSpec.from_processed(obj, part_id, table_up), 64, np.random.default_rng(0), cfg)
+    if table_plane is not None:
+        part = PartSpec.from_processed(obj, part_id, table_plane[0])
+        _, d, _ = placement(part, 64, np.random.default_rng(0), cfg)
         if len(d) == 0:
             return "not_reachable_on_table: every approach direction of the part's rule comes from below the table"
     return None
@@ -161,8 +167,9 @@ def _rule(part: PartSpec, n: int, rng: np.random.Generator, cfg: InitConfig):
             d = _unit(r + normal)
             x = -r
     elif part.part_class == "L":
-        d = sign() * A[:, 2]
-        x = sign() * A[:, 1]
+        outward = A[:, 1] if A[:, 1] @ (c - part.object_center) >= 0 else -A[:, 1]
+        d = np.repeat(outward[None], n, 0)
+        x = sign() * A[:, 2]
     else:
         raise ValueError(f"part class must be one of {PART_CLASSES}, got {part.part_class!r}")
     return p, d, x
@@ -200,14 +207,16 @@ def _surface_hit(grid, p, d, length: float, samples: int = 161):
 
 
 def initial_poses(obj, part_id: int, mode: str, n: int, rng: np.random.Generator,
-                  cfg: InitConfig, table_up=None) -> Float[Array, "N 25"]:
+                  cfg: InitConfig, table_plane=None) -> Float[Array, "N 25"]:
     """N part-aligned initial poses (translation 3, rot6d 6, joints 16), object frame, as a float32 numpy array.
 
-    obj: a ProcessedObject (part_* fields and sdf). table_up: the table's up normal in the object frame (None: no
-    table). Call `part_failure` first (with the same table_up); this function assumes a valid part.
+    obj: a ProcessedObject (part_* fields and sdf). table_plane: (up (3,), offset) of the table top in the object
+    frame (None: no table): the open hand is lifted clear of it and fingers stop closing before they reach it.
+    Call `part_failure` first (with the same table_plane); this function assumes a valid part.
     """
     h = hand.load_hand()
-    part = PartSpec.from_processed(obj, part_id, table_up)
+    up, offset = (np.array([0.0, 0.0, 1.0]), -1e3) if table_plane is None else table_plane
+    part = PartSpec.from_processed(obj, part_id, None if table_plane is None else up)
     p, d, x = placement(part, n, rng, cfg)
     y = np.cross(d, x)
     rot = np.stack([x, y, d], axis=-1)  # columns: hand x, y, z in the object frame
@@ -225,9 +234,13 @@ def initial_poses(obj, part_id: int, mode: str, n: int, rng: np.random.Generator
         clear = np.asarray(_clearance(jnp.asarray(translation, jnp.float32), jnp.asarray(rot6d, jnp.float32),
                                       jnp.asarray(q_open, jnp.float32), obj.sdf))
         translation = translation + np.maximum(cfg.closure_margin - clear, 0.0)[:, None] * d
+    table = (jnp.asarray(up, jnp.float32), jnp.float32(offset))
+    low = np.asarray(_table_clearance(jnp.asarray(translation, jnp.float32), jnp.asarray(rot6d, jnp.float32),
+                                      jnp.asarray(q_open, jnp.float32), *table))
+    translation = translation + np.maximum(cfg.closure_margin - low, 0.0)[:, None] * np.asarray(up)[None]
     level = np.asarray(_closure_levels(jnp.asarray(translation, jnp.float32), jnp.asarray(rot6d, jnp.float32),
                                        jnp.asarray(q_open, jnp.float32), jnp.asarray(q_closed, jnp.float32), obj.sdf,
-                                       cfg.closure_levels, cfg.closure_margin))
+                                       *table, cfg.closure_levels, cfg.closure_margin))
     finger_of_joint = np.repeat(np.arange(4), 4)
     s = level[:, finger_of_joint]
     q = q_open + s * (q_closed - q_open)
@@ -244,11 +257,19 @@ def _clearance(translation, rot6d, joints, grid):
     return jax.vmap(one)(translation, rot6d, joints)
 
 
+@jax.jit
+def _table_clearance(translation, rot6d, joints, up, offset):
+    """Height (m) of the hand's lowest primitive point above the table plane, per pose (n,)."""
+    def one(t, r6, q):
+        return jnp.min(primitive_heights(hand.forward_kinematics(t, rot6d_to_matrix(r6), q), up, offset))
+    return jax.vmap(one)(translation, rot6d, joints)
+
+
 @functools.partial(jax.jit, static_argnames=("num_levels",))
-def _closure_levels(translation, rot6d, q_open, q_closed, grid, num_levels: int, margin: float):
+def _closure_levels(translation, rot6d, q_open, q_closed, grid, up, offset, num_levels: int, margin: float):
     """Per finger, the largest closure s in [0, 1] (of num_levels steps) such that the finger's surface stays more
-    than `margin` from the object, and overlaps no other part of the hand, at every step up to s ("close until
-    contact"). Returns (n, 4)."""
+    than `margin` from the object and above the table plane (up . p = offset), and overlaps no other part of the
+    hand, at every step up to s ("close until contact"). Returns (n, 4)."""
     h = hand.load_hand()
     levels = jnp.linspace(0.0, 1.0, num_levels)
     finger_masks = np.stack([np.isin(h.surface_link, links) for links in FINGER_LINKS])  # (4, S)
@@ -260,7 +281,7 @@ def _closure_levels(translation, rot6d, q_open, q_closed, grid, num_levels: int,
     def clearance(t, r6, qo, qc, s):
         frames = hand.forward_kinematics(t, rot6d_to_matrix(r6), qo + s * (qc - qo))
         pts, _ = hand.surface_points(frames)
-        d = sdf_grid_query(grid, pts)
+        d = jnp.minimum(sdf_grid_query(grid, pts), pts @ up - offset)  # gap to the object or the table
         object_gap = jnp.min(jnp.where(finger_masks, d[None], jnp.inf), axis=1)  # (4,)
         overlap = jnp.max(jnp.where(pair_masks, hand.self_penetration(frames)[None], 0.0), axis=1)  # (4,)
         return jnp.where(overlap > 0, -jnp.inf, object_gap)  # a finger also stops before hitting the hand

@@ -62,14 +62,14 @@ def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "
     t0 = time.time()
     part_ids = list(range(obj.num_parts)) if part_ids is None else list(part_ids)
     sobj = E.synth_object(obj, cfg.num_object_points, cfg.grid_shape, tabletop)
-    table_up = None if tabletop is None else tabletop.table_plane()[0]
+    table_plane = None if tabletop is None else tabletop.table_plane()
     mesh = data_mesh() if mesh is None else mesh
     rows = {k: [] for k in ("poses", "init_poses", "mode", "part_id", "status", "energy", "accept_rate")}
     terms_rows = {t: [] for t in E.TERMS}
     for mode_index, mode in enumerate(cfg.modes):
         inits, labels = [], []
         for part in part_ids:
-            reason = I.part_failure(obj, part, cfg.init, table_up)
+            reason = I.part_failure(obj, part, cfg.init, table_plane)
             if reason is not None:
                 nan = np.full((1, 25), np.nan, np.float32)
                 rows["poses"].append(nan), rows["init_poses"].append(nan)
@@ -79,7 +79,7 @@ def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "
                     terms_rows[t].append([np.nan])
                 continue
             rng = np.random.default_rng([cfg.seed, part, mode_index])
-            inits.append(I.initial_poses(obj, part, mode, cfg.init.num_per_part, rng, cfg.init, table_up))
+            inits.append(I.initial_poses(obj, part, mode, cfg.init.num_per_part, rng, cfg.init, table_plane))
             labels.append(part)
         if not inits:
             continue
