@@ -1,4 +1,5 @@
-"""Benchmarks, one per stage: `python -m launch.benchmark {fk,synth,sim,model,render} [flags]`.
+"""Benchmarks, one per stage: `python -m launch.benchmark {fk,synth,sim,model,render} [flags]`; `accelerator`
+runs synthesis, simulation, the 3B model and rendering at accelerator sizes in one timed command.
 
 Each prints one JSON object on stdout. The stage's code lives in `launch/bench_<name>.py`, which
 defines `main(argv: list[str]) -> dict`; this module only dispatches and prints.
@@ -7,7 +8,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("fk", "synth", "sim", "model", "render")
+BENCHMARKS = ("fk", "synth", "sim", "model", "render", "accelerator")
 
 
 def main(argv=None):
