@@ -50,7 +50,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--protocols", default="six_direction,tabletop_lift")
     parser.add_argument("--full", action="store_true", help="also time C at the full protocol settings")
     args = parser.parse_args(argv or [])
-    from configs.eval.sim import get_config, to_dataclasses
+    from configs.eval.sim import get_config
+    from dexvlg_jax.config_files import sim_configs
     from types import SimpleNamespace
 
     from dexvlg_jax.scene import place_object
@@ -64,7 +65,7 @@ def main(argv=None) -> dict:
         for label, arg in settings:
             cfg = get_config(arg)
             cfg.protocol = name
-            scene_cfg, protocol = to_dataclasses(cfg)
+            scene_cfg, protocol = sim_configs(cfg)
             pieces = [cylinder_piece(0.03, 0.1)]
             table = place_object(SimpleNamespace(convex_pieces=pieces), yaw=0.0) if protocol.table else None
             sc = build_scene(pieces, [0], table=table, config=scene_cfg)

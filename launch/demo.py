@@ -19,6 +19,11 @@ import os
 import sys
 import time
 
+from dexvlg_jax.config_files import dataset_config, load_config_file, train_config
+from dexvlg_jax.data import pipeline, statistics
+from dexvlg_jax.eval import EvalConfig, evaluate_checkpoint
+from dexvlg_jax.train import train
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_CONFIG = os.path.join(REPO, "configs", "data", "demo.py")
 TRAIN_CONFIG = os.path.join(REPO, "configs", "train", "tiny.py")
@@ -30,31 +35,20 @@ def _stage(title: str):
 
 
 def build_data(out: str, progress: bool, data_config: str = DATA_CONFIG) -> dict:
-    from dexvlg_jax.data import pipeline, statistics
-    from launch.build_dataset import to_dataset_config
-    from launch.train import load_config_file
-
-    cfg = to_dataset_config(load_config_file(data_config))
+    cfg = dataset_config(load_config_file(data_config))
     pipeline.build_dataset(cfg, os.path.join(out, "dataset"), progress=progress)
     return statistics.write_statistics(os.path.join(out, "dataset"))
 
 
 def train_model(out: str, head: str, steps: int, progress: bool) -> str:
-    from launch.train import apply_overrides, load_config_file, to_train_config
-
-    from dexvlg_jax.train import train
-
     config = load_config_file(f"{TRAIN_CONFIG}:head={head},steps={steps},data={os.path.join(out, 'dataset')}")
-    config = apply_overrides(config, [])
     workdir = os.path.join(out, f"train_{head}")
-    train(to_train_config(config), workdir, progress=progress)
+    train(train_config(config), workdir, progress=progress)
     return workdir
 
 
 def evaluate_model(out: str, workdir: str, head: str, samples: int) -> dict:
     """The checkpoint (and the retrieval baseline) on the demo dataset's own objects, placements and splits."""
-    from dexvlg_jax.eval import EvalConfig, evaluate_checkpoint
-
     eval_dir = os.path.join(out, f"eval_{head}")
     done = os.path.join(eval_dir, "eval_results.json")
     if os.path.exists(done):

@@ -19,13 +19,10 @@ import dataclasses
 import os
 import sys
 
-from configs.eval import model_tiny as model_config
-from configs.eval import sim as sim_config
 from dexvlg_jax import atomic_io
 from dexvlg_jax.cli_errors import UserFileNotFoundError, run_main
+from dexvlg_jax.config_files import apply_overrides, eval_configs, load_config_file, sim_configs
 from dexvlg_jax.eval import POLICIES, evaluate_checkpoint, evaluate_grasp_file
-from dexvlg_jax.eval import load_object, read_grasp_file  # noqa: F401 - launch/render.py's until it imports eval
-from launch.train import apply_overrides, load_config_file
 
 _EVAL_CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "eval")
 DEFAULT_CONFIG = os.path.join(_EVAL_CONFIGS, "sim.py")
@@ -34,7 +31,7 @@ DEFAULT_MODEL_CONFIG = os.path.join(_EVAL_CONFIGS, "model_tiny.py")
 
 def run(poses_path: str, config) -> dict:
     """--poses: the grasp file in simulation (`dexvlg_jax.eval.evaluate_grasp_file`) under `config`."""
-    scene_cfg, protocol = sim_config.to_dataclasses(config)
+    scene_cfg, protocol = sim_configs(config)
     kwargs = {"nthread": config.nthread or None} if config.backend == "c" else {"impl": config.impl}
     out = evaluate_grasp_file(poses_path, protocol, config.backend, scene_cfg, **kwargs)
     return dict(out, config=config.to_dict())
@@ -79,7 +76,7 @@ def evaluate_model(args) -> dict:
         raise UserFileNotFoundError(f"--dataset: {args.dataset!r} is not a directory",
                                     "give a launch.build_dataset --out")
     config = apply_overrides(load_config_file(args.config or DEFAULT_MODEL_CONFIG), args.set)
-    eval_config, protocol, scene = model_config.to_dataclasses(config)
+    eval_config, protocol, scene = eval_configs(config)
     changes = {k: v for k, v in (("backend", args.backend), ("policy", args.policy)) if v}
     eval_config = dataclasses.replace(eval_config, **changes)
     out_dir = args.out or os.path.join(args.checkpoint, "eval")

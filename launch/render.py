@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from dexvlg_jax.viz import export_grasp_glb, hand_trimesh, object_trimesh, render_meshes_png
-    from launch.evaluate import load_object, read_grasp_file
+    from dexvlg_jax.eval import load_object, read_grasp_file
 
     grasps = read_grasp_file(args.poses)
     count = len(grasps["translation"])

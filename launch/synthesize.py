@@ -18,30 +18,21 @@ import json
 import os
 import sys
 
+from tqdm.auto import tqdm
 
-
-def to_synth_config(c):
-    """ConfigDict (configs/synth/*.py) -> dexvlg_jax.grasp.SynthConfig."""
-    from dexvlg_jax import grasp as G
-
-    tup = lambda d: {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in dict(d).items()}  # noqa: E731
-    energy = G.EnergyConfig(weights=G.EnergyWeights(**tup(c.weights)), **tup(c.energy))
-    return G.SynthConfig(init=G.InitConfig(**tup(c.init)), energy=energy, optimizer=G.OptimizerConfig(**tup(c.optimizer)),
-                         filter=G.FilterConfig(**tup(c.filter)), **tup(c.synth))
+from dexvlg_jax import atomic_io, grasp, objects
+from dexvlg_jax.cli_errors import RunError, UserFileNotFoundError, run_main
+from dexvlg_jax.config_files import apply_overrides, load_config_file, synth_config
+from dexvlg_jax.objects.mesh_io import MESH_SUFFIXES
 
 
 def object_sources(spec: str, c):
     """[(name, loader)] where loader() -> LabeledMesh; names are unique output stems."""
-    from dexvlg_jax import objects
-
     if spec == "embedded":
         cats = list(c.objects.categories) or list(objects.CATEGORIES)
         return [(f"{cat}_{c.objects.seed + i:04d}",
                  (lambda cat=cat, i=i: objects.make_object(cat, c.objects.seed + i)))
                 for cat in cats for i in range(c.objects.num_per_category)]
-    from dexvlg_jax.cli_errors import UserFileNotFoundError
-    from dexvlg_jax.objects.mesh_io import MESH_SUFFIXES
-
     if not os.path.isdir(spec):
         raise UserFileNotFoundError(f"--objects: {spec!r} is neither 'embedded' nor a folder",
                         "type --objects embedded or --objects PATH/TO/MESH_FOLDER")
@@ -56,8 +47,6 @@ def read_failures(path: str) -> dict:
     """failures.json as {object name: reason}; a file that cannot be parsed (truncated by a crash of an older
     version, edited by hand) is named, moved aside to `<path>.corrupt-<time>` and rebuilt from scratch (its
     objects are simply retried)."""
-    from dexvlg_jax import atomic_io
-
     if not os.path.exists(path):
         return {}
     try:
@@ -72,8 +61,6 @@ def read_failures(path: str) -> dict:
 
 
 def _output_error(err: OSError, path: str) -> Exception:
-    from dexvlg_jax.cli_errors import RunError
-
     where = err.filename or path
     return RunError(f"cannot write {where}: {err.strerror or err}")
 
@@ -87,13 +74,7 @@ def run(config, out_dir: str, objects_spec: str = "embedded", max_objects: int |
     (disk full, read-only folder) is not the object's fault: it stops the run with `cli_errors.RunError` naming
     the path (nothing half-written is left: every file is written atomically).
     """
-    from tqdm.auto import tqdm
-
-    from dexvlg_jax import atomic_io
-    from dexvlg_jax import grasp as G
-    from dexvlg_jax import objects
-
-    cfg = to_synth_config(config)
+    cfg = synth_config(config)
     try:
         os.makedirs(os.path.join(out_dir, "objects"), exist_ok=True)
     except OSError as err:
@@ -108,7 +89,7 @@ def run(config, out_dir: str, objects_spec: str = "embedded", max_objects: int |
         except OSError as err:
             raise _output_error(err, path) from err
 
-    mesh = G.data_mesh()
+    mesh = grasp.data_mesh()
     for name, loader in tqdm(sources, desc="synthesize", unit="object", disable=not progress):
         grasp_path = os.path.join(out_dir, f"{name}.npz")
         if os.path.exists(grasp_path):
@@ -124,24 +105,22 @@ def run(config, out_dir: str, objects_spec: str = "embedded", max_objects: int |
                 write_output(failures_path, lambda: atomic_io.write_json(failures_path, failures, indent=1))
                 continue
             write_output(obj_path, lambda: objects.save_processed(obj, obj_path))
-        arrays, meta = G.synthesize_object(obj, cfg, object_ref=obj_rel, mesh=mesh)
+        arrays, meta = grasp.synthesize_object(obj, cfg, object_ref=obj_rel, mesh=mesh)
         meta["config_dict"] = config.to_dict()
-        write_output(grasp_path, lambda: G.save_grasps(grasp_path, arrays, meta))
+        write_output(grasp_path, lambda: grasp.save_grasps(grasp_path, arrays, meta))
         if failures.pop(name, None) is not None:  # failed in an earlier run, done now
             write_output(failures_path, lambda: atomic_io.write_json(failures_path, failures, indent=1))
-    done = [G.load_grasps(os.path.join(out_dir, f)) for f in sorted(os.listdir(out_dir))
+    done = [grasp.load_grasps(os.path.join(out_dir, f)) for f in sorted(os.listdir(out_dir))
             if f.endswith(".npz") and not f.endswith(".tmp.npz")]
     summary = {"num_objects": len(done), "failed_objects": failures,
-               "all": G.summarize(done) if done else {},
-               **{mode: G.summarize(done, mode) for mode in cfg.modes if done}}
+               "all": grasp.summarize(done) if done else {},
+               **{mode: grasp.summarize(done, mode) for mode in cfg.modes if done}}
     summary_path = os.path.join(out_dir, "summary.json")
     write_output(summary_path, lambda: atomic_io.write_json(summary_path, summary, indent=1))
     return summary
 
 
 def main(argv=None):
-    from launch.train import apply_overrides, load_config_file
-
     p = argparse.ArgumentParser(prog="python -m launch.synthesize", description=__doc__.split("\n")[0])
     p.add_argument("--config", required=True, help="configs/synth/<name>.py[:arg]")
     p.add_argument("--out", required=True, help="output folder (resumable)")
@@ -159,8 +138,6 @@ def main(argv=None):
 def cli_main(argv=None) -> int:
     """`main` with user errors as one line and exit status 2, output errors with status 1
     (`dexvlg_jax.cli_errors.run_main`)."""
-    from dexvlg_jax.cli_errors import run_main
-
     return run_main(main, argv, prog="python -m launch.synthesize")
 
 

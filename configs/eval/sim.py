@@ -7,11 +7,11 @@ arg: "" (full protocol: timestep 5 ms, DexGraspBench-like durations) or "tiny" (
 iterations, short phases: what the MJX tests run on CPU). Defaults come from the dataclasses in dexvlg_jax.sim
 (SceneConfig, SixDirectionConfig, TabletopLiftConfig): each number is defined there once; only tiny overrides.
 """
-import dataclasses
-
 import ml_collections
 
 from configs.args import check_arg
+from dexvlg_jax.config_convert import config_dict
+from dexvlg_jax.config_files import sim_configs
 from dexvlg_jax.sim import SceneConfig, SixDirectionConfig, TabletopLiftConfig
 
 TINY_SCENE = dict(timestep=0.01, iterations=5, ls_iterations=8)
@@ -20,9 +20,9 @@ TINY_LIFT = dict(settle_time=0.05, approach_time=0.1, close_time=0.1, squeeze_ti
 
 
 def _fields(cls, **overrides):
-    d = {f.name: getattr(cls(), f.name) for f in dataclasses.fields(cls) if f.name not in ("name", "table")}
-    d.update(overrides)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+    c = config_dict(cls, skip=("name", "table"))  # a protocol's identity, not a setting
+    c.update(overrides)
+    return c
 
 
 def get_config(arg=None):
@@ -38,8 +38,4 @@ def get_config(arg=None):
     return c
 
 
-def to_dataclasses(c):
-    """ConfigDict -> (SceneConfig, protocol config) for c.protocol."""
-    scene = SceneConfig(**{k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in c.scene.items()})
-    cls = {"six_direction": SixDirectionConfig, "tabletop_lift": TabletopLiftConfig}[c.protocol]
-    return scene, cls(**dict(c[c.protocol].items()))
+to_dataclasses = sim_configs  # (SceneConfig, protocol config); kept for launch/bench_accelerator.py

@@ -7,13 +7,14 @@ arg: "" = paper-like (5000 poses per part and mode, DexGraspNet's 6000 annealing
 "tiny" / "runlocal" = a CPU run that finishes in minutes (32 poses per part and mode, 800 iterations with the
 annealing schedule compressed to the budget, 1 object per category of 4 categories). Defaults come from the dataclasses in
 dexvlg_jax.grasp (InitConfig, EnergyWeights, EnergyConfig, OptimizerConfig, FilterConfig, SynthConfig): each
-number is defined there once; only the variants override.
+number is defined there once; only the variants override. Layout: SynthConfig's own fields under `synth`, its
+parts beside it (`init`, `energy` + `weights`, `optimizer`, `filter`); `dexvlg_jax.config_files.synth_config` builds
+the SynthConfig.
 """
-import dataclasses
-
 import ml_collections
 
 from configs.args import check_arg
+from dexvlg_jax.config_convert import config_dict
 from dexvlg_jax.grasp import EnergyConfig, EnergyWeights, FilterConfig, InitConfig, OptimizerConfig, SynthConfig
 
 TINY_INIT = dict(num_per_part=32)
@@ -24,9 +25,9 @@ PAPER = dict(batch_size=1024)
 
 
 def _fields(cls, skip=(), **overrides):
-    d = {f.name: getattr(cls(), f.name) for f in dataclasses.fields(cls) if f.name not in skip}
-    d.update(overrides)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+    c = config_dict(cls, skip)
+    c.update(overrides)
+    return c
 
 
 def get_config(arg=None):

@@ -1,5 +1,5 @@
-"""Shared pieces of the training configs: the base ConfigDict (every training hyperparameter, defined once with
-its default) and big_vision-style `arg` parsing ("key=value,key2=value2")."""
+"""Shared pieces of the training configs: the base ConfigDict (every field of dexvlg_jax.train.TrainConfig with the
+dataclass's default) and big_vision-style `arg` parsing ("key=value,key2=value2")."""
 from __future__ import annotations
 
 import ast
@@ -7,6 +7,13 @@ import ast
 import ml_collections
 
 from configs.args import ConfigArgError
+from dexvlg_jax.config_convert import config_dict, unset_fields
+from dexvlg_jax.models.variants import DEXVLG_TINY
+from dexvlg_jax.train.run_config import TrainConfig
+
+# DexVLGConfig fields a config may set over its variant's values (`--set model.head=ddim`).
+MODEL_FIELDS = ("head", "dtype", "diffusion_timesteps", "beta_schedule", "default_steps", "depth_hidden",
+                "num_pose_tokens", "max_text_len")
 
 
 def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
@@ -37,30 +44,13 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
 
 
 def base_config() -> ml_collections.ConfigDict:
-    """All fields of a training config with defaults (see dexvlg_jax.train.loop.TrainConfig for meanings)."""
-    c = ml_collections.ConfigDict()
-    # Model: a variant of dexvlg_jax.models.variants plus field overrides of DexVLGConfig.
-    c.model = ml_collections.ConfigDict({"variant": "tiny", "head": "flow", "dtype": "float32",
-                                         "diffusion_timesteps": 50, "default_steps": 10})
-    # Optimiser (total_steps of the schedule = num_steps).
-    c.optimizer = ml_collections.ConfigDict({
-        "learning_rate": 1e-4, "warmup_steps": 100, "init_lr_fraction": 0.0, "end_lr_fraction": 0.1,
-        "b1": 0.9, "b2": 0.95, "eps": 1e-8, "weight_decay": 1e-4, "clip_norm": 1.0, "ema_decay": 0.999,
-        "frozen": (), "trainable": ()})
-    # Data: path None = synthetic records (tests, smoke runs); a dataset dir from launch.build_dataset otherwise.
-    c.data = ml_collections.ConfigDict({"path": ml_collections.FieldReference(None, field_type=str),
-                                        "split": "train", "num_synthetic": 256, "worker_count": 0,
-                                        "tokenizer_path": ml_collections.FieldReference(None, field_type=str),
-                                        "use_pose_statistics": True})
-    c.batch_size = 8  # global
-    c.num_steps = 1000
-    c.seed = 0
-    c.fsdp = -1  # devices per FSDP group; -1 = all
-    c.min_fsdp_bytes = 4 * 2**20
-    c.log_every = 10
-    c.checkpoint_every = 200
-    c.keep_checkpoints = 3
-    c.async_checkpoint = True
-    c.pretrained = ml_collections.FieldReference(None, field_type=str)
-    c.stop_after = ml_collections.FieldReference(None, field_type=int)
+    """Every field of a training config with the library's default (dexvlg_jax.train.TrainConfig and the
+    dataclasses it holds define each default once; a config file overrides only what differs).
+
+    `model`: a variant of dexvlg_jax.models.variants plus overrides of its DexVLGConfig fields (None = the
+    variant's own value). `optimizer.total_steps` is left out: the schedule runs for `num_steps`. `data.path`
+    None = synthetic records (tests, smoke runs); a dataset dir from launch.build_dataset otherwise."""
+    c = config_dict(TrainConfig, skip=("model", "optimizer.total_steps"))
+    c.model = unset_fields(DEXVLG_TINY, MODEL_FIELDS)
+    c.model.variant = "tiny"
     return c

@@ -23,7 +23,6 @@ def get_config(arg=None):
     c.model.variant = "dexvlg_3b"
     c.model.head = a.head
     c.model.dtype = "bfloat16"
-    c.model.diffusion_timesteps = 100
     c.optimizer.learning_rate = 5e-5
     c.optimizer.warmup_steps = 1000
     c.optimizer.ema_decay = 0.9999
@@ -32,9 +31,6 @@ def get_config(arg=None):
     c.data.worker_count = 8
     c.batch_size = a.batch
     c.num_steps = a.steps
-    c.fsdp = -1
-    c.min_fsdp_bytes = 4 * 2**20
     c.log_every = 50
     c.checkpoint_every = 1000
-    c.keep_checkpoints = 3
     return c

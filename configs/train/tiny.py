@@ -16,14 +16,10 @@ def get_config(arg=None):
     c.model.head = a.head
     c.optimizer.learning_rate = 1e-3
     c.optimizer.warmup_steps = 20
-    c.optimizer.weight_decay = 1e-4
     c.optimizer.ema_decay = 0.99
     c.data.path = a.data or None
-    c.data.num_synthetic = 256
     c.batch_size = a.batch
     c.num_steps = a.steps
     c.fsdp = 1  # data parallel over whatever CPU devices exist; the tiny model is far below the FSDP threshold
-    c.log_every = 10
-    c.checkpoint_every = 100
     c.keep_checkpoints = 2
     return c

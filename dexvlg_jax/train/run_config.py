@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import typing
 from typing import Any
 
+from dexvlg_jax.config_convert import to_dataclass
 from dexvlg_jax.models.variants import DexVLGConfig
 from dexvlg_jax.train.input_pipeline import DataConfig
 from dexvlg_jax.train.optimizer import OptimizerConfig
@@ -57,17 +57,6 @@ def config_to_json(config: Any) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(config), default=str))
 
 
-def _from_json(cls, value):
-    """Rebuilds a (nested) frozen dataclass from `config_to_json` output; lists become tuples."""
-    if dataclasses.is_dataclass(cls) and isinstance(value, dict):
-        hints = typing.get_type_hints(cls)
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: _from_json(hints[k], v) for k, v in value.items() if k in known})
-    if isinstance(value, list):
-        return tuple(value)
-    return value
-
-
 def train_config_from_json(payload: dict) -> TrainConfig:
     """Inverse of `config_to_json` for a TrainConfig (e.g. a checkpoint's saved config)."""
-    return _from_json(TrainConfig, payload)
+    return to_dataclass(TrainConfig, payload, ignore_unknown=True)

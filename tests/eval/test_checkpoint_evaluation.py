@@ -12,6 +12,7 @@ import jax
 import pytest
 
 from configs.eval import model_tiny
+from dexvlg_jax import config_files
 from dexvlg_jax import eval as evaluation
 from dexvlg_jax import sim
 from dexvlg_jax.data import writer
@@ -63,7 +64,7 @@ def test_synthetic_data_run_needs_a_dataset(trained):
 
 @pytest.mark.parametrize("arg", [None, "smoke"])
 def test_eval_config_converts(arg):
-    config, protocol, scene = model_tiny.to_dataclasses(model_tiny.get_config(arg))
+    config, protocol, scene = config_files.eval_configs(model_tiny.get_config(arg))
     assert isinstance(config, evaluation.EvalConfig) and isinstance(protocol, sim.TabletopLiftConfig)
     assert isinstance(scene, sim.SceneConfig) and config.policy == "model" and config.compare_retrieval
     assert config.max_parts == (1 if arg else 2)

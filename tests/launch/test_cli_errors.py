@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 
+from dexvlg_jax import config_files
 from launch import build_dataset, cli, evaluate, synthesize, train
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -118,14 +119,14 @@ def test_every_dataset_config_field_is_reachable_from_set(monkeypatch):
     monkeypatch.chdir(REPO)
     from dexvlg_jax.data.pipeline import DatasetConfig
 
-    config = build_dataset.with_all_fields(train.load_config_file("configs/data/tiny.py"))
+    config = config_files.load_config_file("configs/data/tiny.py")
     for field in dataclasses.fields(DatasetConfig):
         assert field.name in config, field.name
-    config = train.apply_overrides(config, ["mesh_folder=/data/meshes", "processing.grid_padding=0.05",
-                                            "tabletop.friction=0.8"])
-    cfg = build_dataset.to_dataset_config(config)
+    config = config_files.apply_overrides(config, ["mesh_folder=/data/meshes", "processing.grid_padding=0.05",
+                                                   "tabletop.friction=0.8"])
+    cfg = config_files.dataset_config(config)
     assert cfg.mesh_folder == "/data/meshes" and cfg.processing.grid_padding == 0.05
     assert cfg.tabletop.friction == 0.8
-    # Filling in the defaults changes nothing else.
-    plain = build_dataset.to_dataset_config(train.load_config_file("configs/data/tiny.py"))
+    # The overrides change nothing else.
+    plain = config_files.dataset_config(config_files.load_config_file("configs/data/tiny.py"))
     assert dataclasses.replace(cfg, mesh_folder="", processing=plain.processing, tabletop=plain.tabletop) == plain

@@ -11,7 +11,7 @@ import jax
 import pytest
 
 from configs.train import tiny
-from launch.train import apply_overrides, to_train_config
+from dexvlg_jax.config_files import apply_overrides, train_config
 
 NUM_STEPS = 4
 TEST_OVERRIDES = ["fsdp=2", "min_fsdp_bytes=0", "log_every=1", "checkpoint_every=2", "keep_checkpoints=3",
@@ -52,4 +52,4 @@ def tiny_train_config(**changes):
     import dataclasses
 
     config = apply_overrides(tiny.get_config(f"steps={NUM_STEPS}"), TEST_OVERRIDES)
-    return dataclasses.replace(to_train_config(config), **changes)
+    return dataclasses.replace(train_config(config), **changes)

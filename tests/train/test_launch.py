@@ -1,10 +1,11 @@
 """launch.train: the tiny config for 4 steps in a temp workdir writes checkpoints, metrics and config.json;
---config args and --set overrides reach the library config; the ablation configs differ only in the head."""
+--config args and --set overrides reach the library config (every config file builds: tests/test_configs.py)."""
 import json
 import os
 
 import pytest
 
+from dexvlg_jax import config_files
 from dexvlg_jax.train.metrics import read_metrics
 from launch import train as launch_train
 from tests.train.conftest import NUM_STEPS, TEST_OVERRIDES
@@ -30,29 +31,20 @@ def test_launch_train_tiny(tmp_path):
     assert len(read_metrics(workdir)) == 4
 
 
-@pytest.mark.parametrize("name", ["tiny.py", "paligemma_3b.py", "ddpm.py", "ddim.py", "ddpm.py:base=paligemma_3b"])
-def test_configs_convert(name):
-    config = launch_train.load_config_file(os.path.join(CONFIGS, name))
-    train_config = launch_train.to_train_config(config)
-    assert train_config.optimizer.total_steps == train_config.num_steps
-    head = name.split(".")[0]
-    assert train_config.model.head == {"ddpm": "ddpm", "ddim": "ddim"}.get(head, "flow")
-
-
 def test_overrides_and_errors():
-    config = launch_train.load_config_file(os.path.join(CONFIGS, "tiny.py:head=ddim,steps=7"))
-    config = launch_train.apply_overrides(config, ["optimizer.learning_rate=3e-4", "optimizer.frozen=['img/.*']",
+    config = config_files.load_config_file(os.path.join(CONFIGS, "tiny.py:head=ddim,steps=7"))
+    config = config_files.apply_overrides(config, ["optimizer.learning_rate=3e-4", "optimizer.frozen=['img/.*']",
                                                    "data.path=/some/dir"])
-    train_config = launch_train.to_train_config(config)
+    train_config = config_files.train_config(config)
     assert train_config.model.head == "ddim" and train_config.num_steps == 7
     assert train_config.optimizer.learning_rate == 3e-4 and train_config.optimizer.frozen == ("img/.*",)
     assert train_config.data.path == "/some/dir"
     with pytest.raises(KeyError, match="no field"):
-        launch_train.apply_overrides(config, ["optimizer.nope=1"])
+        config_files.apply_overrides(config, ["optimizer.nope=1"])
     with pytest.raises(KeyError, match="unknown key"):
-        launch_train.load_config_file(os.path.join(CONFIGS, "tiny.py:bogus=1"))
+        config_files.load_config_file(os.path.join(CONFIGS, "tiny.py:bogus=1"))
     with pytest.raises(FileNotFoundError):
-        launch_train.load_config_file("configs/train/missing.py")
+        config_files.load_config_file("configs/train/missing.py")
 
 
 @pytest.mark.slow
