@@ -23,6 +23,7 @@ from dexvlg_jax.config_files import dataset_config, load_config_file, train_conf
 from dexvlg_jax.data import pipeline, statistics
 from dexvlg_jax.eval import EvalConfig, evaluate_checkpoint
 from dexvlg_jax.train import train
+from dexvlg_jax.viz.run_report import write_run_report
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_CONFIG = os.path.join(REPO, "configs", "data", "demo.py")
@@ -58,29 +59,6 @@ def evaluate_model(out: str, workdir: str, head: str, samples: int) -> dict:
                                dataset=os.path.join(out, "dataset"))
 
 
-def loss_plot(out: str, workdirs: dict) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from dexvlg_jax.train.metrics import read_metrics
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    for head, workdir in workdirs.items():
-        rows = [r for r in read_metrics(workdir) if "loss" in r]
-        ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label=head)
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss")
-    ax.set_yscale("log")
-    ax.legend()
-    fig.tight_layout()
-    path = os.path.join(out, "pictures", "training_loss.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launch.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -114,9 +92,7 @@ def main(argv=None) -> int:
     timings["evaluation_s"] = time.time() - t
 
     t = _stage("4/4 pictures and report")
-    from launch import demo_report
-
-    report = demo_report.write_report(out, stats, results, loss_plot(out, workdirs), timings)
+    report = write_run_report(out, stats, results, workdirs, timings)
     timings["report_s"] = time.time() - t
     total = time.time() - started
     print("\n" + "=" * 72)

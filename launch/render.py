@@ -1,6 +1,6 @@
 """Pictures of grasps: `python -m launch.render --poses FILE [--index I ...] [--out DIR] [--glb] [--size PX]`.
 
-FILE is a grasp file in the `launch.evaluate` format (e.g. a `launch.synthesize` output). For each chosen grasp
+FILE is a grasp file in the `dexvlg_jax.eval.grasp_files` format (e.g. a `launch.synthesize` output). For each chosen grasp
 (default: the first 4 valid ones), writes `DIR/grasp_<object>_<i>.png` (hand + object coloured by part, software
 renderer: works headless) and, with --glb, `DIR/grasp_<object>_<i>.glb` for any 3D viewer.
 """
@@ -11,6 +11,11 @@ import os
 import sys
 
 import numpy as np
+
+from dexvlg_jax.cli_errors import run_main
+from dexvlg_jax.eval import load_object, read_grasp_file
+from dexvlg_jax.hand.pose import HandPose
+from dexvlg_jax.viz import draw_grasp
 
 
 def main(argv=None) -> int:
@@ -23,9 +28,6 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=480, help="picture size in pixels")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     args = parser.parse_args(argv)
-
-    from dexvlg_jax.viz import export_grasp_glb, hand_trimesh, object_trimesh, render_meshes_png
-    from dexvlg_jax.eval import load_object, read_grasp_file
 
     grasps = read_grasp_file(args.poses)
     count = len(grasps["translation"])
@@ -44,22 +46,16 @@ def main(argv=None) -> int:
     for i in rows:
         name = str(grasps["object"][i])
         obj = cache.setdefault(name, load_object(name, base))
-        meshes = [object_trimesh(obj.vertices, obj.faces, obj.face_part_ids),
-                  hand_trimesh(grasps["translation"][i], grasps["rotation"][i], grasps["joints"][i])]
+        pose = HandPose(grasps["translation"][i], grasps["rotation"][i], grasps["joints"][i])
         stem = os.path.join(args.out, f"grasp_{obj.name}_{i}")
-        render_meshes_png(stem + ".png", meshes, size=(args.size, args.size))
-        print(stem + ".png")
+        print(draw_grasp(stem + ".png", obj, pose, size=args.size, glb=args.glb))
         if args.glb:
-            export_grasp_glb(stem + ".glb", meshes[0], grasps["translation"][i], grasps["rotation"][i],
-                             grasps["joints"][i])
             print(stem + ".glb")
     return 0
 
 
 def cli_main(argv=None) -> int:
     """`main` with user errors as one line and exit status 2 (`dexvlg_jax.cli_errors.run_main`)."""
-    from dexvlg_jax.cli_errors import run_main
-
     return run_main(main, argv, prog="python -m launch.render")
 
 

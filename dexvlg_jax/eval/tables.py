@@ -12,9 +12,7 @@ import os
 import numpy as np
 
 from dexvlg_jax import atomic_io, sim
-from dexvlg_jax.hand.pose import HandPose
-from dexvlg_jax.viz.meshes import hand_trimesh, object_trimesh
-from dexvlg_jax.viz.picture import render_meshes_png
+from dexvlg_jax.viz.grasp_pictures import draw_grasp
 
 
 def split_mode_summary(per_trial: dict, labels, modes) -> dict:
@@ -70,12 +68,8 @@ def grasp_pictures(trials: list, scenes: dict, poses: dict, out_dir: str, count:
         pose = np.asarray(poses[i], np.float64)
         if not np.all(np.isfinite(pose)):
             continue
-        hand_pose = HandPose.from_vector(pose)
-        obj = scenes[trial["object"]].obj
-        meshes = [object_trimesh(obj.vertices, obj.faces, obj.face_part_ids),
-                  hand_trimesh(hand_pose.translation, hand_pose.rotation, hand_pose.joints)]
         name = f"grasp_{trial['object']}_{trial['part']}_{trial['mode']}_{trial['sample']}.png".replace(" ", "_")
-        paths.append(render_meshes_png(os.path.join(out_dir, name), meshes, size=(320, 320)))
+        paths.append(draw_grasp(os.path.join(out_dir, name), scenes[trial["object"]].obj, pose))
         seen += 1
     return paths
 

@@ -9,7 +9,7 @@ from dexvlg_jax import hand
 from dexvlg_jax.geometry.mesh_sdf import sdf_grid_query
 from dexvlg_jax.grasp import energy as E
 from dexvlg_jax.grasp import init as I
-from launch.bench_synth import cylinder_object
+from dexvlg_jax.objects.reference_shapes import cylinder_object
 
 RADIUS, HEIGHT = 0.03, 0.16
 

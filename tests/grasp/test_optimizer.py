@@ -8,7 +8,7 @@ from dexvlg_jax.devices import data_mesh
 from dexvlg_jax.grasp import energy as E
 from dexvlg_jax.grasp import init as I
 from dexvlg_jax.grasp import optimizer as O
-from launch.bench_synth import cylinder_object
+from dexvlg_jax.objects.reference_shapes import cylinder_object
 
 ECFG = O.EnergyConfig(mode="wrap", fc_kind="dfc", points_per_primitive=8)
 OCFG = O.OptimizerConfig(num_iters=20, refresh_every=10, step_period=5, temperature_period=4)

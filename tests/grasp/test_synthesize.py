@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dexvlg_jax import grasp as G
-from launch.bench_synth import cylinder_object
+from dexvlg_jax.objects.reference_shapes import cylinder_object
 
 # Same optimiser/energy settings and shapes as test_optimizer (shared compilation within one pytest run).
 CFG = G.SynthConfig(

@@ -52,3 +52,18 @@ def test_report_embeds_tables_and_pictures(tmp_path):
         str(tmp_path / "missing.png")).write(str(tmp_path / "r.html"))
     page = open(path).read()
     assert "<td>0.500</td>" in page and "data:image/png;base64," in page and "missing picture" in page
+
+
+def test_draw_grasp_takes_a_vector_or_a_hand_pose(tmp_path):
+    from dexvlg_jax.hand.pose import HandPose
+    from dexvlg_jax.objects.reference_shapes import cylinder_object
+
+    obj = cylinder_object(num_points=64, resolution=8)
+    vector = np.zeros(25)
+    vector[0], vector[3], vector[7] = -0.12, 1.0, 1.0  # beside the cylinder, identity rotation (6D)
+    a = viz.draw_grasp(str(tmp_path / "a.png"), obj, vector, size=96, glb=True)
+    b = viz.draw_grasp(str(tmp_path / "b.png"), obj, HandPose.from_vector(vector), size=96)
+    assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))
+    assert len(trimesh.load(str(tmp_path / "a.glb")).geometry) == 2
+    meshes = viz.grasp_meshes(obj, vector)
+    assert len(meshes[0].faces) == len(obj.faces) and meshes[1].bounds[0, 0] < -0.1

@@ -1,69 +1,61 @@
-"""Pictures and the HTML report of `launch.demo` (reads what the demo's stages wrote under OUT)."""
+"""The HTML report of a whole run (`launch.demo`): dataset quality, objects with their parts, kept grasps, RGB-D
+observations, model evaluation tables and pictures, training loss. Reads what the run's stages wrote: a dataset
+directory (`data.pipeline` layout: `cache/objects`, `cache/grasps`, `*.array_record`), training workdirs
+(`train.metrics`) and evaluation results (`eval`)."""
 from __future__ import annotations
 
 import glob
 import os
 
 import numpy as np
+from array_record.python.array_record_module import ArrayRecordReader
+from matplotlib.figure import Figure  # no pyplot: no global backend state, works headless
+
+from dexvlg_jax import objects
+from dexvlg_jax.data.schema import decode_record
+from dexvlg_jax.grasp import io as grasp_io
+from dexvlg_jax.train.metrics import read_metrics
+from dexvlg_jax.viz.grasp_pictures import draw_grasp, draw_object
+from dexvlg_jax.viz.report import Report
 
 
 def object_pictures(dataset: str, pictures: str) -> list[tuple[str, str]]:
-    """One PNG per processed object, coloured by semantic part; returns [(path, caption)]."""
-    from dexvlg_jax import objects
-    from dexvlg_jax.viz import object_trimesh, render_meshes_png
-
+    """One PNG per processed object of the dataset, coloured by semantic part; returns [(path, caption)]."""
     out = []
     for path in sorted(glob.glob(os.path.join(dataset, "cache", "objects", "*.npz"))):
         obj = objects.load_processed(path)
-        png = os.path.join(pictures, f"object_{obj.name}.png")
-        render_meshes_png(png, [object_trimesh(obj.vertices, obj.faces, obj.face_part_ids)], size=(260, 260))
+        png = draw_object(os.path.join(pictures, f"object_{obj.name}.png"), obj)
         parts = ", ".join(f"{n} ({c})" for n, c in zip(obj.part_names, obj.part_classes))
         out.append((png, f"{obj.name}: {parts}"))
     return out
 
 
-def grasp_pictures(dataset: str, pictures: str, per_object: int = 2) -> list[tuple[str, str]]:
-    """The lowest-energy kept grasps (valid and passing the six-direction simulation) of every object."""
-    from dexvlg_jax import objects
-    from dexvlg_jax.grasp import io as grasp_io
-    from dexvlg_jax.hand.pose import HandPose
-    from dexvlg_jax.viz import hand_trimesh, object_trimesh, render_meshes_png
-
+def kept_grasp_pictures(dataset: str, pictures: str, per_object: int = 2) -> list[tuple[str, str]]:
+    """The lowest-energy kept grasps (valid and passing the dataset's simulation filter) of every object."""
     out = []
     for path in sorted(glob.glob(os.path.join(dataset, "cache", "grasps", "*.npz"))):
         g = grasp_io.load_grasps(path)
         obj = objects.load_processed(os.path.join(os.path.dirname(path), g["object"]))
         kept = np.flatnonzero(g["valid"] & g["sim_success"])
         for i in kept[np.argsort(g["energy"][kept])][:per_object]:
-            pose = HandPose.from_vector(np.asarray(g["poses"][i], np.float64))
-            png = os.path.join(pictures, f"grasp_{obj.name}_{i}.png")
-            render_meshes_png(png, [object_trimesh(obj.vertices, obj.faces, obj.face_part_ids),
-                                    hand_trimesh(pose.translation, pose.rotation, pose.joints)], size=(260, 260))
+            png = draw_grasp(os.path.join(pictures, f"grasp_{obj.name}_{i}.png"), obj, g["poses"][i], size=260)
             out.append((png, f"{obj.name} {g['mode'][i]} on {g['part_name'][i]}: pen {g['pen_mm'][i]:.1f} mm, "
                              f"Q1 {g['q1'][i]:.3f}"))
     return out
 
 
 def observation_pictures(dataset: str, pictures: str, count: int = 4) -> list[tuple[str, str]]:
-    """RGB | depth | part mask of the first records of the train split."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from array_record.python.array_record_module import ArrayRecordReader
-
-    from dexvlg_jax.data.schema import decode_record
-
+    """RGB | depth | part mask of the first record of each shard, up to `count` shards."""
     out = []
     for shard in sorted(glob.glob(os.path.join(dataset, "*.array_record"))):
         reader = ArrayRecordReader(shard)
         records = [decode_record(b) for b in reader.read([0])] if reader.num_records() else []
         reader.close()
         for rec in records:
-            fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.6))
+            fig = Figure(figsize=(7.5, 2.6))
+            axes = fig.subplots(1, 3)
             axes[0].imshow(rec.rgb)
-            depth = np.where(rec.depth > 0, rec.depth, np.nan)
-            axes[1].imshow(depth, cmap="viridis")
+            axes[1].imshow(np.where(rec.depth > 0, rec.depth, np.nan), cmap="viridis")
             axes[2].imshow(np.where(rec.part_mask >= 0, rec.part_mask, np.nan), cmap="tab10", vmin=0, vmax=9)
             for ax, title in zip(axes, ("RGB", "depth (m)", "part mask")):
                 ax.set_title(title, fontsize=9)
@@ -71,20 +63,36 @@ def observation_pictures(dataset: str, pictures: str, count: int = 4) -> list[tu
             fig.tight_layout()
             png = os.path.join(pictures, f"observation_{rec.object_id}.png")
             fig.savefig(png, dpi=100)
-            plt.close(fig)
             out.append((png, f'{rec.object_id}: "{rec.instruction}"'))
         if len(out) >= count:
             break
     return out
 
 
-def write_report(out: str, stats: dict, results: dict, loss_png: str, timings: dict) -> str:
-    from dexvlg_jax.viz import Report
+def loss_plot(path: str, workdirs: dict) -> str:
+    """Training loss per step (log scale) of each {label: training workdir}, one line each, as a PNG."""
+    fig = Figure(figsize=(5.5, 3.4))
+    ax = fig.subplots()
+    for label, workdir in workdirs.items():
+        rows = [r for r in read_metrics(workdir) if "loss" in r]
+        ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
 
+
+def write_run_report(out: str, stats: dict, results: dict, workdirs: dict, timings: dict) -> str:
+    """OUT/report.html from OUT/dataset (+ its `data.statistics` `stats`), the evaluation `results` and training
+    `workdirs` per head, and stage `timings`; pictures go to OUT/pictures. Returns the report's path."""
     dataset, pictures = os.path.join(out, "dataset"), os.path.join(out, "pictures")
+    os.makedirs(pictures, exist_ok=True)
     report = Report("dexvlg_jax demo: data engine, DexVLG training and simulated evaluation")
-    report.section("Dataset quality", "Kept grasps = valid after synthesis filters and passing the six-direction "
-                   "simulation. Paper (DexVLG, wrap / pinch): penetration 1.75 / 1.42 mm, self-penetration "
+    report.section("Dataset quality", "Kept grasps = valid after synthesis filters and passing the simulation "
+                   "filter. Paper (DexVLG, wrap / pinch): penetration 1.75 / 1.42 mm, self-penetration "
                    "0.19 / 0.22 mm, Q1 0.085 / 0.067.")
     report.table(stats["quality"])
     report.table([{"split": k, "records": v} for k, v in sorted(stats["counts"]["split"].items())])
@@ -94,7 +102,7 @@ def write_report(out: str, stats: dict, results: dict, loss_png: str, timings: d
     for png, caption in object_pictures(dataset, pictures):
         report.image(png, caption, width=220)
     report.section("Synthesised grasps (kept)")
-    for png, caption in grasp_pictures(dataset, pictures):
+    for png, caption in kept_grasp_pictures(dataset, pictures):
         report.image(png, caption, width=220)
     report.section("Rendered RGB-D observations")
     for png, caption in observation_pictures(dataset, pictures):
@@ -109,6 +117,7 @@ def write_report(out: str, stats: dict, results: dict, loss_png: str, timings: d
         for png in result.get("pictures", []):
             report.image(png, f"{head}: {os.path.basename(png)}", width=240)
     report.section("Training")
-    report.image(loss_png, "training loss (flow matching vs DDPM)", width=480)
+    loss_png = loss_plot(os.path.join(pictures, "training_loss.png"), workdirs)
+    report.image(loss_png, f"training loss ({' vs '.join(workdirs)})", width=480)
     report.table([{"stage": k, "seconds": round(v, 1)} for k, v in timings.items()])
     return report.write(os.path.join(out, "report.html"))
