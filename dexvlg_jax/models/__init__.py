@@ -7,7 +7,7 @@ expert trained with flow matching (or DDPM/DDIM for the ablation) with prefix-KV
 Public API:
     DexVLG, fake_batch, param_count                 model wrapper: init, compute_loss, sample_poses (vlg.py)
     DexVLGConfig, get_variant, DEXVLG_3B, DEXVLG_TINY, POSE_DIM      variants (variants.py)
-    DexVLGNet                                       the flax module (pose_expert.py)
+    DexVLGNet                                       the flax module (network.py)
     PaliGemma, PaliGemmaConfig, PALIGEMMA_3B_224    the VLM alone (paligemma.py)
     SigLIP, SiglipConfig, SO400M_14_224             vision tower (siglip.py)
     Gemma, GemmaConfig, GEMMA_2B, GEMMA_300M_EXPERT, prefix_lm_mask, run_layers     decoder (gemma.py)
@@ -17,7 +17,7 @@ Public API:
 from dexvlg_jax.models.depth_encoder import DepthEncoder, DepthEncoderConfig, backproject_depth
 from dexvlg_jax.models.gemma import GEMMA_2B, GEMMA_300M_EXPERT, Gemma, GemmaConfig, prefix_lm_mask, run_layers
 from dexvlg_jax.models.paligemma import PALIGEMMA_3B_224, PaliGemma, PaliGemmaConfig
-from dexvlg_jax.models.pose_expert import DexVLGNet
+from dexvlg_jax.models.network import DexVLGNet
 from dexvlg_jax.models.siglip import SO400M_14_224, SigLIP, SiglipConfig
 from dexvlg_jax.models.variants import DEXVLG_3B, DEXVLG_TINY, POSE_DIM, DexVLGConfig, get_variant
 from dexvlg_jax.models.vlg import DexVLG, fake_batch, param_count

@@ -31,7 +31,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from dexvlg_jax.models import diffusion
-from dexvlg_jax.models.pose_expert import DexVLGNet
+from dexvlg_jax.models.network import DexVLGNet
 from dexvlg_jax.models.variants import POSE_DIM, DexVLGConfig
 
 OBS_KEYS = ("image", "depth", "intrinsics", "tokens", "token_mask")
