@@ -4,6 +4,7 @@ the grasp file format. Object frame, metres, radians throughout; poses are (tran
 """
 from dexvlg_jax.grasp.energy import (
     TERMS,
+    EnergyConfig,
     EnergyWeights,
     SynthObject,
     energy_terms,
@@ -31,7 +32,6 @@ from dexvlg_jax.grasp.io import load_grasps, save_grasps
 from dexvlg_jax.grasp.lp import LPSolution, solve_lp, solve_lp_batch
 from dexvlg_jax.grasp.metrics import FilterConfig, failure_reasons, grasp_metrics
 from dexvlg_jax.grasp.optimizer import (
-    EnergyConfig,
     OptimizerConfig,
     grasp_keys,
     optimize_batch,

@@ -63,6 +63,17 @@ class EnergyWeights:
     table: float = 1000.0
 
 
+@dataclasses.dataclass(frozen=True)
+class EnergyConfig:
+    """What the energy is: mode ('wrap'|'pinch'), E_fc kind ('dfc'|'lp_dfc'), weights, speed knobs."""
+
+    mode: str = "wrap"
+    fc_kind: str = "lp_dfc"
+    weights: EnergyWeights = EnergyWeights()
+    points_per_primitive: int = 16  # object points tested against each hand primitive (E_pen culling)
+    hand_point_stride: int = 1  # keep every n-th of the 1040 hand surface points for E_hpen
+
+
 @flax.struct.dataclass
 class SynthObject:
     """What synthesis needs of an object, as device arrays (object frame, metres).

@@ -27,6 +27,7 @@ from jaxtyping import Array, Float
 
 from dexvlg_jax.devices import data_mesh
 from dexvlg_jax.grasp import energy as E
+from dexvlg_jax.grasp.energy import EnergyConfig
 
 OPTIMIZERS = ("annealing", "adam")
 
@@ -45,17 +46,6 @@ class OptimizerConfig:
     decay: float = 0.95
     mu: float = 0.98
     learning_rate: float = 0.003  # adam: peak step (metres / radians per coordinate), cosine-decayed to 5%
-
-
-@dataclasses.dataclass(frozen=True)
-class EnergyConfig:
-    """What the energy is: mode ('wrap'|'pinch'), E_fc kind ('dfc'|'lp_dfc'), weights, speed knobs."""
-
-    mode: str = "wrap"
-    fc_kind: str = "lp_dfc"
-    weights: E.EnergyWeights = E.EnergyWeights()
-    points_per_primitive: int = 16  # object points tested against each hand primitive (E_pen culling)
-    hand_point_stride: int = 1  # keep every n-th of the 1040 hand surface points for E_hpen
 
 
 def _energy_fn(obj, ecfg: EnergyConfig):
