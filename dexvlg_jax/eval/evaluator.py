@@ -11,7 +11,8 @@ Report (a dict; also eval_results.json / eval_table.txt under `out_dir`): {"poli
 part, mode, reason}], "objects" {object_id: {"split", "label", "category", "diagonal_m", "tabletop"}}, "trials"
 [per trial: object, category, split, label, part, part_id, mode, sample, instruction, source, success, pta, pga,
 reason], "pictures", "seconds"}; `evaluate_checkpoint` adds "step", "checkpoint", "head",
-"joints_out_of_range_fraction" and, with `config.compare_retrieval`, "retrieval" (the baseline's summary) with
+"joints_out_of_range_fraction", "timing" (`ModelPolicy.timing`: compile seconds and seconds per grasp for
+sampling, ranking and refinement) and, with `config.compare_retrieval`, "retrieval" (the baseline's summary) with
 both policies in "table".
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dexvlg_jax.data import writer
 from dexvlg_jax.eval import tables
 from dexvlg_jax.eval.conditions import load_scenes, scene_conditions
 from dexvlg_jax.eval.policies import ModelPolicy, RetrievalPolicy
+from dexvlg_jax.grasp.refine import RefineConfig
 from dexvlg_jax.train.checkpoint import load_checkpoint
 
 POLICIES = ("model", "retrieval")
@@ -55,6 +57,11 @@ class EvalConfig:
       clip_joints: clip sampled joint angles to the hand's limits before execution, as the LEAP Hand's position
         controller does with an out-of-range command (the report gives the fraction of angles clipped); with
         False, such poses fail in simulation as "joints_out_of_range".
+      refine: refine the model's object-frame samples against the observed depth points and the table plane
+        before simulation (`grasp.refine`, `refine_steps` Adam steps, `grasp.refine.RefineConfig` defaults).
+      refine_steps: refinement steps when `refine` is on.
+      rank_candidates: if > samples, sample this many per observation and keep the `samples` with the lowest
+        observed-geometry energy (`grasp.refine.rank_poses`); 0 = off.
     """
 
     policy: str = "model"
@@ -74,12 +81,18 @@ class EvalConfig:
     backend: str = "c"
     pictures: int = 4
     clip_joints: bool = True
+    refine: bool = False
+    refine_steps: int = 20
+    rank_candidates: int = 0
 
     def __post_init__(self):
         if self.policy not in POLICIES:
             raise ValueError(f"EvalConfig.policy must be one of {POLICIES}, got {self.policy!r}")
         if self.samples < 1 or self.views < 1:
             raise ValueError(f"EvalConfig: samples and views must be >= 1, got {self.samples}, {self.views}")
+        if self.refine_steps < 0 or self.rank_candidates < 0:
+            raise ValueError(f"EvalConfig: refine_steps and rank_candidates must be >= 0, got {self.refine_steps}, "
+                             f"{self.rank_candidates}")
 
 
 def evaluate_policy(policy, scenes, config: EvalConfig, protocol=None, scene_config=None) -> dict:
@@ -193,9 +206,12 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
         manifest_config = writer.read_manifest(dataset).get("config") or {}
         model = ModelPolicy(train_config, params, manifest_config, views=config.views, samples=config.samples,
                             num_steps=config.num_steps, seed=config.seed, clip_joints=config.clip_joints,
-                            templates=config.templates, batch_size=config.batch_size)
+                            templates=config.templates, batch_size=config.batch_size,
+                            refine=RefineConfig(steps=config.refine_steps) if config.refine else None,
+                            rank_candidates=config.rank_candidates)
         report = evaluate_policy(model, scenes, config, protocol, scene_config)
         report["joints_out_of_range_fraction"] = model.clipped_fraction
+        report["timing"] = model.timing
         if config.compare_retrieval:
             baseline = evaluate_policy(retrieval, scenes, config, protocol, scene_config)
             report["retrieval"] = {"summary": baseline["summary"], "trials": baseline["trials"]}

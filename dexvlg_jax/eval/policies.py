@@ -9,23 +9,32 @@ conditions with the same number of trials.
   size, field of view and camera rig as the dataset's records), applies the training input transforms
   (`data.source.ResizeCrop`, `TokenizeInstruction`, `train.input_pipeline.ToModelInputs`), writes one instruction
   per (condition, view) from the held-out ("eval") templates, samples K poses in the camera frame and maps them to
-  the object frame with object_to_camera = world_to_camera @ object_to_world.
+  the object frame with object_to_camera = world_to_camera @ object_to_world. Optional (issue 13, off by
+  default): `rank_candidates` > samples samples that many per observation and keeps the `samples` best by the
+  observed-geometry energy; `refine` (a `grasp.refine.RefineConfig`) refines the kept ones against the observed
+  depth points (mapped to the object frame with the same transform) and the table plane (`grasp.refine`).
+  `timing` gives compile seconds and seconds per delivered grasp for sampling, ranking (its seconds include its
+  compilation) and refinement.
 - `RetrievalPolicy`: for each condition, K x views random sim-passing grasps (object frame) of TRAIN-split objects
   of the same category, part name and mode. A condition with none gets NaN poses (failed trials, source
   "no_train_grasp").
 """
 from __future__ import annotations
 
+import time
 import zlib
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from dexvlg_jax import render
 from dexvlg_jax.data import instructions, pipeline
 from dexvlg_jax.data.schema import transform_pose
 from dexvlg_jax.data.source import ResizeCrop, TokenizeInstruction
 from dexvlg_jax.data.tokenizer import Tokenizer
 from dexvlg_jax.eval.conditions import EvalScene, passing
+from dexvlg_jax.grasp import refine as refine_lib
 from dexvlg_jax.hand.constants import POSE_DIM
 from dexvlg_jax.hand.model import load_hand
 from dexvlg_jax.hand.pose import HandPose
@@ -45,11 +54,15 @@ def camera_to_object(poses_camera: np.ndarray, object_to_camera: np.ndarray) -> 
 
 
 def observation_rows(scene: EvalScene, conditions, render_config: pipeline.DatasetConfig, image_size: int,
-                     tokenizer, max_text_len: int, rng: np.random.Generator, templates: str = "eval"):
+                     tokenizer, max_text_len: int, rng: np.random.Generator, templates: str = "eval",
+                     render_out: list | None = None):
     """The model inputs of one object: for every view (`render_config.views_per_object`) and condition, one
     row {"image", "depth", "intrinsics", "tokens", "token_mask"}; returns (rows, object_to_camera per row,
-    instruction per row), rows ordered view-major."""
+    instruction per row), rows ordered view-major. render_out: a list that receives the raw render
+    (intrinsics (3, 3), extrinsics (V, 4, 4), `render.RenderOutput`) before resizing."""
     intrinsics, extrinsics, out = pipeline.render_views(scene.obj, scene.tabletop, render_config, rng)
+    if render_out is not None:
+        render_out.append((intrinsics, extrinsics, out))
     rgb = np.asarray(np.round(np.asarray(out.rgb) * 255), np.uint8)
     depth, mask = np.asarray(out.depth, np.float32), np.asarray(out.part_mask, np.int32)
     transforms = [ResizeCrop(image_size), TokenizeInstruction(tokenizer, max_text_len), ToModelInputs()]
@@ -69,19 +82,35 @@ def observation_rows(scene: EvalScene, conditions, render_config: pipeline.Datas
     return rows, to_camera, texts
 
 
+def view_observations(scene: EvalScene, intrinsics: np.ndarray, extrinsics: np.ndarray, depth: np.ndarray,
+                      config: refine_lib.RefineConfig) -> list:
+    """One `grasp.refine.ObservedScene` per rendered view: the depth (V, H, W) back-projected, mapped to the
+    object frame (inverse of object_to_camera), points more than `config.min_height` above the table kept."""
+    up, offset = scene.tabletop.table_plane()
+    out = []
+    for view in range(len(extrinsics)):
+        d = np.asarray(depth[view], np.float32)
+        points = np.asarray(render.backproject(jnp.asarray(d), jnp.asarray(intrinsics, jnp.float32)))
+        object_to_camera = extrinsics[view] @ scene.tabletop.object_to_world
+        out.append(refine_lib.observed_scene(points.reshape(-1, 3)[d.reshape(-1) > 0],
+                                             np.linalg.inv(object_to_camera), up, offset, config.num_points,
+                                             config.min_height))
+    return out
+
+
 class ModelPolicy:
     """A trained DexVLG sampling `samples` grasps per rendered view and instruction.
 
     train_config / params: from `train.load_checkpoint`; manifest_config: the dataset's build config (manifest
-    "config": image_size, fov_y_deg); views, samples, num_steps, seed, clip_joints, templates, batch_size:
-    see `evaluator.EvalConfig`.
+    "config": image_size, fov_y_deg); views, samples, num_steps, seed, clip_joints, templates, batch_size,
+    rank_candidates: see `evaluator.EvalConfig`; refine: a `grasp.refine.RefineConfig` (None: no refinement).
     """
 
     name = "model"
 
     def __init__(self, train_config, params, manifest_config: dict, views: int = 1, samples: int = 4,
                  num_steps: int | None = None, seed: int = 0, clip_joints: bool = True, templates: str = "eval",
-                 batch_size: int = 16):
+                 batch_size: int = 16, refine: refine_lib.RefineConfig | None = None, rank_candidates: int = 0):
         self.model_config = train_config.model
         self.params = params
         self.tokenizer = Tokenizer(train_config.data.tokenizer_path)
@@ -95,33 +124,90 @@ class ModelPolicy:
         hand = load_hand()
         self.joint_lower, self.joint_upper = hand.joint_lower, hand.joint_upper
         self.clipped_fraction = float("nan")
+        self.refine_config, self.rank_candidates = refine, int(rank_candidates)
+        self.candidates = max(self.samples, self.rank_candidates)
+        self.timing: dict = {}
 
     def _sample_rows(self, rows: list[dict]) -> np.ndarray:
-        """(N, K, 25) camera-frame samples, in fixed-size padded batches (one compiled program)."""
+        """(N, candidates, 25) camera-frame samples, in fixed-size padded batches (one compiled program)."""
         key = jax.random.key(self.seed)
-        out = []
+        out, compiled, seconds, compile_s = [], None, 0.0, 0.0
         for start in range(0, len(rows), self.batch_size):
             chunk = rows[start:start + self.batch_size]
             padded = chunk + [chunk[-1]] * (self.batch_size - len(chunk))
             batch = {k: np.stack([r[k] for r in padded]) for k in OBS_KEYS}
             key, sample_key = jax.random.split(key)
-            sampled = self._sample(self.params, sample_key, batch, num_steps=self.num_steps,
-                                   num_samples=self.samples)
-            out.append(np.asarray(sampled)[:len(chunk)])
+            if compiled is None:
+                began = time.perf_counter()
+                compiled = self._sample.lower(self.params, sample_key, batch, num_steps=self.num_steps,
+                                              num_samples=self.candidates).compile()
+                compile_s = time.perf_counter() - began
+            began = time.perf_counter()
+            sampled = np.asarray(compiled(self.params, sample_key, batch))
+            seconds += time.perf_counter() - began
+            out.append(sampled[:len(chunk)])
+        self.timing.update(sample_compile_s=compile_s, sample_s=seconds)
+        return np.concatenate(out) if out else np.zeros((0, self.candidates, POSE_DIM), np.float32)
+
+    def _rank_and_refine(self, poses: np.ndarray, scenes: list, modes: list[str]) -> np.ndarray:
+        """Object-frame candidates (N, candidates, 25) -> (N, samples, 25): the `samples` best by observed
+        energy (with rank_candidates), then refined (with refine); padded batches of `batch_size` observations."""
+        config = self.refine_config or refine_lib.RefineConfig()
+        masks = np.stack([refine_lib.contact_mask(m) for m in modes]) if modes else np.zeros((0, 7), np.float32)
+        rank_s = refine_s = refine_compile_s = 0.0
+        compiled, out = None, []
+        for start in range(0, len(poses), self.batch_size):
+            stop = min(start + self.batch_size, len(poses))
+            idx = np.r_[np.arange(start, stop), np.full(self.batch_size - (stop - start), stop - 1)]
+            chunk, chunk_masks = poses[idx], jnp.asarray(masks[idx])
+            chunk_scenes = refine_lib.stack_scenes([scenes[i] for i in idx])
+            if self.rank_candidates > self.samples:
+                began = time.perf_counter()
+                order, _ = refine_lib.rank_poses(chunk, chunk_scenes, chunk_masks, config)
+                chunk = np.take_along_axis(chunk, order[:, :self.samples, None], 1)
+                rank_s += time.perf_counter() - began
+            chunk = chunk[:, :self.samples]
+            if self.refine_config is not None:
+                args = (jnp.asarray(chunk, jnp.float32), chunk_scenes, chunk_masks)
+                if compiled is None:
+                    began = time.perf_counter()
+                    compiled = refine_lib.refine_poses.lower(*args, config=config).compile()
+                    refine_compile_s = time.perf_counter() - began
+                began = time.perf_counter()
+                chunk = np.array(compiled(*args)[0])
+                refine_s += time.perf_counter() - began
+            out.append(chunk[:stop - start])
+        self.timing.update(rank_s=rank_s, refine_s=refine_s, refine_compile_s=refine_compile_s)
         return np.concatenate(out) if out else np.zeros((0, self.samples, POSE_DIM), np.float32)
 
     def propose(self, items):
-        rows, to_camera, texts, spans = [], [], [], []
+        rows, to_camera, texts, spans, observed, modes = [], [], [], [], [], []
+        extra = self.refine_config is not None or self.rank_candidates > self.samples
+        self.timing = {}
         for scene, conditions in items:
             rng = scene_rng(self.seed, scene.object_id, 0)
+            raw = []
             r, t, x = observation_rows(scene, conditions, self.render_config, self.model_config.image_size,
-                                       self.tokenizer, self.model_config.max_text_len, rng, self.templates)
+                                       self.tokenizer, self.model_config.max_text_len, rng, self.templates,
+                                       render_out=raw)
             spans.append((len(rows), len(conditions)))
             rows += r
             to_camera += t
             texts += x
+            if extra:
+                intrinsics, extrinsics, out = raw[0]
+                views = view_observations(scene, intrinsics, extrinsics, np.asarray(out.depth),
+                                          self.refine_config or refine_lib.RefineConfig())
+                observed += [v for v in views for _ in conditions]  # rows are view-major
+                modes += [c.mode for _ in views for c in conditions]
         sampled = self._sample_rows(rows)
         poses = np.stack([camera_to_object(s, m) for s, m in zip(sampled, to_camera)]) if rows else sampled
+        if extra:
+            poses = self._rank_and_refine(poses, observed, modes)
+        delivered = max(len(rows) * self.samples, 1)
+        self.timing = {k: round(v, 4) for k, v in self.timing.items()}
+        self.timing.update({f"{k}_per_grasp": round(self.timing.get(k, 0.0) / delivered, 6)
+                            for k in ("sample_s", "rank_s", "refine_s")}, grasps=len(rows) * self.samples)
         hand_pose = HandPose.from_vector(poses)
         outside = (hand_pose.joints < self.joint_lower) | (hand_pose.joints > self.joint_upper)
         self.clipped_fraction = float(outside.mean()) if outside.size else float("nan")

@@ -40,4 +40,14 @@ from dexvlg_jax.grasp.optimizer import (
 )
 from dexvlg_jax.devices import data_mesh
 from dexvlg_jax.grasp.q1 import primitive_wrenches, q1_metric, q1_metric_batch, q1_reference
+from dexvlg_jax.grasp.refine import (
+    ObservedScene,
+    RefineConfig,
+    contact_mask,
+    observed_energy,
+    observed_scene,
+    observed_terms,
+    rank_poses,
+    refine_poses,
+)
 from dexvlg_jax.grasp.synthesize import SynthConfig, summarize, synthesize_object
