@@ -256,44 +256,50 @@ def model(args, sizes, budget, deadline) -> dict:
 
     # Largest batch that fits: compile a probe size, read XLA's memory analysis, extrapolate linearly in batch to
     # pick the largest candidate under 90% of device memory, compile that (at most two compilations of the step).
+    # The probe's temp memory holds batch-independent buffers too (gradients and updates, ~2 x the float32 params
+    # per device): they are taken out before scaling. A run that still runs out of memory falls back to the probe.
     probe = sizes["probe_per_device"]
     entry, compiled, batch, need = compile_at(probe)
     out["tries"].append(entry)
-    chosen = (entry, compiled, batch)
+    runs = [(entry, compiled, batch)] if compiled is not None else []
     if limit and need:
-        per_ex = entry["temp_bytes_per_device"] / probe  # temp bytes per example and device (an upper bound)
-        fixed = need - entry["temp_bytes_per_device"]
+        param_bytes = 4 * out["params"] / ndev
+        temp = entry["temp_bytes_per_device"]
+        fixed = need - temp + min(2 * param_bytes, 0.8 * temp)
+        per_ex = (need - fixed) / probe
         fitting = [c for c in sizes["per_device_batches"] if fixed + per_ex * c < 0.9 * limit]
         target = max(fitting) if fitting else min(sizes["per_device_batches"])
-        out["memory_estimate"] = {"fixed_bytes": fixed, "temp_bytes_per_example": int(per_ex),
+        out["memory_estimate"] = {"fixed_bytes": int(fixed), "bytes_per_example": int(per_ex),
                                   "target_per_device": target}
-        if target != probe and budget.fits(2 * entry["compile_s"], deadline):
-            e2, c2, b2, _ = compile_at(target)
+        if target != probe and budget.fits(2 * entry.get("compile_s", 0.0), deadline):
+            e2, c2, b2, need2 = compile_at(target)
             out["tries"].append(e2)
-            if c2 is not None:
-                chosen = (e2, c2, b2)
-            elif compiled is None:
-                raise RuntimeError(f"model: no batch fits ({out['tries']})")
-    entry, compiled, batch = chosen
-    if compiled is None:
-        raise RuntimeError(f"model: the probe batch does not compile ({entry})")
-    global_batch = entry["batch"]
-    cost = compiled.cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    xla_flops = float(cost.get("flops", 0.0)) if cost else 0.0
-    try:
-        state, metrics = compiled(state, batch)  # warm-up
-        jax.block_until_ready(metrics["loss"])
-        start = time.perf_counter()
-        for _ in range(sizes["train_steps"]):
-            state, metrics = compiled(state, batch)
-        jax.block_until_ready(metrics["loss"])
-        seconds = (time.perf_counter() - start) / sizes["train_steps"]
-    except Exception as error:
-        if not is_oom(error):
-            raise
-        entry["oom"] = f"run: {str(error)[:300]}"
-        raise RuntimeError(f"model: out of memory at batch {global_batch} despite the memory analysis") from error
+            if c2 is not None and not (need2 and need2 > limit):
+                runs.insert(0 if target > probe else len(runs), (e2, c2, b2))
+    if not runs:
+        raise RuntimeError(f"model: no batch compiles within device memory ({out['tries']})")
+    for entry, compiled, batch in runs:
+        global_batch = entry["batch"]
+        cost = compiled.cost_analysis()
+        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+        xla_flops = float(cost.get("flops", 0.0)) if cost else 0.0
+        try:
+            state, metrics = compiled(state, batch)  # warm-up
+            jax.block_until_ready(metrics["loss"])
+            start = time.perf_counter()
+            for _ in range(sizes["train_steps"]):
+                state, metrics = compiled(state, batch)
+            jax.block_until_ready(metrics["loss"])
+            seconds = (time.perf_counter() - start) / sizes["train_steps"]
+            break
+        except Exception as error:
+            if not is_oom(error):
+                raise
+            entry["oom"] = f"run: {str(error)[:300]}"
+            state = None
+            state, _, _ = init_train_state(net.init, ocfg, 0, mesh)  # the donated state is gone
+    else:
+        raise RuntimeError(f"model: every batch tried ran out of memory ({out['tries']})")
     model_flops = flops["train_flops"] * global_batch / seconds
     entry.update(step_s=_r(seconds), samples_per_s=_r(global_batch / seconds), loss=_r(float(metrics["loss"])),
                  model_flops_per_s=_r(model_flops), xla_flops_per_step_per_device=_r(xla_flops),

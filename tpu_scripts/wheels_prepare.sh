@@ -5,7 +5,7 @@
 # tpu_scripts/wheels_install.sh OUTDIR there.
 #   usage: tpu_scripts/wheels_prepare.sh OUTDIR            (e.g. accelerator/wheels: ignored by git)
 # Versions: each package is pinned to the version installed where this runs (the one the tests passed with), else
-# the newest. Total must stay within 64 MiB (the GPU machine's carry limit): ~37 MiB with the list below.
+# the newest. Total must stay within 64 MiB (the GPU machine's carry limit): ~48 MiB (50.4 MB) with the list below.
 #
 # MuJoCo Warp (impl="warp") is NOT included: warp-lang's manylinux wheel is ~149 MB (mujoco-warp itself ~2.5 MB),
 # more than twice the 64 MiB limit, so the benchmark measures MJX with impl="jax" and records warp as skipped.
@@ -24,6 +24,7 @@ PACKAGES=(
   jaxtyping wadler-lindig                                     # shape annotations throughout
   ml-collections                                              # configs/eval/sim.py
   grain array-record portpicker psutil cloudpickle tqdm       # dexvlg_jax.train imports its input pipeline
+  pillow                                                      # configs/eval/sim.py -> dexvlg_jax.eval -> viz
 )
 mkdir -p "$OUT"
 SPECS=()
