@@ -38,7 +38,7 @@ from dexvlg_jax import hand
 from dexvlg_jax.geometry.mesh_sdf import SDFGrid, sdf_grid_query
 from dexvlg_jax.geometry.primitives import BOX, box_sdf, capsule_sdf, safe_norm
 from dexvlg_jax.grasp import force_closure as fc
-from dexvlg_jax.hand import constants as HC
+from dexvlg_jax.hand import constants
 from dexvlg_jax.hand.kinematics import penetration_spheres
 
 FC_KINDS = ("dfc", "lp_dfc")
@@ -143,17 +143,17 @@ def primitive_heights(frames: hand.LinkFrames, up: Float[Array, "3"], offset: Fl
 
 
 def contact_site_names(mode: str) -> tuple:
-    if mode not in HC.MODES:
-        raise ValueError(f"mode must be one of {HC.MODES}, got {mode!r}")
-    return HC.WRAP_CONTACT_SITES if mode == "wrap" else HC.PINCH_CONTACT_SITES
+    if mode not in constants.MODES:
+        raise ValueError(f"mode must be one of {constants.MODES}, got {mode!r}")
+    return constants.WRAP_CONTACT_SITES if mode == "wrap" else constants.PINCH_CONTACT_SITES
 
 
 def _site_normal_local(name: str) -> np.ndarray:
     """Outward (palmar) normal of a contact site in its link frame."""
     h = hand.load_hand()
-    link_name = HC.LINK_NAMES[h.site_link[name]]
-    key = link_name if link_name in HC.PALMAR_DIRECTION else link_name.split("_")[-1]
-    return np.asarray(HC.PALMAR_DIRECTION[key], np.float32)
+    link_name = constants.LINK_NAMES[h.site_link[name]]
+    key = link_name if link_name in constants.PALMAR_DIRECTION else link_name.split("_")[-1]
+    return np.asarray(constants.PALMAR_DIRECTION[key], np.float32)
 
 
 def hand_contacts(frames: hand.LinkFrames, mode: str):

@@ -26,7 +26,7 @@ from jaxtyping import Array, Float
 
 from dexvlg_jax import hand
 from dexvlg_jax.geometry.mesh_sdf import sdf_grid_query
-from dexvlg_jax.grasp import energy as E
+from dexvlg_jax.grasp.energy import SynthObject, hand_contacts, object_normals, primitive_heights
 from dexvlg_jax.grasp import force_closure as fc
 from dexvlg_jax.grasp import q1 as q1_lib
 
@@ -51,7 +51,7 @@ class FilterConfig:
 
 
 @jax.jit
-def _geometry_metrics(poses, obj: E.SynthObject, contact_idx, mode_is_wrap):
+def _geometry_metrics(poses, obj: SynthObject, contact_idx, mode_is_wrap):
     """Batched geometric metrics; contacts are computed for both modes and selected by `mode_is_wrap` (G,)."""
     h = hand.load_hand()
 
@@ -62,13 +62,13 @@ def _geometry_metrics(poses, obj: E.SynthObject, contact_idx, mode_is_wrap):
         hpts = hand.link_points_to_world(frames, h.surface_link, h.surface_pos)
         hpen = jnp.max(jax.nn.relu(-sdf_grid_query(obj.sdf, hpts)))
         spen = jnp.max(hand.self_penetration(frames))
-        table = jnp.max(jax.nn.relu(-E.primitive_heights(frames, obj.table_up, obj.table_offset)))
-        xw, _ = E.hand_contacts(frames, "wrap")
-        xp, _ = E.hand_contacts(frames, "pinch")
+        table = jnp.max(jax.nn.relu(-primitive_heights(frames, obj.table_up, obj.table_offset)))
+        xw, _ = hand_contacts(frames, "wrap")
+        xp, _ = hand_contacts(frames, "pinch")
         xp = jnp.concatenate([xp, jnp.full((xw.shape[0] - xp.shape[0], 3), jnp.nan)])
         x = jnp.where(is_wrap, xw, xp)
         dist = sdf_grid_query(obj.sdf, jnp.nan_to_num(x))
-        normals = -E.object_normals(obj.sdf, jnp.nan_to_num(x))
+        normals = -object_normals(obj.sdf, jnp.nan_to_num(x))
         nearest = jnp.argmin(jnp.sum((x[:, None] - obj.points[None]) ** 2, -1), axis=1)
         return (pen * 1e3, hpen * 1e3, spen * 1e3, table * 1e3, x, jnp.abs(dist) * 1e3, normals,
                 obj.part_ids[nearest])
@@ -76,7 +76,7 @@ def _geometry_metrics(poses, obj: E.SynthObject, contact_idx, mode_is_wrap):
     return jax.vmap(one)(poses, mode_is_wrap)
 
 
-def _pad_points(obj: E.SynthObject) -> E.SynthObject:
+def _pad_points(obj: SynthObject) -> SynthObject:
     n = obj.points.shape[0]
     pad = (-n) % 64
     if pad == 0:
@@ -85,7 +85,7 @@ def _pad_points(obj: E.SynthObject) -> E.SynthObject:
     return obj.replace(points=rep(obj.points), normals=rep(obj.normals), part_ids=rep(obj.part_ids))
 
 
-def grasp_metrics(poses: Float[Array, "G 25"], obj: E.SynthObject, modes, part_ids,
+def grasp_metrics(poses: Float[Array, "G 25"], obj: SynthObject, modes, part_ids,
                   cfg: FilterConfig = FilterConfig()) -> dict:
     """Metrics of G grasps (numpy arrays keyed as in the module docstring; C padded to 7 with NaN for pinch).
 

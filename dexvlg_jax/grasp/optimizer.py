@@ -26,8 +26,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float
 
 from dexvlg_jax.devices import data_mesh
-from dexvlg_jax.grasp import energy as E
-from dexvlg_jax.grasp.energy import EnergyConfig
+from dexvlg_jax.grasp.energy import EnergyConfig, SynthObject, energy_terms, near_object_points, total_energy
 
 OPTIMIZERS = ("annealing", "adam")
 
@@ -50,16 +49,16 @@ class OptimizerConfig:
 
 def _energy_fn(obj, ecfg: EnergyConfig):
     def fn(pose, near, face):
-        terms = E.energy_terms(pose, obj, near, ecfg.mode, ecfg.fc_kind, face, ecfg.hand_point_stride)
-        return E.total_energy(terms, ecfg.weights), terms
+        terms = energy_terms(pose, obj, near, ecfg.mode, ecfg.fc_kind, face, ecfg.hand_point_stride)
+        return total_energy(terms, ecfg.weights), terms
     return jax.value_and_grad(fn, has_aux=True)
 
 
 def _refresh(pose, obj, ecfg: EnergyConfig):
     """Block-start auxiliaries of one grasp: culled object points (Gp, K, 3) and the LP-DFC face."""
-    near = E.near_object_points(pose, obj, ecfg.points_per_primitive)
+    near = near_object_points(pose, obj, ecfg.points_per_primitive)
     if ecfg.fc_kind == "lp_dfc":
-        face = E.energy_terms(pose, obj, near, ecfg.mode, ecfg.fc_kind, None, ecfg.hand_point_stride)["face"]
+        face = energy_terms(pose, obj, near, ecfg.mode, ecfg.fc_kind, None, ecfg.hand_point_stride)["face"]
     else:
         face = jnp.asarray(-1, jnp.int32)
     return near, jax.lax.stop_gradient(face)
@@ -69,7 +68,7 @@ def _finite(g):
     return jnp.where(jnp.isfinite(g), g, 0.0)
 
 
-def optimize_one(pose: Float[Array, "25"], key, obj: E.SynthObject, ecfg: EnergyConfig, ocfg: OptimizerConfig):
+def optimize_one(pose: Float[Array, "25"], key, obj: SynthObject, ecfg: EnergyConfig, ocfg: OptimizerConfig):
     """Optimise one grasp. Returns (final pose (25,), final energy (), terms dict, acceptance rate ())."""
     if ocfg.kind not in OPTIMIZERS:
         raise ValueError(f"optimizer kind must be one of {OPTIMIZERS}, got {ocfg.kind!r}")
@@ -124,12 +123,12 @@ def grasp_keys(rng, num: int, offset: int = 0):
 
 
 @functools.partial(jax.jit, static_argnames=("ecfg", "ocfg"))
-def optimize_batch(poses: Float[Array, "G 25"], keys, obj: E.SynthObject, ecfg: EnergyConfig, ocfg: OptimizerConfig):
+def optimize_batch(poses: Float[Array, "G 25"], keys, obj: SynthObject, ecfg: EnergyConfig, ocfg: OptimizerConfig):
     """`optimize_one` vmapped over grasps (jitted). keys: (G,) per-grasp keys (see `grasp_keys`)."""
     return jax.vmap(lambda p, k: optimize_one(p, k, obj, ecfg, ocfg))(poses, keys)
 
 
-def optimize_sharded(poses: Float[Array, "G 25"], rng, obj: E.SynthObject, ecfg: EnergyConfig,
+def optimize_sharded(poses: Float[Array, "G 25"], rng, obj: SynthObject, ecfg: EnergyConfig,
                      ocfg: OptimizerConfig, mesh: Mesh | None = None, offset: int = 0):
     """Optimise G grasps sharded over the mesh's "data" axis (object replicated). G is padded to a multiple of
     the device count; the padding is dropped from the outputs. Returns the same tuple as `optimize_batch`."""

@@ -11,7 +11,7 @@ import mujoco
 import numpy as np
 
 from dexvlg_jax.geometry.primitives import BOX, CAPSULE
-from dexvlg_jax.hand import constants as C
+from dexvlg_jax.hand import constants
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,8 +122,8 @@ def _subsample_per_link(link, pos, normal, budget):
 
 
 def _palmar_direction(link_name: str) -> np.ndarray:
-    key = link_name if link_name in C.PALMAR_DIRECTION else link_name.split("_")[-1]
-    return np.asarray(C.PALMAR_DIRECTION[key])
+    key = link_name if link_name in constants.PALMAR_DIRECTION else link_name.split("_")[-1]
+    return np.asarray(constants.PALMAR_DIRECTION[key])
 
 
 def _spheres_for_box(half: np.ndarray):
@@ -145,13 +145,13 @@ def load_hand(candidates_per_link: int = 6, surface_points_per_link: int = 52) -
     (4x on the palm): 1040 by default. Both are dense 3 mm surface grids subsampled, so they cover each link evenly.
     """
     candidate_spacing = surface_spacing = 0.003
-    m = mujoco.MjModel.from_xml_path(C.MJCF_PATH)
+    m = mujoco.MjModel.from_xml_path(constants.MJCF_PATH)
     names = tuple(m.body(b).name for b in range(1, m.nbody))
-    if names != C.LINK_NAMES:
-        raise ValueError(f"{C.MJCF_PATH}: bodies {names} differ from constants.LINK_NAMES {C.LINK_NAMES}")
+    if names != constants.LINK_NAMES:
+        raise ValueError(f"{constants.MJCF_PATH}: bodies {names} differ from constants.LINK_NAMES {constants.LINK_NAMES}")
     jnames = tuple(m.joint(j).name for j in range(m.njnt))
-    if jnames != C.JOINT_NAMES:
-        raise ValueError(f"{C.MJCF_PATH}: joints {jnames} differ from constants.JOINT_NAMES")
+    if jnames != constants.JOINT_NAMES:
+        raise ValueError(f"{constants.MJCF_PATH}: joints {jnames} differ from constants.JOINT_NAMES")
     L = len(names)
     parent = np.array([m.body_parentid[b + 1] - 1 for b in range(L)])
     body_rot = np.stack([np.asarray(_quat_np(m.body_quat[b + 1])) for b in range(L)])
@@ -161,7 +161,7 @@ def load_hand(candidates_per_link: int = 6, surface_points_per_link: int = 52) -
         link = m.jnt_bodyid[j] - 1
         joint_index[link], joint_axis[link] = j, m.jnt_axis[j]
         if np.any(m.jnt_pos[j] != 0):
-            raise ValueError(f"{C.MJCF_PATH}: joint {jnames[j]} must sit at its body origin")
+            raise ValueError(f"{constants.MJCF_PATH}: joint {jnames[j]} must sit at its body origin")
 
     geoms = [g for g in range(m.ngeom) if m.geom_contype[g] or m.geom_conaffinity[g]]
     kinds = {int(mujoco.mjtGeom.mjGEOM_BOX): BOX, int(mujoco.mjtGeom.mjGEOM_CAPSULE): CAPSULE}
@@ -187,7 +187,7 @@ def load_hand(candidates_per_link: int = 6, surface_points_per_link: int = 52) -
             p, n = p @ rot.T + pos, n @ rot.T
             keep = _strictly_outside(p, geom_pos[same], geom_rot[same], geom_kind[same], geom_size[same])
             if is_cand:
-                if names[link] in C.LINKS_WITHOUT_CANDIDATES:
+                if names[link] in constants.LINKS_WITHOUT_CANDIDATES:
                     continue
                 keep &= n @ _palmar_direction(names[link]) > 0.5
             out[0].append(np.full(keep.sum(), link))

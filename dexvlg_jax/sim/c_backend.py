@@ -15,16 +15,16 @@ import mujoco
 import numpy as np
 from mujoco import rollout
 
-from dexvlg_jax.sim import protocols as P
-from dexvlg_jax.sim import records as R
-from dexvlg_jax.sim import scene as S
+from dexvlg_jax.sim import protocols
+from dexvlg_jax.sim import records
+from dexvlg_jax.sim.scene import Scene
 
 CONTROL_SPEC = (mujoco.mjtState.mjSTATE_CTRL | mujoco.mjtState.mjSTATE_XFRC_APPLIED
                 | mujoco.mjtState.mjSTATE_MOCAP_POS | mujoco.mjtState.mjSTATE_MOCAP_QUAT)
 STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS
 
 
-def count_part_contacts(scene: S.Scene, data: mujoco.MjData) -> np.ndarray:
+def count_part_contacts(scene: Scene, data: mujoco.MjData) -> np.ndarray:
     """Hand-object contacts (dist < 0) per object part (num_parts,) for a data with contacts computed."""
     counts = np.zeros(scene.num_parts, np.int64)
     hand = scene.is_hand_geom
@@ -39,7 +39,7 @@ def count_part_contacts(scene: S.Scene, data: mujoco.MjData) -> np.ndarray:
     return counts
 
 
-def control_array(scene: S.Scene, schedule: P.Schedule, rows: slice) -> np.ndarray:
+def control_array(scene: Scene, schedule: protocols.Schedule, rows: slice) -> np.ndarray:
     """Per-step rollout controls (b, T, 16 + 6 nbody + 7) for trials `rows`, all phases concatenated."""
     m = scene.model
     parts = []
@@ -53,7 +53,7 @@ def control_array(scene: S.Scene, schedule: P.Schedule, rows: slice) -> np.ndarr
     return np.ascontiguousarray(np.concatenate(parts, 1))
 
 
-def initial_states(scene: S.Scene, schedule: P.Schedule, rows: slice) -> np.ndarray:
+def initial_states(scene: Scene, schedule: protocols.Schedule, rows: slice) -> np.ndarray:
     """FULLPHYSICS initial states (b, nstate): qpos from the schedule, zero velocity, time 0."""
     m = scene.model
     d = mujoco.MjData(m)
@@ -67,15 +67,15 @@ def initial_states(scene: S.Scene, schedule: P.Schedule, rows: slice) -> np.ndar
     return np.stack(out)
 
 
-def run(scene: S.Scene, schedule: P.Schedule, protocol: P.ProtocolConfig, nthread: int | None = None,
-        chunk: int = 32) -> R.RawResult:
+def run(scene: Scene, schedule: protocols.Schedule, protocol: protocols.ProtocolConfig, nthread: int | None = None,
+        chunk: int = 32) -> records.RawResult:
     """Run every trial of `schedule` on C MuJoCo; returns the raw per-phase states and contacts."""
     m = scene.model
     nthread = nthread or os.cpu_count() or 1
     datas = [mujoco.MjData(m) for _ in range(nthread)]
     b = len(schedule.qpos0)
     ends = np.cumsum([p.steps for p in schedule.phases]) - 1
-    contact_idx = [p.name for p in schedule.phases].index(P.contact_phase(protocol))
+    contact_idx = [p.name for p in schedule.phases].index(protocols.contact_phase(protocol))
     qpos_cols = slice(1, 1 + m.nq)  # FULLPHYSICS state = time, qpos, qvel, act, ...
     phase_qpos = np.zeros((b, len(ends), m.nq))
     stable = np.zeros(b, bool)
@@ -97,10 +97,10 @@ def run(scene: S.Scene, schedule: P.Schedule, protocol: P.ProtocolConfig, nthrea
         d.qpos[:] = phase_qpos[i, contact_idx]
         mujoco.mj_fwdPosition(m, d)
         part_contacts[i] = count_part_contacts(scene, d)
-    return R.RawResult(phase_qpos=phase_qpos, part_contacts=part_contacts, stable=stable)
+    return records.RawResult(phase_qpos=phase_qpos, part_contacts=part_contacts, stable=stable)
 
 
-def evaluate(scene: S.Scene, protocol: P.ProtocolConfig, translation, rotation, joints, **kwargs) -> R.TrialRecord:
+def evaluate(scene: Scene, protocol: protocols.ProtocolConfig, translation, rotation, joints, **kwargs) -> records.TrialRecord:
     """Schedule, run and judge B poses (object frame) on C MuJoCo."""
-    schedule = P.build_schedule(protocol, scene, translation, rotation, joints)
-    return R.judge(protocol, schedule, run(scene, schedule, protocol, **kwargs))
+    schedule = protocols.build_schedule(protocol, scene, translation, rotation, joints)
+    return records.judge(protocol, schedule, run(scene, schedule, protocol, **kwargs))

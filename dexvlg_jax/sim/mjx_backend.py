@@ -23,9 +23,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Float, Int
 
 from dexvlg_jax.devices import data_mesh
-from dexvlg_jax.sim import protocols as P
-from dexvlg_jax.sim import records as R
-from dexvlg_jax.sim import scene as S
+from dexvlg_jax.sim import protocols
+from dexvlg_jax.sim import records
+from dexvlg_jax.sim.scene import Scene
 
 
 def _mjx():
@@ -34,7 +34,7 @@ def _mjx():
     return mjx
 
 
-def put_model(scene: S.Scene, impl: str = "jax"):
+def put_model(scene: Scene, impl: str = "jax"):
     """The scene's mjx.Model for `impl` ("jax" or "warp")."""
     if impl not in ("jax", "warp"):
         raise ValueError(f"impl must be 'jax' or 'warp', got {impl!r}")
@@ -97,8 +97,8 @@ def _compiled(phase_ends: tuple, contact_phase: int, object_body: int, hand_mask
 CPU_TRIALS_PER_DEVICE = 16
 
 
-def run(scene: S.Scene, schedule: P.Schedule, protocol: P.ProtocolConfig, mx=None, impl: str = "jax",
-        mesh: Mesh | None = None, trials_per_call: int | None = None) -> R.RawResult:
+def run(scene: Scene, schedule: protocols.Schedule, protocol: protocols.ProtocolConfig, mx=None, impl: str = "jax",
+        mesh: Mesh | None = None, trials_per_call: int | None = None) -> records.RawResult:
     """Run every trial of `schedule` with MJX (vmapped, jitted, sharded over `mesh`, default all devices).
 
     trials_per_call: split the batch into calls of this many trials (padded, one compilation); default: the whole
@@ -113,13 +113,13 @@ def run(scene: S.Scene, schedule: P.Schedule, protocol: P.ProtocolConfig, mx=Non
     if trials_per_call is not None and b > trials_per_call:
         parts = [_run_batch(scene, _subschedule(schedule, start, trials_per_call), protocol, mx, mesh,
                             pad_to=trials_per_call) for start in range(0, b, trials_per_call)]
-        return R.RawResult(phase_qpos=np.concatenate([p.phase_qpos for p in parts])[:b],
+        return records.RawResult(phase_qpos=np.concatenate([p.phase_qpos for p in parts])[:b],
                            part_contacts=np.concatenate([p.part_contacts for p in parts])[:b],
                            stable=np.concatenate([p.stable for p in parts])[:b])
     return _run_batch(scene, schedule, protocol, mx, mesh)
 
 
-def _subschedule(schedule: P.Schedule, start: int, count: int) -> P.Schedule:
+def _subschedule(schedule: protocols.Schedule, start: int, count: int) -> protocols.Schedule:
     """The trials [start, start + count) of a schedule (per-trial arrays sliced along their first axis)."""
     cut = slice(start, start + count)
     phases = [dataclasses.replace(p, ctrl=p.ctrl[cut], mocap_pos=p.mocap_pos[cut], mocap_quat=p.mocap_quat[cut])
@@ -128,7 +128,7 @@ def _subschedule(schedule: P.Schedule, start: int, count: int) -> P.Schedule:
                                reason=list(schedule.reason[cut]), penetration=schedule.penetration[cut])
 
 
-def _run_batch(scene, schedule, protocol, mx, mesh, pad_to: int | None = None) -> R.RawResult:
+def _run_batch(scene, schedule, protocol, mx, mesh, pad_to: int | None = None) -> records.RawResult:
     b = len(schedule.qpos0)
     ndev = mesh.devices.size
     pad = (-b) % ndev if pad_to is None else pad_to - b
@@ -139,16 +139,16 @@ def _run_batch(scene, schedule, protocol, mx, mesh, pad_to: int | None = None) -
     shard = NamedSharding(mesh, PartitionSpec("data"))
     batched = [jax.device_put(jnp.asarray(x, jnp.float32), shard) for x in batched]
     ends = tuple(int(e) for e in np.cumsum([p.steps for p in schedule.phases]) - 1)
-    contact_phase = [p.name for p in schedule.phases].index(P.contact_phase(protocol))
+    contact_phase = [p.name for p in schedule.phases].index(protocols.contact_phase(protocol))
     fn = _compiled(ends, contact_phase, scene.object_body, tuple(scene.is_hand_geom.tolist()),
                    tuple(scene.geom_part.tolist()), scene.num_parts)
     mx = jax.device_put(mx, NamedSharding(mesh, PartitionSpec()))
     phase_qpos, counts, stable = fn(mx, batched[0], *batched[1:], jnp.asarray(wrench, jnp.float32))
-    return R.RawResult(phase_qpos=np.asarray(phase_qpos)[:b].astype(np.float64),
+    return records.RawResult(phase_qpos=np.asarray(phase_qpos)[:b].astype(np.float64),
                        part_contacts=np.asarray(counts)[:b].astype(np.int64), stable=np.asarray(stable)[:b])
 
 
-def evaluate(scene: S.Scene, protocol: P.ProtocolConfig, translation, rotation, joints, **kwargs) -> R.TrialRecord:
+def evaluate(scene: Scene, protocol: protocols.ProtocolConfig, translation, rotation, joints, **kwargs) -> records.TrialRecord:
     """Schedule, run and judge B poses (object frame) with MJX."""
-    schedule = P.build_schedule(protocol, scene, translation, rotation, joints)
-    return R.judge(protocol, schedule, run(scene, schedule, protocol, **kwargs))
+    schedule = protocols.build_schedule(protocol, scene, translation, rotation, joints)
+    return records.judge(protocol, schedule, run(scene, schedule, protocol, **kwargs))

@@ -51,8 +51,8 @@ import dataclasses
 import mujoco
 import numpy as np
 
-from dexvlg_jax.hand import constants as HC
-from dexvlg_jax.sim import scene as S
+from dexvlg_jax.hand import constants
+from dexvlg_jax.sim.scene import FINGER_QPOS, FINGER_QVEL, OBJECT_QPOS, PALM_QPOS, Scene
 
 GRAVITY = 9.81
 PAD_SITES = ("if_pad", "mf_pad", "rf_pad", "th_pad")
@@ -163,20 +163,20 @@ def validate_poses(translation, rotation, joints, tol: float = 0.05):
 
 
 def _joint_range():
-    m = mujoco.MjModel.from_xml_path(HC.MJCF_PATH)
-    return [tuple(m.joint(n).range) for n in HC.JOINT_NAMES]
+    m = mujoco.MjModel.from_xml_path(constants.MJCF_PATH)
+    return [tuple(m.joint(n).range) for n in constants.JOINT_NAMES]
 
 
-def _set_hand(scene: S.Scene, data: mujoco.MjData, t, r, q):
+def _set_hand(scene: Scene, data: mujoco.MjData, t, r, q):
     quat = np.zeros(4)
     mujoco.mju_mat2Quat(quat, np.asarray(r, np.float64).reshape(-1))
-    data.qpos[S.PALM_QPOS] = np.r_[t, quat]
-    data.qpos[S.FINGER_QPOS] = q
-    data.qpos[S.OBJECT_QPOS] = np.r_[scene.object_pos, scene.object_quat]
+    data.qpos[PALM_QPOS] = np.r_[t, quat]
+    data.qpos[FINGER_QPOS] = q
+    data.qpos[OBJECT_QPOS] = np.r_[scene.object_pos, scene.object_quat]
     return quat
 
 
-def finger_targets(scene: S.Scene, t, r, q, squeeze_force: float, open_distance: float):
+def finger_targets(scene: Scene, t, r, q, squeeze_force: float, open_distance: float):
     """Squeeze and opened finger targets (16,) each for one valid pose (world t, r), see module docstring."""
     m = scene.model
     d = mujoco.MjData(m)
@@ -190,7 +190,7 @@ def finger_targets(scene: S.Scene, t, r, q, squeeze_force: float, open_distance:
     jacp = np.zeros((3, m.nv))
     for f, site in enumerate(pads):
         mujoco.mj_jacSite(m, d, jacp, None, site)
-        cols = slice(S.FINGER_QVEL.start + 4 * f, S.FINGER_QVEL.start + 4 * f + 4)
+        cols = slice(FINGER_QVEL.start + 4 * f, FINGER_QVEL.start + 4 * f + 4)
         jac = jacp[:, cols]
         u = centre - d.site_xpos[site]
         u = u / max(np.linalg.norm(u), 1e-9)
@@ -200,7 +200,7 @@ def finger_targets(scene: S.Scene, t, r, q, squeeze_force: float, open_distance:
     return np.clip(squeeze, lower, upper), np.clip(opened, lower, upper)
 
 
-def contact_depths(scene: S.Scene, t, r, q) -> tuple[float, float]:
+def contact_depths(scene: Scene, t, r, q) -> tuple[float, float]:
     """Deepest hand-object and hand-table penetration (m, >= 0) at a configuration (world wrist pose t, r),
     by C MuJoCo collision (kinematic only)."""
     m = scene.model
@@ -221,7 +221,7 @@ def contact_depths(scene: S.Scene, t, r, q) -> tuple[float, float]:
     return obj_depth, table_depth
 
 
-def penetration_depth(scene: S.Scene, t, r, q) -> float:
+def penetration_depth(scene: Scene, t, r, q) -> float:
     """Deepest hand-object penetration (m, >= 0) at a configuration (world wrist pose t, r)."""
     return contact_depths(scene, t, r, q)[0]
 
@@ -252,7 +252,7 @@ def _pre_simulation_checks(protocol, scene, world_t, rotation, joints, q_open, v
 PARKED_TRANSLATION = np.array([0.0, 0.0, 1.0])  # invalid trials: hand 1 m above the object, open, identity
 
 
-def build_schedule(protocol: ProtocolConfig, scene: S.Scene, translation, rotation, joints) -> Schedule:
+def build_schedule(protocol: ProtocolConfig, scene: Scene, translation, rotation, joints) -> Schedule:
     """Schedule for B poses given in the object frame (translation (B, 3), rotation (B, 3, 3), joints (B, 16))."""
     translation = np.asarray(translation, np.float64).reshape(-1, 3)
     rotation = np.asarray(rotation, np.float64).reshape(-1, 3, 3)
@@ -306,9 +306,9 @@ def build_schedule(protocol: ProtocolConfig, scene: S.Scene, translation, rotati
                   ph("lift", protocol.lift_time, q_sq, q_sq, world_t, lifted, weight),
                   ph("hold", protocol.hold_time, q_sq, q_sq, lifted, lifted, weight)]
     qpos0 = np.zeros((b, scene.model.nq))
-    qpos0[:, S.PALM_QPOS] = np.c_[start_t, quat]
-    qpos0[:, S.FINGER_QPOS] = q_open
-    qpos0[:, S.OBJECT_QPOS] = np.r_[scene.object_pos, scene.object_quat]
+    qpos0[:, PALM_QPOS] = np.c_[start_t, quat]
+    qpos0[:, FINGER_QPOS] = q_open
+    qpos0[:, OBJECT_QPOS] = np.r_[scene.object_pos, scene.object_quat]
     return Schedule(qpos0=qpos0, phases=phases, valid=valid, reason=reason, penetration=penetration)
 
 

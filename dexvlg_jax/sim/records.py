@@ -9,8 +9,8 @@ import dataclasses
 
 import numpy as np
 
-from dexvlg_jax.sim import protocols as P
-from dexvlg_jax.sim import scene as S
+from dexvlg_jax.sim import protocols
+from dexvlg_jax.sim.scene import OBJECT_QPOS, PALM_QPOS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,20 +76,20 @@ def rotation_angle(r_a: np.ndarray, r_b: np.ndarray) -> np.ndarray:
     return np.arccos(np.clip(cos, -1.0, 1.0))
 
 
-def judge(protocol: P.ProtocolConfig, schedule: P.Schedule, raw: RawResult) -> TrialRecord:
+def judge(protocol: protocols.ProtocolConfig, schedule: protocols.Schedule, raw: RawResult) -> TrialRecord:
     """Apply the protocol's pass rules (see protocols module docstring) to a backend's raw result."""
     names = tuple(p.name for p in schedule.phases)
     qpos = np.asarray(raw.phase_qpos, np.float64)
-    obj_pos, obj_quat = qpos[:, :, S.OBJECT_QPOS][..., :3], qpos[:, :, S.OBJECT_QPOS][..., 3:]
-    palm_pos, palm_quat = qpos[:, :, S.PALM_QPOS][..., :3], qpos[:, :, S.PALM_QPOS][..., 3:]
+    obj_pos, obj_quat = qpos[:, :, OBJECT_QPOS][..., :3], qpos[:, :, OBJECT_QPOS][..., 3:]
+    palm_pos, palm_quat = qpos[:, :, PALM_QPOS][..., :3], qpos[:, :, PALM_QPOS][..., 3:]
     finite = np.all(np.isfinite(qpos), axis=(1, 2))
     stable = np.asarray(raw.stable, bool) & finite
     with np.errstate(invalid="ignore"):
         obj_rot = quat_to_mat(np.where(np.isfinite(obj_quat), obj_quat, [1.0, 0, 0, 0]))
         palm_rot = quat_to_mat(np.where(np.isfinite(palm_quat), palm_quat, [1.0, 0, 0, 0]))
-    ref = names.index(P.contact_phase(protocol))
+    ref = names.index(protocols.contact_phase(protocol))
     rise = obj_pos[:, -1, 2] - obj_pos[:, ref, 2]
-    if isinstance(protocol, P.SixDirectionConfig):
+    if isinstance(protocol, protocols.SixDirectionConfig):
         force = [i for i, n in enumerate(names) if n.startswith("force")]
         disp = np.linalg.norm(obj_pos[:, force] - obj_pos[:, ref:ref + 1], axis=-1).max(1)
         rot = rotation_angle(obj_rot[:, force], obj_rot[:, ref:ref + 1]).max(1)

@@ -25,7 +25,7 @@ import dataclasses
 import mujoco
 import numpy as np
 
-from dexvlg_jax.hand import constants as HC
+from dexvlg_jax.hand import constants
 from dexvlg_jax.scene import Tabletop
 
 HAND_CONTYPE, HAND_CONAFFINITY = 1, 0
@@ -148,7 +148,7 @@ def build_scene(pieces, piece_part_ids, num_parts: int | None = None, table: Tab
     mass = config.object_mass if table is None else table.mass
     piece_part_ids = np.asarray(piece_part_ids, np.int64)
     num_parts = int(piece_part_ids.max()) + 1 if num_parts is None else int(num_parts)
-    spec = mujoco.MjSpec.from_file(HC.MJCF_PATH)
+    spec = mujoco.MjSpec.from_file(constants.MJCF_PATH)
     spec.modelname = "dexvlg_grasp_trial"
     opt = spec.option
     opt.timestep = config.timestep
@@ -210,7 +210,7 @@ def build_scene(pieces, piece_part_ids, num_parts: int | None = None, table: Tab
     mujoco.mj_setConst(model, mujoco.MjData(model))
 
     object_geoms = np.array([model.geom(f"object_piece_{i}").id for i in range(len(pieces))])
-    hand_bodies = {model.body(n).id for n in HC.LINK_NAMES}
+    hand_bodies = {model.body(n).id for n in constants.LINK_NAMES}
     hand_geoms = np.array([g for g in range(model.ngeom) if model.geom_bodyid[g] in hand_bodies])
     geom_part = -np.ones(model.ngeom, np.int64)
     geom_part[object_geoms] = piece_part_ids
