@@ -6,6 +6,8 @@ over "data" with fsdp = 1 (`data_mesh`); training splits the batch over both axe
 """
 from __future__ import annotations
 
+import os
+
 import jax
 import numpy as np
 from jax.sharding import Mesh
@@ -33,3 +35,22 @@ def make_mesh(fsdp: int = -1, devices: list | None = None) -> Mesh:
 def data_mesh(devices: list | None = None) -> Mesh:
     """Every device on "data" (fsdp = 1): for independent items (grasps, simulation trials)."""
     return make_mesh(fsdp=1, devices=devices)
+
+
+def enable_compilation_cache(path: str | None = None) -> str | None:
+    """Keep compiled XLA programs on disk so that a second run skips compilation (minutes on a CPU).
+
+    path: default `$DEXVLG_CACHE_DIR/jax`, else `$XDG_CACHE_HOME/dexvlg_jax/jax` (~/.cache/dexvlg_jax/jax);
+    "" or DEXVLG_JAX_CACHE=0 turns it off. Programs that compile in under a second are not stored. Returns the
+    directory used (None when off)."""
+    if os.environ.get("DEXVLG_JAX_CACHE", "1") == "0" or path == "":
+        return None
+    if path is None:
+        root = os.environ.get("DEXVLG_CACHE_DIR") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "dexvlg_jax")
+        path = os.path.join(root, "jax")
+    os.makedirs(path, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path

@@ -207,20 +207,23 @@ def _surface_hit(grid, p, d, length: float, samples: int = 161):
 
 
 def initial_poses(obj, part_id: int, mode: str, n: int, rng: np.random.Generator,
-                  cfg: InitConfig, table_plane=None) -> Float[Array, "N 25"]:
+                  cfg: InitConfig, table_plane=None, grid=None) -> Float[Array, "N 25"]:
     """N part-aligned initial poses (translation 3, rot6d 6, joints 16), object frame, as a float32 numpy array.
 
     obj: a ProcessedObject (part_* fields and sdf). table_plane: (up (3,), offset) of the table top in the object
     frame (None: no table): the open hand is lifted clear of it and fingers stop closing before they reach it.
+    grid: the object's SDF grid to query (default obj.sdf); synthesis passes its padded grid
+    (`energy.synth_object`), whose fixed shape lets every object share one compilation.
     Call `part_failure` first (with the same table_plane); this function assumes a valid part.
     """
+    grid = obj.sdf if grid is None else grid
     h = hand.load_hand()
     up, offset = (np.array([0.0, 0.0, 1.0]), -1e3) if table_plane is None else table_plane
     part = PartSpec.from_processed(obj, part_id, None if table_plane is None else up)
     p, d, x = placement(part, n, rng, cfg)
     y = np.cross(d, x)
     rot = np.stack([x, y, d], axis=-1)  # columns: hand x, y, z in the object frame
-    t_hit = _surface_hit(obj.sdf, p, d, cfg.ray_length)
+    t_hit = _surface_hit(grid, p, d, cfg.ray_length)
     gap = rng.uniform(*cfg.standoff, n)
     palm_target = p + (t_hit + gap)[:, None] * d
     palm_local = h.site_pos["palm_center"]
@@ -232,14 +235,14 @@ def initial_poses(obj, part_id: int, mode: str, n: int, rng: np.random.Generator
     rot6d = np.asarray(matrix_to_rot6d(jnp.asarray(rot)))
     for _ in range(3):  # back the open hand off along d until all of it clears the object
         clear = np.asarray(_clearance(jnp.asarray(translation, jnp.float32), jnp.asarray(rot6d, jnp.float32),
-                                      jnp.asarray(q_open, jnp.float32), obj.sdf))
+                                      jnp.asarray(q_open, jnp.float32), grid))
         translation = translation + np.maximum(cfg.closure_margin - clear, 0.0)[:, None] * d
     table = (jnp.asarray(up, jnp.float32), jnp.float32(offset))
     low = np.asarray(_table_clearance(jnp.asarray(translation, jnp.float32), jnp.asarray(rot6d, jnp.float32),
                                       jnp.asarray(q_open, jnp.float32), *table))
     translation = translation + np.maximum(cfg.closure_margin - low, 0.0)[:, None] * np.asarray(up)[None]
     level = np.asarray(_closure_levels(jnp.asarray(translation, jnp.float32), jnp.asarray(rot6d, jnp.float32),
-                                       jnp.asarray(q_open, jnp.float32), jnp.asarray(q_closed, jnp.float32), obj.sdf,
+                                       jnp.asarray(q_open, jnp.float32), jnp.asarray(q_closed, jnp.float32), grid,
                                        *table, cfg.closure_levels, cfg.closure_margin))
     finger_of_joint = np.repeat(np.arange(4), 4)
     s = level[:, finger_of_joint]

@@ -50,6 +50,12 @@ class FilterConfig:
     q1_backend: str = "reference"  # "reference" (qhull, exact) or "jax" (batched upper bound)
 
 
+def shape_bucket(n: int, smallest: int = 64) -> int:
+    """The padded batch size for n items: the next power of two at or above max(n, smallest). Batches of every
+    object fall into a few buckets, so jitted metrics compile a few times per run instead of once per object."""
+    return max(smallest, 1 << max(int(n) - 1, 0).bit_length())
+
+
 @jax.jit
 def _geometry_metrics(poses, obj: SynthObject, contact_idx, mode_is_wrap):
     """Batched geometric metrics; contacts are computed for both modes and selected by `mode_is_wrap` (G,)."""
@@ -97,8 +103,12 @@ def grasp_metrics(poses: Float[Array, "G 25"], obj: SynthObject, modes, part_ids
     safe = np.where(finite[:, None], poses, 0.0).astype(np.float32)
     safe[~finite, 3] = safe[~finite, 7] = 1.0  # identity rotation for placeholders
     is_wrap = jnp.asarray(modes == "wrap")
-    pen, hpen, spen, table, x, dist, normals, near_part = (np.asarray(a) for a in _geometry_metrics(
-        jnp.asarray(safe), _pad_points(obj), None, is_wrap))
+    g = len(poses)
+    bucket = shape_bucket(g)  # pad to a shared size: one compilation serves objects with different part counts
+    padded = np.concatenate([safe, np.repeat(safe[:1], bucket - g, 0)]) if g else safe
+    padded_wrap = jnp.concatenate([is_wrap, jnp.ones(bucket - g, bool)])
+    pen, hpen, spen, table, x, dist, normals, near_part = (np.asarray(a)[:g] for a in _geometry_metrics(
+        jnp.asarray(padded), _pad_points(obj), None, padded_wrap))
     num_c = np.where(modes == "wrap", 7, 4)
     valid_c = np.arange(7)[None] < num_c[:, None]
     touching = valid_c & (dist < cfg.contact_threshold_mm)
@@ -116,9 +126,10 @@ def grasp_metrics(poses: Float[Array, "G 25"], obj: SynthObject, modes, part_ids
     for mode, c in (("wrap", 7), ("pinch", 4)):
         sel = np.flatnonzero(modes == mode)
         if len(sel):
-            sol = fc.lp_dfc_forces_batch(jnp.asarray(np.nan_to_num(x[sel, :c]), jnp.float32),
-                                         jnp.asarray(np.nan_to_num(normals[sel, :c]), jnp.float32))
-            forces[sel, :c] = np.asarray(sol.forces)
+            rows = np.resize(sel, shape_bucket(len(sel)))  # padded with repeats: one compilation per bucket
+            sol = fc.lp_dfc_forces_batch(jnp.asarray(np.nan_to_num(x[rows, :c]), jnp.float32),
+                                         jnp.asarray(np.nan_to_num(normals[rows, :c]), jnp.float32))
+            forces[sel, :c] = np.asarray(sol.forces)[:len(sel)]
     on_part = touching & (near_part == np.asarray(part_ids)[:, None])
     agreement = np.where(touching.sum(1) > 0, on_part.sum(1) / np.maximum(touching.sum(1), 1), 0.0)
     out = {"pen_mm": pen, "hand_pen_mm": hpen, "spen_mm": spen, "table_mm": table, "contact_mm": np.where(valid_c, dist, np.nan),

@@ -79,7 +79,8 @@ def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "
                     terms_rows[t].append([np.nan])
                 continue
             rng = np.random.default_rng([cfg.seed, part, mode_index])
-            inits.append(I.initial_poses(obj, part, mode, cfg.init.num_per_part, rng, cfg.init, table_plane))
+            inits.append(I.initial_poses(obj, part, mode, cfg.init.num_per_part, rng, cfg.init, table_plane,
+                                         sobj.sdf))
             labels.append(part)
         if not inits:
             continue

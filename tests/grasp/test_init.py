@@ -71,8 +71,12 @@ def test_class_rules(cls):
         assert np.all(np.abs(d[:, 0]) <= tilt)  # approach perpendicular to the long axis
     elif cls in ("lid", "disk"):
         assert np.all(d[:, 2] >= np.cos(CFG.cone_jitter) - 1e-6)  # from above (away from the object centre)
-    else:
-        assert np.all(np.abs(d[:, 2]) >= np.cos(CFG.cone_jitter) - 1e-6)  # palm faces the L's plane
+    else:  # palm outside the handle along its depth axis A1 (away from the object centre), fingers round A2
+        assert np.all(d[:, 1] >= np.cos(CFG.cone_jitter) - 1e-6)
+        assert np.all(np.abs(x[:, 2]) >= np.cos(CFG.cone_jitter + CFG.roll_jitter) - 1e-6)
+    flipped = I.PartSpec(cls, np.array([0.0, -0.05, 0.0]), axes, np.array([0.1, 0.05, 0.01]), np.zeros(3))
+    if cls == "L":  # a handle on the other side of the object is approached from that side
+        assert np.all(I.placement(flipped, 16, np.random.default_rng(2), CFG)[1][:, 1] <= -np.cos(CFG.cone_jitter))
 
 
 def test_part_failures(obj):
