@@ -17,24 +17,7 @@ import time
 import jax
 import numpy as np
 
-GOOD_ROTATION = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])
-GOOD_TRANSLATION = np.array([0.03, -0.0655, 0.035])
-GOOD_JOINTS = np.array([0.96, 0, 0.96, 0.96] * 3 + [0.639, 0, 0.213, 0.213])
-
-
-def perturbed_grasps(n: int, seed: int = 0):
-    """n poses around the known-good grasp: translation (n, 3), rotation (n, 3, 3), joints (n, 16)."""
-    from dexvlg_jax.geometry import axis_angle_to_matrix
-
-    rng = np.random.default_rng(seed)
-    t = GOOD_TRANSLATION + rng.uniform(-0.015, 0.015, (n, 3))
-    axes = rng.normal(size=(n, 3))
-    angles = rng.uniform(-np.deg2rad(10), np.deg2rad(10), n)
-    r = np.stack([np.asarray(axis_angle_to_matrix(a / np.linalg.norm(a), g)) @ GOOD_ROTATION
-                  for a, g in zip(axes, angles)])
-    q = GOOD_JOINTS + rng.uniform(-0.25, 0.25, (n, 16))
-    t[0], r[0], q[0] = GOOD_TRANSLATION, GOOD_ROTATION, GOOD_JOINTS
-    return t, r, q
+from dexvlg_jax.bench.sim_trials import perturbed_grasps
 
 
 def _entry(backend, protocol, batch, steps, wall, extra=None):

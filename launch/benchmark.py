@@ -1,4 +1,5 @@
-"""Benchmarks, one per stage: `python -m launch.benchmark {fk,synth,sim,model,render} [flags]`; `accelerator`
+"""Benchmarks, one per stage: `python -m launch.benchmark {fk,synth,sim,model,render,dataset} [flags]`; `dataset`
+judges a built dataset where it is used (yield, tabletop ceiling, coverage); `accelerator`
 runs synthesis, simulation, the 3B model and rendering at accelerator sizes in one timed command.
 
 Each prints one JSON object on stdout. The stage's code lives in `launch/bench_<name>.py`, which
@@ -8,7 +9,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("fk", "synth", "sim", "model", "render", "accelerator")
+BENCHMARKS = ("fk", "synth", "sim", "model", "render", "dataset", "accelerator")
 
 
 def main(argv=None):

@@ -15,14 +15,14 @@ from dexvlg_jax.data.pipeline import DatasetConfig
 def get_config(arg=None):
     check_arg(arg, ("",))  # no argument; change fields with --set (e.g. --set instances_per_category=2)
     c = config_dict(DatasetConfig, skip=("synth",))
-    c.categories = ("mug", "bottle", "pan", "screwdriver")
+    c.categories = ("mug", "bottle", "bucket", "spray_bottle")  # ones the LEAP Hand can lift off a table
     c.instances_per_category = 1
     c.processing.update(grid_resolution=32, num_surface_points=1024, coacd_max_pieces=12)
     c.synth = synth_tiny.get_config()
     c.image_size = 64
     c.max_grasps_per_part_mode = 4
     c.objects_per_shard = 1
-    c.unseen_categories = ("screwdriver",)
+    c.unseen_categories = ("spray_bottle",)
     c.unseen_instance_fraction = 0.0
     c.test_seen_fraction = 0.0
     return c

@@ -17,7 +17,6 @@ from dexvlg_jax import objects
 from dexvlg_jax.cli_errors import RunError
 from dexvlg_jax.data import annotate, pipeline
 from dexvlg_jax.data.schema import decode_record
-from dexvlg_jax.data.writer import read_manifest
 
 CFG = pipeline.DatasetConfig(
     processing=objects.ProcessingConfig(grid_resolution=16, num_surface_points=128, coacd_max_pieces=2),

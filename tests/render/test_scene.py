@@ -1,7 +1,6 @@
 """Tabletop triangle scenes: assembly, padding and stacking (placement: tests/scene)."""
 import numpy as np
 import pytest
-import trimesh
 
 from dexvlg_jax.render import scene
 from dexvlg_jax.render.raycast import TABLE_PART_ID
