@@ -54,9 +54,9 @@ from jaxtyping import Array, Float
 from dexvlg_jax import hand
 from dexvlg_jax.geometry.rotations import matrix_to_rot6d
 from dexvlg_jax.grasp.energy import primitive_heights
-from dexvlg_jax.hand import constants as HC
+from dexvlg_jax.hand import constants
 
-CONTACT_SITES = HC.WRAP_CONTACT_SITES  # every mode's contacts are among these (pinch: a subset)
+CONTACT_SITES = constants.WRAP_CONTACT_SITES  # every mode's contacts are among these (pinch: a subset)
 REFINE_TERMS = ("pen", "table", "contact", "limit")
 
 
@@ -114,9 +114,9 @@ class ObservedScene:
 
 def contact_mask(mode: str) -> np.ndarray:
     """(C,) float32: 1 for the sites of `mode` among CONTACT_SITES (wrap: all 7; pinch: th, if, mf pads + palm)."""
-    if mode not in HC.MODES:
-        raise ValueError(f"contact_mask: mode must be one of {HC.MODES}, got {mode!r}")
-    names = HC.WRAP_CONTACT_SITES if mode == "wrap" else HC.PINCH_CONTACT_SITES
+    if mode not in constants.MODES:
+        raise ValueError(f"contact_mask: mode must be one of {constants.MODES}, got {mode!r}")
+    names = constants.WRAP_CONTACT_SITES if mode == "wrap" else constants.PINCH_CONTACT_SITES
     return np.array([s in names for s in CONTACT_SITES], np.float32)
 
 
@@ -196,7 +196,7 @@ def _clip_joints(pose: Float[Array, "25"]) -> Float[Array, "25"]:
 
 def _step_sizes(config: RefineConfig) -> np.ndarray:
     return np.concatenate([np.full(3, config.step_translation), np.full(6, config.step_rotation),
-                           np.full(HC.NUM_JOINTS, config.step_joints)]).astype(np.float32)
+                           np.full(constants.NUM_JOINTS, config.step_joints)]).astype(np.float32)
 
 
 def refine_one(pose: Float[Array, "25"], scene: ObservedScene, mask: Float[Array, "C"],

@@ -17,22 +17,22 @@ import numpy as np
 
 from dexvlg_jax import hand
 from dexvlg_jax.devices import data_mesh
-from dexvlg_jax.grasp import energy as E
-from dexvlg_jax.grasp import init as I
-from dexvlg_jax.grasp import metrics as M
-from dexvlg_jax.grasp import optimizer as O
-from dexvlg_jax.hand import constants as HC
+from dexvlg_jax.grasp.energy import TERMS, EnergyConfig, synth_object
+from dexvlg_jax.grasp.init import InitConfig, initial_poses, part_failure
+from dexvlg_jax.grasp.metrics import OK, FilterConfig, failure_reasons, grasp_metrics
+from dexvlg_jax.grasp.optimizer import OptimizerConfig, optimize_sharded
+from dexvlg_jax.hand.constants import MODES
 
 
 @dataclasses.dataclass(frozen=True)
 class SynthConfig:
     """Everything one synthesis run needs (the mode inside `energy` is replaced per mode)."""
 
-    init: I.InitConfig = I.InitConfig()
-    energy: O.EnergyConfig = O.EnergyConfig()
-    optimizer: O.OptimizerConfig = O.OptimizerConfig()
-    filter: M.FilterConfig = M.FilterConfig()
-    modes: tuple = HC.MODES
+    init: InitConfig = InitConfig()
+    energy: EnergyConfig = EnergyConfig()
+    optimizer: OptimizerConfig = OptimizerConfig()
+    filter: FilterConfig = FilterConfig()
+    modes: tuple = MODES
     batch_size: int = 256  # grasps per optimiser call (padded): fixed shapes, one compilation
     num_object_points: int = 2048
     grid_shape: tuple = (52, 52, 52)
@@ -46,7 +46,7 @@ def _optimize_all(poses, sobj, ecfg, ocfg, batch_size, rng, mesh):
         chunk = poses[start:start + batch_size]
         pad = batch_size - len(chunk)
         chunk = np.concatenate([chunk, np.repeat(chunk[:1], pad, 0)])
-        out = O.optimize_sharded(chunk, rng, sobj, ecfg, ocfg, mesh=mesh, offset=start)
+        out = optimize_sharded(chunk, rng, sobj, ecfg, ocfg, mesh=mesh, offset=start)
         outs.append(jax.tree.map(lambda a: np.asarray(a)[:batch_size - pad], out))
     return jax.tree.map(lambda *a: np.concatenate(a), *outs)
 
@@ -61,25 +61,25 @@ def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "
     """
     t0 = time.time()
     part_ids = list(range(obj.num_parts)) if part_ids is None else list(part_ids)
-    sobj = E.synth_object(obj, cfg.num_object_points, cfg.grid_shape, tabletop)
+    sobj = synth_object(obj, cfg.num_object_points, cfg.grid_shape, tabletop)
     table_plane = None if tabletop is None else tabletop.table_plane()
     mesh = data_mesh() if mesh is None else mesh
     rows = {k: [] for k in ("poses", "init_poses", "mode", "part_id", "status", "energy", "accept_rate")}
-    terms_rows = {t: [] for t in E.TERMS}
+    terms_rows = {t: [] for t in TERMS}
     for mode_index, mode in enumerate(cfg.modes):
         inits, labels = [], []
         for part in part_ids:
-            reason = I.part_failure(obj, part, cfg.init, table_plane)
+            reason = part_failure(obj, part, cfg.init, table_plane)
             if reason is not None:
                 nan = np.full((1, 25), np.nan, np.float32)
                 rows["poses"].append(nan), rows["init_poses"].append(nan)
                 rows["mode"].append([mode]), rows["part_id"].append([part]), rows["status"].append([reason])
                 rows["energy"].append([np.nan]), rows["accept_rate"].append([np.nan])
-                for t in E.TERMS:
+                for t in TERMS:
                     terms_rows[t].append([np.nan])
                 continue
             rng = np.random.default_rng([cfg.seed, part, mode_index])
-            inits.append(I.initial_poses(obj, part, mode, cfg.init.num_per_part, rng, cfg.init, table_plane,
+            inits.append(initial_poses(obj, part, mode, cfg.init.num_per_part, rng, cfg.init, table_plane,
                                          sobj.sdf))
             labels.append(part)
         if not inits:
@@ -96,24 +96,24 @@ def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "
         rows["mode"].append([mode] * n), rows["part_id"].append(part_col)
         rows["energy"].append(energy), rows["accept_rate"].append(accept)
         rows["status"].append([""] * n)
-        for t in E.TERMS:
+        for t in TERMS:
             terms_rows[t].append(terms[t])
     arrays = {k: np.concatenate([np.asarray(v) for v in vs]) if vs else np.zeros((0,)) for k, vs in rows.items()}
     if len(arrays["poses"]) == 0:
         arrays["poses"] = arrays["init_poses"] = np.zeros((0, 25), np.float32)
-    for t in E.TERMS:
+    for t in TERMS:
         arrays[f"e_{t}"] = (np.concatenate([np.asarray(v, np.float32) for v in terms_rows[t]])
                             if terms_rows[t] else np.zeros(0, np.float32))
     modes = arrays["mode"].astype(str)
     pids = arrays["part_id"].astype(np.int32)
-    metrics = M.grasp_metrics(arrays["poses"], sobj, modes, pids, cfg.filter) if len(modes) else {}
+    quality = grasp_metrics(arrays["poses"], sobj, modes, pids, cfg.filter) if len(modes) else {}
     status = arrays["status"].astype(object)
     if len(modes):
-        computed = M.failure_reasons(metrics, modes, cfg.filter, arrays["energy"].astype(np.float64))
+        computed = failure_reasons(quality, modes, cfg.filter, arrays["energy"].astype(np.float64))
         status = np.where(status == "", computed, status)
-    arrays.update(metrics)
+    arrays.update(quality)
     arrays["status"] = status.astype(str)
-    arrays["valid"] = arrays["status"] == M.OK
+    arrays["valid"] = arrays["status"] == OK
     arrays["part_id"] = pids
     safe = np.clip(pids, 0, max(obj.num_parts - 1, 0))
     known = (pids >= 0) & (pids < obj.num_parts)
