@@ -17,7 +17,7 @@ import jax
 from dexvlg_jax.cli_errors import run_main
 from dexvlg_jax.config_files import apply_overrides, dataset_config, load_config_file
 from dexvlg_jax.data import pipeline, statistics
-from dexvlg_jax.data.writer import parse_shard_flag
+from dexvlg_jax.data.shards import parse_shard_flag
 
 
 def main(argv=None):

@@ -17,8 +17,9 @@ from dexvlg_jax.data.source import (BackProjectDepth, DecodeRecord, RawPose, Res
                                     TokenizeInstruction, default_operations, make_data_loader, open_data_source,
                                     pose_statistics)
 from dexvlg_jax.data.tokenizer import Tokenizer
-from dexvlg_jax.data.writer import (SPLITS, DatasetWriter, ShardSpec, assign_splits, compute_pose_statistics,
-                                    parse_shard_flag, plan_shards, read_manifest, shard_of_work, shard_paths)
+from dexvlg_jax.data.shards import ShardSpec, parse_shard_flag, plan_shards, shard_of_work
+from dexvlg_jax.data.splits import SPLITS, assign_splits
+from dexvlg_jax.data.writer import DatasetWriter, compute_pose_statistics, read_manifest, shard_paths
 
 __all__ = [
     "CATEGORY_DIAGONALS", "EVAL_TEMPLATES", "POSE_DIM", "SCHEMA_VERSION", "SIZE_RANGE", "SPLITS", "TRAIN_TEMPLATES",

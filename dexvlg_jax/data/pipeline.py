@@ -36,6 +36,8 @@ from dexvlg_jax import objects as objects_lib
 from dexvlg_jax.cli_errors import RunError
 from dexvlg_jax import render
 from dexvlg_jax.data import annotate, instructions, segment, writer
+from dexvlg_jax.data.shards import plan_shards, shard_of_work
+from dexvlg_jax.data.splits import assign_splits
 from dexvlg_jax.data.schema import GraspRecord, transform_pose
 from dexvlg_jax.grasp import io as grasp_io
 from dexvlg_jax.grasp.synthesize import SynthConfig, synthesize_object
@@ -253,13 +255,13 @@ def build_dataset(cfg: DatasetConfig, out_dir: str, shard: tuple[int, int] = (0,
     for failure in load_failures:
         state.record_failure(failure, fingerprints[failure["object_id"]])
     categories = {oid: m.category for oid, m in meshes.items()}
-    splits = writer.assign_splits(categories, cfg.seed, cfg.unseen_category_fraction, cfg.unseen_instance_fraction,
+    splits = assign_splits(categories, cfg.seed, cfg.unseen_category_fraction, cfg.unseen_instance_fraction,
                                   cfg.test_seen_fraction, unseen_categories=cfg.unseen_categories or None)
-    specs = writer.plan_shards(splits, cfg.objects_per_shard)
+    specs = plan_shards(splits, cfg.objects_per_shard)
     out = writer.DatasetWriter(out_dir, config=_config_dict(cfg))
     if (index, count) == (0, 1):
         state.remove_unplanned_shards(out, specs)
-    mine = writer.shard_of_work(specs, index, count)
+    mine = shard_of_work(specs, index, count)
     todo = [s for s in mine if not state.shard_done(out, s, fingerprints)]
     bar = tqdm(total=sum(len(s.object_ids) for s in todo), desc=f"dataset {index}/{count}", unit="object",
                disable=not progress)

@@ -1,4 +1,5 @@
-"""ArrayRecord shard writer with an atomic, resumable JSON manifest; split assignment; work sharding.
+"""ArrayRecord shard writer with an atomic, resumable JSON manifest (split assignment: `data.splits`; shard
+planning and work sharding: `data.shards`).
 
 Layout of a dataset directory:
 
@@ -18,113 +19,24 @@ Scale-out: `shard_of_work(shards, jax.process_index(), jax.process_count())` or 
 """
 from __future__ import annotations
 
-import dataclasses
 import glob
 import importlib.metadata
 import json
 import os
 import platform
 import time
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from dexvlg_jax import atomic_io
 from dexvlg_jax.data.schema import POSE_DIM, SCHEMA_VERSION, GraspRecord, decode_record, encode_record
+from dexvlg_jax.data.shards import ShardSpec
 
 MANIFEST_NAME = "manifest.json"
 SHARD_SUFFIX = ".array_record"
 SUMMARY_SUFFIX = ".summary.json"
-SPLITS = ("train", "test_seen", "test_unseen_instance", "test_unseen_category")
 _VERSIONED_PACKAGES = ("dexvlg_jax", "jax", "jaxlib", "numpy", "grain", "array-record", "trimesh", "scipy", "pillow")
-
-
-@dataclasses.dataclass(frozen=True)
-class ShardSpec:
-    """One unit of resumable work: the records of `object_ids` (all in `split`) go into shard `name`."""
-
-    name: str
-    split: str
-    object_ids: tuple[str, ...]
-
-
-def _stable_fraction(key: str, seed: int) -> float:
-    """Deterministic value in [0, 1) from a string and a seed (crc32; independent of PYTHONHASHSEED)."""
-    return zlib.crc32(f"{seed}:{key}".encode()) / 2.0**32
-
-
-def assign_splits(objects: Mapping[str, str], seed: int = 0, unseen_category_fraction: float = 0.2,
-                  unseen_instance_fraction: float = 0.1, test_seen_fraction: float = 0.1,
-                  unseen_categories: Sequence[str] | None = None) -> dict[str, str]:
-    """Deterministic split of objects {object_id: category} -> {object_id: split}.
-
-    Splits (SPLITS): whole categories go to "test_unseen_category" (`unseen_categories`, or a seeded
-    `unseen_category_fraction` of the categories, at least one when there are >= 2 categories); of the other
-    (seen) categories' objects, `unseen_instance_fraction` go to "test_unseen_instance" (instances never trained on),
-    and `test_seen_fraction` go to "test_seen" (the paper's test split of seen objects; same objects are not shared
-    with train either, the distinction is kept so the evaluation can report them separately); the rest is "train".
-    The result depends only on the ids, categories and seed (not on dict order).
-    """
-    categories = sorted(set(objects.values()))
-    if unseen_categories is None:
-        ranked = sorted(categories, key=lambda c: _stable_fraction("category:" + c, seed))
-        count = int(round(unseen_category_fraction * len(categories)))
-        if unseen_category_fraction > 0 and len(categories) >= 2:
-            count = max(count, 1)
-        unseen_categories = ranked[:min(count, len(categories) - 1)] if count else []
-    unknown = set(unseen_categories) - set(categories)
-    if unknown:
-        raise ValueError(f"assign_splits: unseen_categories {sorted(unknown)} have no objects")
-    splits = {}
-    for object_id in sorted(objects):
-        if objects[object_id] in unseen_categories:
-            splits[object_id] = "test_unseen_category"
-            continue
-        u = _stable_fraction("object:" + object_id, seed)
-        if u < unseen_instance_fraction:
-            splits[object_id] = "test_unseen_instance"
-        elif u < unseen_instance_fraction + test_seen_fraction:
-            splits[object_id] = "test_seen"
-        else:
-            splits[object_id] = "train"
-    return splits
-
-
-def plan_shards(splits: Mapping[str, str], objects_per_shard: int) -> list[ShardSpec]:
-    """Group objects {object_id: split} into shards of <= objects_per_shard objects, per split, sorted by id.
-
-    Deterministic: the same inputs give the same shard names and contents, so a re-run can skip done shards.
-    """
-    if objects_per_shard < 1:
-        raise ValueError(f"plan_shards: objects_per_shard must be >= 1, got {objects_per_shard}")
-    specs = []
-    for split in sorted(set(splits.values())):
-        ids = sorted(k for k, v in splits.items() if v == split)
-        for index, start in enumerate(range(0, len(ids), objects_per_shard)):
-            specs.append(ShardSpec(f"{split}-{index:05d}", split, tuple(ids[start:start + objects_per_shard])))
-    return specs
-
-
-def shard_of_work(items: Sequence, index: int, count: int) -> list:
-    """This worker's share of `items`: items[index::count] (round robin; disjoint and complete over workers).
-
-    Use with (jax.process_index(), jax.process_count()) on a pod or with a `--shard i/n` flag on one machine.
-    """
-    if count < 1 or not 0 <= index < count:
-        raise ValueError(f"shard_of_work: need 0 <= index < count, got index={index}, count={count}")
-    return list(items)[index::count]
-
-
-def parse_shard_flag(flag: str) -> tuple[int, int]:
-    """"i/n" -> (i, n) with 0 <= i < n."""
-    try:
-        index, count = (int(x) for x in flag.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard must look like i/n (e.g. 0/4), got {flag!r}") from None
-    if count < 1 or not 0 <= index < count:
-        raise ValueError(f"--shard {flag!r}: need 0 <= i < n")
-    return index, count
 
 
 def _atomic_write_json(path: str, payload) -> None:

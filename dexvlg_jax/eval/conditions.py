@@ -33,7 +33,7 @@ SPLIT_LABELS = {"train": "seen", "test_seen": "seen", "test_unseen_instance": "u
 
 
 def split_label(split: str) -> str:
-    """A dataset split (`data.writer.SPLITS`) -> its evaluation row label ("seen", "unseen_instance", ...)."""
+    """A dataset split (`data.SPLITS`) -> its evaluation row label ("seen", "unseen_instance", ...)."""
     if split not in SPLIT_LABELS:
         raise ValueError(f"split {split!r} is not one of {sorted(SPLIT_LABELS)}")
     return SPLIT_LABELS[split]

@@ -40,7 +40,7 @@ class EvalConfig:
     Attributes:
       policy: "model" (the checkpoint's samples) or "retrieval" (the image-free baseline, `eval.policies`).
       compare_retrieval: with policy "model", also run the baseline on the same conditions; the table shows both.
-      splits: dataset splits evaluated (`data.writer.SPLITS`; empty = all).
+      splits: dataset splits evaluated (`data.SPLITS`; empty = all).
       categories: object categories evaluated (empty = all in the dataset).
       objects_per_split: at most this many objects per split (object-id order), None = all.
       modes: grasp modes evaluated.

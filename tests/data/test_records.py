@@ -5,7 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from dexvlg_jax.data import schema, source, writer
+from dexvlg_jax.data import schema, shards, source, writer
+from dexvlg_jax.data.splits import SPLITS, assign_splits
 from dexvlg_jax.render import camera
 
 
@@ -100,22 +101,22 @@ def _records_for(spec, objects, per_object=3):
 
 def test_splits_are_deterministic_and_cover_unseen_categories():
     objects = {f"{c}_{i}": c for c in ("mug", "bottle", "pan", "hammer", "kettle") for i in range(20)}
-    splits = writer.assign_splits(objects, seed=1)
-    assert splits == writer.assign_splits(dict(reversed(list(objects.items()))), seed=1)
-    assert set(splits.values()) == set(writer.SPLITS)
+    splits = assign_splits(objects, seed=1)
+    assert splits == assign_splits(dict(reversed(list(objects.items()))), seed=1)
+    assert set(splits.values()) == set(SPLITS)
     unseen = {objects[k] for k, v in splits.items() if v == "test_unseen_category"}
     assert len(unseen) == 1
     assert not any(objects[k] in unseen for k, v in splits.items() if v != "test_unseen_category")
-    parts = [writer.shard_of_work(list(range(10)), i, 3) for i in range(3)]
+    parts = [shards.shard_of_work(list(range(10)), i, 3) for i in range(3)]
     assert sorted(sum(parts, [])) == list(range(10))
-    assert writer.parse_shard_flag("1/3") == (1, 3)
+    assert shards.parse_shard_flag("1/3") == (1, 3)
     with pytest.raises(ValueError, match="--shard"):
-        writer.parse_shard_flag("3/3")
+        shards.parse_shard_flag("3/3")
 
 
 def test_writer_resume_no_duplicates(tmp_path):
     objects = _objects(8)
-    specs = writer.plan_shards({k: "train" for k in objects}, objects_per_shard=2)
+    specs = shards.plan_shards({k: "train" for k in objects}, objects_per_shard=2)
     assert len(specs) == 4
     w = writer.DatasetWriter(tmp_path, config={"name": "test"})
     for spec in specs[:2]:
@@ -132,7 +133,7 @@ def test_writer_resume_no_duplicates(tmp_path):
     # Re-run from scratch with the same plan: done shards are skipped, the rest written once.
     w2 = writer.DatasetWriter(tmp_path, config={"name": "test"})
     written = []
-    for spec in writer.plan_shards({k: "train" for k in objects}, objects_per_shard=2):
+    for spec in shards.plan_shards({k: "train" for k in objects}, objects_per_shard=2):
         if w2.is_done(spec.name):
             continue
         written.append(spec.name)
@@ -163,7 +164,7 @@ def _read_all(paths):
 def test_loader_shapes_and_iterator_state(tmp_path):
     objects = _objects(4)
     w = writer.DatasetWriter(tmp_path)
-    for spec in writer.plan_shards({k: "train" for k in objects}, 2):
+    for spec in shards.plan_shards({k: "train" for k in objects}, 2):
         w.write_shard(spec, _records_for(spec, objects, per_object=4))
     w.update_manifest()
     mean, std = source.pose_statistics(tmp_path)

@@ -2,7 +2,7 @@
 data stage's writer) yields model-ready batches with the manifest's pose statistics."""
 import numpy as np
 
-from dexvlg_jax.data import schema, writer
+from dexvlg_jax.data import schema, shards, writer
 from dexvlg_jax.models.variants import get_variant
 from dexvlg_jax.models.vlg import OBS_KEYS
 from dexvlg_jax.train.input_pipeline import (MIN_POSE_STD, DataConfig, SyntheticSource, dataset_pose_statistics,
@@ -38,7 +38,7 @@ def test_arrayrecord_dataset_batches(tmp_path):
     out = str(tmp_path / "dataset")
     dataset = writer.DatasetWriter(out)
     for shard, objects in enumerate((["mug_0", "mug_1"], ["mug_2"])):
-        spec = writer.ShardSpec(name=f"train-{shard:05d}", split="train", object_ids=tuple(objects))
+        spec = shards.ShardSpec(name=f"train-{shard:05d}", split="train", object_ids=tuple(objects))
         dataset.write_shard(spec, [_record(o, "train", 10 * shard + i) for i, o in enumerate(objects * 3)])
     dataset.update_manifest()
 
