@@ -11,15 +11,23 @@ Each piece gets the part id that most of the object's surface samples inside it 
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
-import trimesh
 from scipy.spatial import ConvexHull, QhullError, cKDTree
+
+if TYPE_CHECKING:
+    import trimesh
 
 
 @dataclasses.dataclass(frozen=True)
 class DecompositionConfig:
-    """coacd settings. threshold: concavity tolerance (smaller: more pieces, slower)."""
+    """coacd settings. threshold: concavity tolerance (smaller: more pieces, slower).
+
+    preprocess_mode: coacd's manifold preprocessing, "off" (the input is already watertight from manifold3d),
+    "auto" (only when coacd finds the mesh non-manifold) or "on". coacd 1.0 was seen to segfault with "off" on
+    meshes that decompose with "auto"/"on"; `processing` runs this in a worker and retries with the other modes.
+    """
 
     threshold: float = 0.04
     max_pieces: int = 32
@@ -28,6 +36,7 @@ class DecompositionConfig:
     mcts_iterations: int = 60
     mcts_nodes: int = 10
     seed: int = 0
+    preprocess_mode: str = "off"
 
 
 def farthest_point_sample(points: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
@@ -48,6 +57,8 @@ def sample_surface(mesh: trimesh.Trimesh, face_part_ids: np.ndarray, count: int,
 
     Returns points (count, 3), outward unit normals (count, 3) and part ids (count,), in the mesh frame.
     """
+    import trimesh  # here, not at the top: isolated coacd workers import this module and never need trimesh
+
     points, face_index = trimesh.sample.sample_surface(mesh, count * oversample, seed=seed)
     keep = farthest_point_sample(points, count, seed)
     normals = np.asarray(mesh.face_normals)[face_index[keep]]
@@ -101,7 +112,7 @@ def convex_decomposition(vertices: np.ndarray, faces: np.ndarray, config: Decomp
         coacd.Mesh(np.asarray(vertices, np.float64), np.asarray(faces, np.int64)),
         threshold=config.threshold,
         max_convex_hull=config.max_pieces,
-        preprocess_mode="off",
+        preprocess_mode=config.preprocess_mode,
         resolution=config.resolution,
         mcts_iterations=config.mcts_iterations,
         mcts_nodes=config.mcts_nodes,

@@ -7,9 +7,16 @@
      diagonal equals `cfg.target_diagonal` or a value drawn in `cfg.target_diagonal_range` (default
      [0.20, 0.50] m, the paper's range) from (cfg.seed, object name);
   4. surface samples with normals and part ids (area-weighted, then farthest-point thinned);
-  5. coacd convex decomposition, pieces <= 64 vertices, each labelled with a part;
+  5. coacd convex decomposition, pieces <= 64 vertices, each labelled with a part; a coacd failure (crash or
+     exception) is retried with the next of `cfg.coacd_preprocess_modes` (a ProcessingWarning names the retry);
   6. the SDF grid (`geometry.mesh_sdf.build_sdf_grid`);
   7. per-part oriented frames (centroid, axes, extents) and classes (declared, else `classify_part`).
+
+Crash isolation: the native steps (2, manifold3d; 5, coacd) run in a fresh worker process each
+(`isolation.call_isolated`, `cfg.isolate`, on by default) with a time limit (`cfg.native_timeout`), so a segfault
+or a hang becomes an ObjectError naming the object and the signal ("convex decomposition (coacd,
+preprocess_mode='off') crashed (signal 11, SIGSEGV)") instead of ending the batch. `isolate=False` runs them in this
+process (no start-up cost; a native crash then ends the process).
 
 `process_many(items, cfg)` runs that over paths or LabeledMeshes, records every failure as
 {"source", "reason"} and carries on; with `cache_dir` each result is cached as <cache_dir>/<name>.npz
@@ -28,12 +35,16 @@ import numpy as np
 import trimesh
 
 from dexvlg_jax.geometry.mesh_sdf import build_sdf_grid
+from dexvlg_jax.objects import isolation
 from dexvlg_jax.objects.containers import LabeledMesh, ProcessedObject, load_cached_processed, save_processed
 from dexvlg_jax.objects.decomposition import DecompositionConfig, convex_decomposition, piece_part_ids, sample_surface
 from dexvlg_jax.objects.errors import ObjectError
 from dexvlg_jax.objects.mesh_io import MAX_FACES, load_mesh, validate_mesh
 from dexvlg_jax.objects.part_classes import class_from_shape, measure_part
 from dexvlg_jax.objects.watertight import make_watertight
+
+_PREPROCESS_MODES = ("auto", "on", "off")  # coacd's values
+_EXECUTION_ONLY = ("isolate", "native_timeout")  # settings that do not change the result
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +55,13 @@ class ProcessingConfig:
     num_surface_points: surface samples kept (after farthest-point thinning of oversample x as many).
     coacd_threshold / coacd_max_pieces / max_piece_vertices: convex decomposition (see decomposition.py).
     target_diagonal: fixed bounding-box diagonal, or None to draw one in target_diagonal_range.
+    coacd_preprocess_modes: coacd preprocess modes in the order tried; the first is the normal one, the next ones
+    are tried only when coacd crashes or raises (a timeout is not retried). "off" first: the mesh is already
+    watertight, and "auto"/"on" remesh it.
     max_faces: inputs with more faces are refused. seed: drives every random choice.
+    isolate: run the native steps (manifold3d, coacd) in a worker process each, so a crash is an ObjectError;
+    native_timeout: seconds each such step may take in its worker (None: no limit). Neither changes results, so
+    neither is part of the fingerprint.
     """
 
     grid_resolution: int = 48
@@ -58,10 +75,23 @@ class ProcessingConfig:
     target_diagonal: float | None = None
     max_faces: int = MAX_FACES
     seed: int = 0
+    coacd_preprocess_modes: tuple[str, ...] = ("off", "auto", "on")
+    isolate: bool = True
+    native_timeout: float | None = 900.0
+
+    def __post_init__(self):
+        modes = tuple(self.coacd_preprocess_modes)
+        if not modes or any(mode not in _PREPROCESS_MODES for mode in modes) or len(set(modes)) != len(modes):
+            raise ValueError(f"ProcessingConfig.coacd_preprocess_modes: {modes!r}; use distinct values of "
+                             f"{_PREPROCESS_MODES}")
+        object.__setattr__(self, "coacd_preprocess_modes", modes)
+        if self.native_timeout is not None and not self.native_timeout > 0:
+            raise ValueError(f"ProcessingConfig.native_timeout: {self.native_timeout!r}; use seconds > 0 or None")
 
     def fingerprint(self) -> str:
-        """Short hash of the settings (cache key)."""
-        return hashlib.sha1(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        """Short hash of the settings that change the result (cache key)."""
+        settings = {k: v for k, v in dataclasses.asdict(self).items() if k not in _EXECUTION_ONLY}
+        return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def target_diagonal_for(name: str, cfg: ProcessingConfig) -> float:
@@ -80,13 +110,46 @@ def _drop_empty_parts(face_part_ids, names, classes):
     return remap[face_part_ids], [names[i] for i in present], [classes[i] for i in present]
 
 
+def decompose(vertices: np.ndarray, faces: np.ndarray, cfg: ProcessingConfig, source: str) -> list[np.ndarray]:
+    """coacd pieces (decomposition.convex_decomposition), one preprocess mode after another until one works.
+
+    Each try runs in a worker when cfg.isolate. A crash or an exception moves on to the next mode (with a
+    ProcessingWarning when a later mode succeeds); a timeout ends the object; when every mode fails, the
+    ObjectError lists each mode's failure.
+    """
+    failures = []
+    for mode in cfg.coacd_preprocess_modes:
+        config = DecompositionConfig(threshold=cfg.coacd_threshold, max_pieces=cfg.coacd_max_pieces,
+                                     max_vertices=cfg.max_piece_vertices, seed=cfg.seed, preprocess_mode=mode)
+        try:
+            pieces = isolation.run_step(convex_decomposition, (vertices, faces, config), source=source,
+                                        step=f"convex decomposition (coacd, preprocess_mode={mode!r})",
+                                        isolate=cfg.isolate, timeout=cfg.native_timeout)
+        except isolation.StepTimedOut:
+            raise
+        except ObjectError as error:
+            failures.append(error.reason)
+            continue
+        except Exception as error:  # noqa: BLE001 - coacd / qhull failures: try the next mode
+            failures.append(f"convex decomposition (coacd, preprocess_mode={mode!r}) failed: "
+                            f"{type(error).__name__}: {error}")
+            continue
+        if failures:
+            isolation.warn(source, f"{'; '.join(failures)}; used preprocess_mode={mode!r} instead")
+        return pieces
+    raise ObjectError(source, "; ".join(failures))
+
+
 def process_object(mesh: LabeledMesh, cfg: ProcessingConfig = ProcessingConfig()) -> ProcessedObject:
     """Watertight, rescaled, decomposed, sampled object with its SDF grid (see module docstring)."""
     source = mesh.name
     validate_mesh(mesh.vertices, mesh.faces, source, cfg.max_faces)
     if len(mesh.face_part_ids) != len(mesh.faces):
         raise ObjectError(source, f"{len(mesh.face_part_ids)} face labels for {len(mesh.faces)} faces")
-    vertices, faces, labels = make_watertight(mesh.vertices, mesh.faces, mesh.face_part_ids, source)
+    vertices, faces, labels = isolation.run_step(
+        make_watertight, (np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64),
+                          np.asarray(mesh.face_part_ids, np.int64), source), source=source,
+        step="watertightening (manifold3d)", isolate=cfg.isolate, timeout=cfg.native_timeout)
     labels, part_names, declared_classes = _drop_empty_parts(labels, list(mesh.part_names), list(mesh.part_classes))
 
     lower, upper = vertices.min(0), vertices.max(0)
@@ -102,9 +165,7 @@ def process_object(mesh: LabeledMesh, cfg: ProcessingConfig = ProcessingConfig()
 
     points, normals, point_parts = sample_surface(object_mesh, labels, cfg.num_surface_points,
                                                   cfg.surface_oversample, cfg.seed)
-    decomposition = DecompositionConfig(threshold=cfg.coacd_threshold, max_pieces=cfg.coacd_max_pieces,
-                                        max_vertices=cfg.max_piece_vertices, seed=cfg.seed)
-    pieces = convex_decomposition(vertices, faces, decomposition)
+    pieces = decompose(vertices, faces, cfg, source)
     piece_parts = piece_part_ids(pieces, points, point_parts, tolerance=2e-3)
     sdf = build_sdf_grid(vertices, faces, resolution=cfg.grid_resolution, padding=cfg.grid_padding)
 

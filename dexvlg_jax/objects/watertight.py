@@ -9,7 +9,6 @@ triangles added by hole filling take the label of the nearest original face.
 from __future__ import annotations
 
 import numpy as np
-import trimesh
 from manifold3d import Manifold, Mesh
 from scipy.spatial import cKDTree
 
@@ -71,6 +70,8 @@ def _fill_holes(vertices: np.ndarray, faces: np.ndarray):
 
 
 def _repair(vertices: np.ndarray, faces: np.ndarray):
+    import trimesh  # here: isolated workers import this module, and most meshes never need the repair
+
     mesh = trimesh.Trimesh(vertices, faces, process=True, validate=True)
     mesh.merge_vertices(digits_vertex=8)
     mesh.update_faces(mesh.nondegenerate_faces())
