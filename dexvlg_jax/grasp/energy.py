@@ -19,6 +19,9 @@ A pose is the flat 25-vector of `hand.pose_from_vector`: translation (3), rot6d 
 * E_hpen = sum over hand surface points of max(0, -sdf_obj(h)) (hand points in the object's SDF grid).
 * E_spen = sum of self-penetration sphere-pair overlaps (m); E_limit = sum of joint-limit violations (rad).
 * E_dir = sum_i (1 - cos(n_hand_i, -grad sdf(x_i))): each contact pad faces into the object.
+* E_part = sum_i max(0, min_j |x_i - p_j| - PART_TOLERANCE) over contacts x_i and the target part's surface
+  samples p_j: the instruction names a part, so contacts are pulled onto it (without it, contacts on a small part
+  such as a cap or a lid drift onto the larger part next to it). Zero when no target part is given (part < 0).
 * E_table = sum over hand primitives g of max(0, clearance - low_g): low_g is the exact height above the table top
   of the primitive's lowest point (box: u.c - sum_i |u.a_i| h_i; capsule: u.c - |u.a_z| l - r, with u the table's
   up normal in the object frame); zero when the object has no table (`SynthObject.table_offset` far below).
@@ -42,7 +45,8 @@ from dexvlg_jax.hand import constants
 from dexvlg_jax.hand.kinematics import penetration_spheres
 
 FC_KINDS = ("dfc", "lp_dfc")
-TERMS = ("fc", "dis", "pen", "hpen", "spen", "limit", "dir", "table")
+TERMS = ("fc", "dis", "pen", "hpen", "spen", "limit", "dir", "table", "part")
+PART_TOLERANCE = 0.01  # m: a contact within this of a target-part surface sample is on the part (E_part free)
 NO_TABLE_OFFSET = -1e3  # m: a table plane this far below leaves E_table and table metrics at zero
 TABLE_CLEARANCE = 0.002  # m: E_table keeps every hand primitive this far above the table top
 
@@ -61,6 +65,7 @@ class EnergyWeights:
     limit: float = 1.0
     dir: float = 1.0
     table: float = 1000.0
+    part: float = 100.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,7 +235,8 @@ def self_penetration_active(frames: hand.LinkFrames) -> Float[Array, "P"]:
 
 
 def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[Array, "Gp K 3"], mode: str,
-                 fc_kind: str = "dfc", face: Array | None = None, hand_point_stride: int = 1) -> dict:
+                 fc_kind: str = "dfc", face: Array | None = None, hand_point_stride: int = 1,
+                 part: Array | int = -1) -> dict:
     """Every energy term (scalars, unweighted) of one pose; see the module docstring for definitions.
 
     Returns {name: scalar for name in TERMS} plus "forces" (C,): the contact-force magnitudes used in E_fc
@@ -239,6 +245,7 @@ def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[
 
     near_points: (Gp, K, 3) object points per hand primitive (`near_object_points(pose, obj, K)`).
     hand_point_stride: keep every n-th hand surface point for E_hpen (speed; 1 keeps all 1040).
+    part: the target part id (E_part); -1 = none.
     """
     frames = hand.forward_kinematics(*hand.pose_from_vector(pose))
     x, n_hand = hand_contacts(frames, mode)
@@ -265,7 +272,18 @@ def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[
     terms["dir"] = jnp.sum(1.0 - jnp.sum(n_hand * inward, -1))
     low = primitive_heights(frames, obj.table_up, obj.table_offset)
     terms["table"] = jnp.sum(jax.nn.relu(TABLE_CLEARANCE - low))
+    terms["part"] = part_distance(x, obj, part)
     return terms
+
+
+def part_distance(contacts: Float[Array, "C 3"], obj: SynthObject, part: Array | int) -> Float[Array, ""]:
+    """E_part: sum over contacts of how far (m) beyond PART_TOLERANCE the nearest surface sample of `part` is;
+    0 when part < 0 or the part has no samples."""
+    d2 = jnp.sum((contacts[:, None, :] - obj.points[None]) ** 2, -1)  # (C, N)
+    on_part = obj.part_ids[None] == part
+    nearest = jnp.sqrt(jnp.min(jnp.where(on_part, d2, jnp.inf), axis=1) + 1e-12)
+    excess = jnp.where(jnp.isfinite(nearest), jax.nn.relu(nearest - PART_TOLERANCE), 0.0)
+    return jnp.where(jnp.asarray(part) >= 0, jnp.sum(excess), 0.0)
 
 
 def total_energy(terms: dict, weights: EnergyWeights) -> Float[Array, ""]:

@@ -5,7 +5,11 @@ palm body: the palm faces -z, fingers extend along +x, the thumb along +y at res
 sample, a target point p on the part, an approach direction d (from the object towards the palm) and a finger
 direction x; the hand's z axis is d (so the palm faces -d, i.e. the part), its x axis is x made orthogonal to d.
 The palm centre (site `palm_center`) is put `standoff` beyond the first surface hit by the ray p + t d (t from
-far to near, SDF grid ray march), so initial hands touch nothing.
+far to near, SDF grid ray march), so initial hands touch nothing. Pinch instead centres the closed pinch (the
+thumb, index and middle pads at the closed pinch joints, ~4 cm in front of the palm) on p, so that the fingertips
+close around a small part (a cap, a lid's rim, a handle's bar) rather than pressing on its near face; the open
+hand is then backed off along d until it clears the object. (Measured on the demo objects: with the palm rule,
+bottle caps and jar lids got no kept pinch.)
 
 Rules (part axes = the part's oriented-box axes A0, A1, A2 by decreasing extent e0 >= e1 >= e2; "up" = direction
 from the object centre to the part centroid):
@@ -76,6 +80,7 @@ class InitConfig:
     max_face_span: float = 0.12  # disk faces wider than this are grasped at the rim
     ray_length: float = 0.4
     min_elevation: float = 0.0  # rad: approach directions at least this far above the table's horizontal
+    pinch_centred: bool = True  # pinch: centre the closed pinch (thumb, index, middle pads) on the target point
     max_rounds: int = 16  # rejection-sampling rounds for table-compatible approach directions
 
 
@@ -223,11 +228,12 @@ def initial_poses(obj, part_id: int, mode: str, n: int, rng: np.random.Generator
     p, d, x = placement(part, n, rng, cfg)
     y = np.cross(d, x)
     rot = np.stack([x, y, d], axis=-1)  # columns: hand x, y, z in the object frame
-    t_hit = _surface_hit(grid, p, d, cfg.ray_length)
-    gap = rng.uniform(*cfg.standoff, n)
-    palm_target = p + (t_hit + gap)[:, None] * d
-    palm_local = h.site_pos["palm_center"]
-    translation = palm_target - rot @ palm_local
+    if mode == "pinch" and cfg.pinch_centred:  # the closed pinch's centre on the target: tips close around it
+        translation = p - rot @ pinch_centre_local()
+    else:  # the palm centre just outside the surface along the approach
+        t_hit = _surface_hit(grid, p, d, cfg.ray_length)
+        gap = rng.uniform(*cfg.standoff, n)
+        translation = p + (t_hit + gap)[:, None] * d - rot @ h.site_pos["palm_center"]
     span = h.joint_upper - h.joint_lower
     q_open = np.asarray(OPEN_JOINTS[mode]) + rng.normal(size=(n, 16)) * cfg.joint_jitter * span
     q_closed = np.asarray(CLOSED_JOINTS[mode]) + rng.normal(size=(n, 16)) * cfg.joint_jitter * span
@@ -249,6 +255,16 @@ def initial_poses(obj, part_id: int, mode: str, n: int, rng: np.random.Generator
     q = q_open + s * (q_closed - q_open)
     pose = np.concatenate([translation, rot6d, q], axis=-1)
     return pose.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=None)
+def pinch_centre_local() -> np.ndarray:
+    """Where the pinch closes (3,): the mean of the thumb, index and middle pads at the pinch mode's closed
+    joints, in the hand (palm) frame. About 4 cm in front of the palm centre."""
+    with jax.ensure_compile_time_eval():
+        frames = hand.forward_kinematics(jnp.zeros(3), jnp.eye(3), jnp.asarray(CLOSED_JOINTS["pinch"], jnp.float32))
+        pads = hand.site_positions(frames, ("th_pad", "if_pad", "mf_pad"))
+    return np.asarray(pads, np.float64).mean(0)
 
 
 @jax.jit

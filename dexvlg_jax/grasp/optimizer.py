@@ -21,6 +21,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float
@@ -47,18 +48,18 @@ class OptimizerConfig:
     learning_rate: float = 0.003  # adam: peak step (metres / radians per coordinate), cosine-decayed to 5%
 
 
-def _energy_fn(obj, ecfg: EnergyConfig):
+def _energy_fn(obj, ecfg: EnergyConfig, part):
     def fn(pose, near, face):
-        terms = energy_terms(pose, obj, near, ecfg.mode, ecfg.fc_kind, face, ecfg.hand_point_stride)
+        terms = energy_terms(pose, obj, near, ecfg.mode, ecfg.fc_kind, face, ecfg.hand_point_stride, part)
         return total_energy(terms, ecfg.weights), terms
     return jax.value_and_grad(fn, has_aux=True)
 
 
-def _refresh(pose, obj, ecfg: EnergyConfig):
+def _refresh(pose, obj, ecfg: EnergyConfig, part):
     """Block-start auxiliaries of one grasp: culled object points (Gp, K, 3) and the LP-DFC face."""
     near = near_object_points(pose, obj, ecfg.points_per_primitive)
     if ecfg.fc_kind == "lp_dfc":
-        face = energy_terms(pose, obj, near, ecfg.mode, ecfg.fc_kind, None, ecfg.hand_point_stride)["face"]
+        face = energy_terms(pose, obj, near, ecfg.mode, ecfg.fc_kind, None, ecfg.hand_point_stride, part)["face"]
     else:
         face = jnp.asarray(-1, jnp.int32)
     return near, jax.lax.stop_gradient(face)
@@ -68,11 +69,13 @@ def _finite(g):
     return jnp.where(jnp.isfinite(g), g, 0.0)
 
 
-def optimize_one(pose: Float[Array, "25"], key, obj: SynthObject, ecfg: EnergyConfig, ocfg: OptimizerConfig):
-    """Optimise one grasp. Returns (final pose (25,), final energy (), terms dict, acceptance rate ())."""
+def optimize_one(pose: Float[Array, "25"], key, obj: SynthObject, ecfg: EnergyConfig, ocfg: OptimizerConfig,
+                 part: Array | int = -1):
+    """Optimise one grasp for target part `part` (-1: none). Returns (final pose (25,), final energy (), terms
+    dict, acceptance rate ())."""
     if ocfg.kind not in OPTIMIZERS:
         raise ValueError(f"optimizer kind must be one of {OPTIMIZERS}, got {ocfg.kind!r}")
-    vg = _energy_fn(obj, ecfg)
+    vg = _energy_fn(obj, ecfg, part)
     num_blocks = -(-ocfg.num_iters // ocfg.refresh_every)
     total = num_blocks * ocfg.refresh_every
     schedule = optax.cosine_decay_schedule(ocfg.learning_rate, max(total, 1), alpha=0.05)
@@ -101,7 +104,7 @@ def optimize_one(pose: Float[Array, "25"], key, obj: SynthObject, ecfg: EnergyCo
         return (pose, energy, grad, state, accepted + accept), None
 
     def block(carry, b):
-        near, face = _refresh(carry[0], obj, ecfg)
+        near, face = _refresh(carry[0], obj, ecfg, part)
         (e, _), g = vg(carry[0], near, face)  # energy at the refreshed auxiliaries
         carry = (carry[0], e, _finite(g)) + carry[3:]
         ts = b * ocfg.refresh_every + jnp.arange(ocfg.refresh_every)
@@ -112,7 +115,7 @@ def optimize_one(pose: Float[Array, "25"], key, obj: SynthObject, ecfg: EnergyCo
     carry = (pose, jnp.zeros(()), jnp.zeros_like(pose), state0, jnp.zeros((), jnp.int32))
     carry, _ = jax.lax.scan(block, carry, jnp.arange(num_blocks))
     pose = carry[0]
-    near, face = _refresh(pose, obj, ecfg)
+    near, face = _refresh(pose, obj, ecfg, part)
     (energy, terms), _ = vg(pose, near, None)
     return pose, energy, terms, carry[4] / total
 
@@ -123,13 +126,16 @@ def grasp_keys(rng, num: int, offset: int = 0):
 
 
 @functools.partial(jax.jit, static_argnames=("ecfg", "ocfg"))
-def optimize_batch(poses: Float[Array, "G 25"], keys, obj: SynthObject, ecfg: EnergyConfig, ocfg: OptimizerConfig):
-    """`optimize_one` vmapped over grasps (jitted). keys: (G,) per-grasp keys (see `grasp_keys`)."""
-    return jax.vmap(lambda p, k: optimize_one(p, k, obj, ecfg, ocfg))(poses, keys)
+def optimize_batch(poses: Float[Array, "G 25"], keys, obj: SynthObject, ecfg: EnergyConfig, ocfg: OptimizerConfig,
+                   parts=None):
+    """`optimize_one` vmapped over grasps (jitted). keys: (G,) per-grasp keys (see `grasp_keys`); parts: (G,)
+    target part ids (None: no target part)."""
+    parts = -jnp.ones(poses.shape[0], jnp.int32) if parts is None else parts
+    return jax.vmap(lambda p, k, t: optimize_one(p, k, obj, ecfg, ocfg, t))(poses, keys, parts)
 
 
 def optimize_sharded(poses: Float[Array, "G 25"], rng, obj: SynthObject, ecfg: EnergyConfig,
-                     ocfg: OptimizerConfig, mesh: Mesh | None = None, offset: int = 0):
+                     ocfg: OptimizerConfig, mesh: Mesh | None = None, offset: int = 0, parts=None):
     """Optimise G grasps sharded over the mesh's "data" axis (object replicated). G is padded to a multiple of
     the device count; the padding is dropped from the outputs. Returns the same tuple as `optimize_batch`."""
     mesh = data_mesh() if mesh is None else mesh
@@ -138,10 +144,13 @@ def optimize_sharded(poses: Float[Array, "G 25"], rng, obj: SynthObject, ecfg: E
     pad = (-g) % n_dev
     poses = jnp.concatenate([jnp.asarray(poses, jnp.float32), jnp.repeat(jnp.asarray(poses[:1], jnp.float32), pad, 0)])
     keys = grasp_keys(rng, g + pad, offset)
+    parts = -np.ones(g, np.int32) if parts is None else np.asarray(parts, np.int32)
+    parts = jnp.asarray(np.concatenate([parts, np.repeat(parts[:1], pad)]))
     batch = NamedSharding(mesh, PartitionSpec("data"))
     replicated = NamedSharding(mesh, PartitionSpec())
     poses = jax.device_put(poses, batch)
     keys = jax.device_put(keys, batch)
+    parts = jax.device_put(parts, batch)
     obj = jax.device_put(obj, replicated)
-    out = optimize_batch(poses, keys, obj, ecfg, ocfg)
+    out = optimize_batch(poses, keys, obj, ecfg, ocfg, parts)
     return jax.tree.map(lambda x: x[:g], out)

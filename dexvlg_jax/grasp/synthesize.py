@@ -39,14 +39,16 @@ class SynthConfig:
     seed: int = 0
 
 
-def _optimize_all(poses, sobj, ecfg, ocfg, batch_size, rng, mesh):
-    """Optimise (M, 25) poses in padded chunks of batch_size; returns poses, energies, terms, acceptance."""
+def _optimize_all(poses, parts, sobj, ecfg, ocfg, batch_size, rng, mesh):
+    """Optimise (M, 25) poses for their target parts (M,) in padded chunks of batch_size; returns poses,
+    energies, terms, acceptance."""
     outs = []
     for start in range(0, len(poses), batch_size):
         chunk = poses[start:start + batch_size]
         pad = batch_size - len(chunk)
         chunk = np.concatenate([chunk, np.repeat(chunk[:1], pad, 0)])
-        out = optimize_sharded(chunk, rng, sobj, ecfg, ocfg, mesh=mesh, offset=start)
+        targets = np.resize(parts[start:start + batch_size], batch_size)
+        out = optimize_sharded(chunk, rng, sobj, ecfg, ocfg, mesh=mesh, offset=start, parts=targets)
         outs.append(jax.tree.map(lambda a: np.asarray(a)[:batch_size - pad], out))
     return jax.tree.map(lambda *a: np.concatenate(a), *outs)
 
@@ -87,11 +89,12 @@ def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "
         init = np.concatenate(inits)
         ecfg = dataclasses.replace(cfg.energy, mode=mode)
         key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), mode_index)
-        poses, energy, terms, accept = _optimize_all(init, sobj, ecfg, cfg.optimizer, cfg.batch_size, key, mesh)
+        part_col = np.repeat(labels, cfg.init.num_per_part)
+        poses, energy, terms, accept = _optimize_all(init, part_col, sobj, ecfg, cfg.optimizer, cfg.batch_size, key,
+                                                     mesh)
         h = hand.load_hand()  # the hand's position controller clips commands: metrics see the executable pose
         poses = np.concatenate([poses[:, :9], np.clip(poses[:, 9:], h.joint_lower, h.joint_upper)], 1)
         n = len(init)
-        part_col = np.repeat(labels, cfg.init.num_per_part)
         rows["poses"].append(poses), rows["init_poses"].append(init)
         rows["mode"].append([mode] * n), rows["part_id"].append(part_col)
         rows["energy"].append(energy), rows["accept_rate"].append(accept)

@@ -90,3 +90,15 @@ def test_part_failures(obj):
     assert I.part_failure(weird, 0, CFG).startswith("unknown_class")
     nan = dataclasses.replace(obj, part_centroids=np.full((1, 3), np.nan))
     assert I.part_failure(nan, 0, CFG).startswith("nonfinite")
+
+
+def test_pinch_closes_around_the_target_and_starts_clear(obj):
+    """Pinch centres the closed pinch on the part: the thumb/index/middle pads' closing point sits on the target
+    (here on the cylinder's axis, at most its radius + margin away after backing off), the hand starts clear."""
+    poses = I.initial_poses(obj, 0, "pinch", 8, np.random.default_rng(3), CFG)
+    rot = np.asarray(rot6d_to_matrix(jnp.asarray(poses[:, 3:9])))
+    centre = poses[:, :3] + np.einsum("gij,j->gi", rot, I.pinch_centre_local())
+    radial = np.linalg.norm(centre[:, :2], axis=1)
+    assert np.median(radial) < 0.01 and radial.max() < 0.03  # the pinch closes on the axis (the target line)
+    palm = poses[:, :3] + np.einsum("gij,j->gi", rot, hand.load_hand().site_pos["palm_center"])
+    assert np.all(np.linalg.norm(palm[:, :2], axis=1) > 0.03)  # the palm itself is outside the surface
