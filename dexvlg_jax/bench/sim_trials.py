@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dexvlg_jax.geometry import axis_angle_to_matrix
+
 GOOD_ROTATION = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])
 GOOD_TRANSLATION = np.array([0.03, -0.0655, 0.035])
 GOOD_JOINTS = np.array([0.96, 0, 0.96, 0.96] * 3 + [0.639, 0, 0.213, 0.213])
@@ -13,8 +15,6 @@ GOOD_JOINTS = np.array([0.96, 0, 0.96, 0.96] * 3 + [0.639, 0, 0.213, 0.213])
 def perturbed_grasps(n: int, seed: int = 0):
     """n poses around the known-good grasp (wrist +-1.5 cm, +-10 deg, joints +-0.25 rad; trial 0 unperturbed):
     translation (n, 3), rotation (n, 3, 3), joints (n, 16)."""
-    from dexvlg_jax.geometry import axis_angle_to_matrix
-
     rng = np.random.default_rng(seed)
     t = GOOD_TRANSLATION + rng.uniform(-0.015, 0.015, (n, 3))
     axes = rng.normal(size=(n, 3))

@@ -28,6 +28,7 @@ import json
 import os
 import zlib
 
+import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -192,8 +193,6 @@ def select_grasps(grasps: dict, max_per_part_mode: int) -> np.ndarray:
 def render_views(obj, tabletop: Tabletop, cfg: DatasetConfig, rng: np.random.Generator):
     """Render `views_per_object` views of the placed object (cameras from the tabletop rig, random azimuths).
     Returns (K (3, 3), extrinsics (V, 4, 4) world -> camera, RenderOutput with (V, H, W) images)."""
-    import jax.numpy as jnp
-
     scene = render.build_scene(obj.vertices, obj.faces, obj.face_part_ids, tabletop.object_to_world,
                                num_faces=_padded_faces(len(obj.faces)))
     size = cfg.image_size

@@ -21,7 +21,9 @@ import json
 import warnings
 
 import numpy as np
+import trimesh
 from jaxtyping import Float, Int
+from scipy.spatial import ConvexHull
 
 CAMERA_DISTANCE = 0.8        # m, camera to table centre (paper)
 CAMERA_ELEVATION_DEG = 45.0  # camera looks 45 deg downward (paper)
@@ -125,8 +127,6 @@ def stable_poses(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3
                  ) -> tuple[Float[np.ndarray, "N 3 3"], Float[np.ndarray, "N"]]:
     """Resting orientations of a watertight mesh on a plane, most probable first: rotations (N, 3, 3) and
     quasi-static probabilities (N,) (trimesh `compute_stable_poses`, uniform density); the identity if none."""
-    import trimesh
-
     mesh = trimesh.Trimesh(np.asarray(vertices, np.float64), np.asarray(faces, np.int64), process=False)
     try:
         transforms, probs = mesh.compute_stable_poses()
@@ -149,8 +149,6 @@ def object_volume(obj) -> float:
     """Volume (m^3) of the watertight mesh, or of the convex pieces' hulls for objects without a mesh."""
     if getattr(obj, "faces", None) is not None and len(obj.faces):
         return mesh_volume(obj.vertices, obj.faces)
-    from scipy.spatial import ConvexHull
-
     return float(sum(ConvexHull(np.asarray(p, np.float64)).volume for p in obj.convex_pieces))
 
 

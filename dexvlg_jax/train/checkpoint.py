@@ -34,7 +34,10 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from dexvlg_jax.models.vlg import DexVLG
+from dexvlg_jax.train import sharding as sharding_lib
 from dexvlg_jax.train.run_config import train_config_from_json
+from dexvlg_jax.train.state import train_state_layout
 
 log = logging.getLogger(__name__)
 
@@ -315,10 +318,6 @@ def load_checkpoint(path: str, step: int | None = None, mesh=None):
     in training). Raises `CheckpointError` when no (requested) step can be read, `ConfigMismatchError` when the
     saved arrays do not fit the model this code builds from the saved config.
     """
-    from dexvlg_jax.models.vlg import DexVLG
-    from dexvlg_jax.train import sharding as sharding_lib
-    from dexvlg_jax.train.state import train_state_layout
-
     directory = checkpoint_directory(path)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"load_checkpoint: {path!r} is neither a training workdir nor a checkpoints "

@@ -17,6 +17,8 @@ import dataclasses
 import grain
 import numpy as np
 
+from dexvlg_jax.data.source import DecodeRecord, ResizeCrop, TokenizeInstruction, make_data_loader, pose_statistics
+from dexvlg_jax.data.tokenizer import Tokenizer
 from dexvlg_jax.models.variants import DexVLGConfig
 from dexvlg_jax.models.vlg import OBS_KEYS, fake_batch
 
@@ -85,8 +87,6 @@ class ToModelInputs(grain.transforms.Map):
 
 def dataset_pose_statistics(path: str, split: str = "train") -> tuple[tuple, tuple]:
     """(mean (25,), std (25,)) of the raw camera-frame pose from the manifest, std floored at MIN_POSE_STD."""
-    from dexvlg_jax.data.source import pose_statistics
-
     mean, std = pose_statistics(path, split)
     return tuple(float(v) for v in mean), tuple(float(max(v, MIN_POSE_STD)) for v in std)
 
@@ -103,9 +103,6 @@ def make_train_loader(data: DataConfig, model: DexVLGConfig, batch_size: int, se
         return grain.DataLoader(data_source=source, sampler=sampler,
                                 operations=[grain.transforms.Batch(batch_size, drop_remainder=True)],
                                 worker_count=data.worker_count)
-
-    from dexvlg_jax.data.source import DecodeRecord, ResizeCrop, TokenizeInstruction, make_data_loader
-    from dexvlg_jax.data.tokenizer import Tokenizer
 
     tokenizer = Tokenizer(data.tokenizer_path)
     if tokenizer.vocab_size > model.vlm.llm.vocab_size:

@@ -22,6 +22,7 @@ import tqdm
 from etils import epath
 
 from dexvlg_jax import atomic_io
+from dexvlg_jax.models import weights
 from dexvlg_jax.models.variants import DexVLGConfig
 from dexvlg_jax.models.vlg import DexVLG
 from dexvlg_jax.train import sharding as sharding_lib
@@ -67,8 +68,6 @@ def maybe_initialize_distributed() -> bool:
 
 def load_pretrained(path: str, model: DexVLGConfig) -> dict:
     """A PaliGemma checkpoint as a nested float32 numpy tree `{img, llm}` (big_vision .npz or HF safetensors)."""
-    from dexvlg_jax.models import weights
-
     if not os.path.exists(path):
         raise FileNotFoundError(f"pretrained checkpoint {path!r} does not exist")
     if path.endswith(".npz"):

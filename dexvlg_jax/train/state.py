@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from dexvlg_jax.models.weights import check_shapes, flatten_tree
 from dexvlg_jax.train import sharding as sharding_lib
 from dexvlg_jax.train.optimizer import OptimizerConfig, make_optimizer, path_str
 
@@ -51,8 +52,6 @@ def merge_pretrained_leaves(params: Any, pretrained: dict, shardings: Any) -> tu
     leaves replaced). Arrays are placed directly with the target shardings, so a 3B tree never sits twice on
     one device.
     """
-    from dexvlg_jax.models.weights import check_shapes, flatten_tree
-
     check_shapes(params, pretrained, source="pretrained checkpoint", allow_missing=True)
     flat = flatten_tree(pretrained)
     replaced = 0
