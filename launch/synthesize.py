@@ -3,7 +3,9 @@
 
 Objects: "embedded" = the procedural library (config `objects.categories`, `num_per_category`, `seed`); or a
 folder of mesh files (.obj .stl .ply .off .glb .gltf, part-label sidecars as `dexvlg_jax.objects.load_mesh`
-reads them). Output in DIR:
+reads them). Every object takes the data engine's path (`data.pipeline.prepare`: segment if unlabelled, the
+offline annotator's part names and real size, processing) and is synthesised resting upright on the table
+(`scene.place_object`; the grasp file stores the placement). Output in DIR:
   <object>.npz         one grasp file per object (format: `dexvlg_jax.grasp.io`), written atomically
   objects/<object>.npz the processed object the grasp file refers to (`dexvlg_jax.objects.save_processed`)
   failures.json        objects that could not be processed, with reasons (the run continues past them; they are
@@ -23,7 +25,9 @@ from tqdm.auto import tqdm
 from dexvlg_jax import atomic_io, grasp, objects
 from dexvlg_jax.cli_errors import RunError, UserFileNotFoundError, run_main
 from dexvlg_jax.config_files import apply_overrides, load_config_file, synth_config
+from dexvlg_jax.data import annotate, pipeline
 from dexvlg_jax.objects.mesh_io import MESH_SUFFIXES
+from dexvlg_jax.scene import place_object
 
 
 def object_sources(spec: str, c):
@@ -90,6 +94,7 @@ def run(config, out_dir: str, objects_spec: str = "embedded", max_objects: int |
             raise _output_error(err, path) from err
 
     mesh = grasp.data_mesh()
+    annotator = annotate.HeuristicAnnotator()  # the data engine's offline annotator: part names, real size
     for name, loader in tqdm(sources, desc="synthesize", unit="object", disable=not progress):
         grasp_path = os.path.join(out_dir, f"{name}.npz")
         if os.path.exists(grasp_path):
@@ -99,13 +104,14 @@ def run(config, out_dir: str, objects_spec: str = "embedded", max_objects: int |
         obj = objects.load_cached_processed(obj_path)  # a corrupt cache file is moved aside and rebuilt
         if obj is None:
             try:
-                obj = objects.process_object(loader(), objects.ProcessingConfig(seed=config.objects.seed))
+                obj = pipeline.prepare(loader(), objects.ProcessingConfig(seed=config.objects.seed), annotator, name)
             except (objects.ObjectError, ValueError, OSError) as e:  # bad input: record it, go on
                 failures[name] = f"{type(e).__name__}: {e}"
                 write_output(failures_path, lambda: atomic_io.write_json(failures_path, failures, indent=1))
                 continue
             write_output(obj_path, lambda: objects.save_processed(obj, obj_path))
-        arrays, meta = grasp.synthesize_object(obj, cfg, object_ref=obj_rel, mesh=mesh)
+        tabletop = place_object(obj, yaw=0.0)  # resting upright on the table (the world every stage shares)
+        arrays, meta = grasp.synthesize_object(obj, cfg, object_ref=obj_rel, mesh=mesh, tabletop=tabletop)
         meta["config_dict"] = config.to_dict()
         write_output(grasp_path, lambda: grasp.save_grasps(grasp_path, arrays, meta))
         if failures.pop(name, None) is not None:  # failed in an earlier run, done now

@@ -117,21 +117,28 @@ def collect_objects(cfg: DatasetConfig) -> tuple[dict, list, dict]:
     return found, failures, fingerprints
 
 
+def prepare(mesh, processing: objects_lib.ProcessingConfig, annotator: annotate.Annotator,
+            source: str = "") -> objects_lib.ProcessedObject:
+    """The one object path of every entry point (data engine, synthesis CLI, notebooks): segment (if unlabeled) ->
+    annotate (quality filter, part names, real size) -> process (watertight, convex pieces, rescale to the
+    annotated size, SDF). Raises ObjectError(source or mesh.name, reason) for rejected or unprocessable input."""
+    mesh = segment.ensure_parts(mesh)
+    keep, reason = annotator.filter_quality(mesh)
+    if not keep:
+        raise objects_lib.ObjectError(source or mesh.name, f"rejected by the quality filter: {reason}")
+    mesh = dataclasses.replace(mesh, part_names=list(annotator.name_parts(mesh)))
+    size = annotator.real_size(mesh)
+    return objects_lib.process_object(mesh, dataclasses.replace(processing, target_diagonal=size))
+
+
 def prepare_object(object_id: str, mesh, cfg: DatasetConfig, cache_dir: str,
                    annotator: annotate.Annotator) -> objects_lib.ProcessedObject:
-    """Segment (if unlabeled), annotate (quality, part names, real size) and process one object; cached."""
+    """`prepare` one object of the dataset, cached under cache_dir/objects/<object_id>.npz."""
     path = os.path.join(cache_dir, "objects", f"{object_id}.npz")
     cached = objects_lib.load_cached_processed(path)  # a corrupt cache file is named, moved aside and rebuilt
     if cached is not None:
         return cached
-    mesh = segment.ensure_parts(mesh)
-    keep, reason = annotator.filter_quality(mesh)
-    if not keep:
-        raise objects_lib.ObjectError(object_id, f"rejected by the quality filter: {reason}")
-    names = annotator.name_parts(mesh)
-    mesh = dataclasses.replace(mesh, part_names=list(names))
-    size = annotator.real_size(mesh)
-    processed = objects_lib.process_object(mesh, dataclasses.replace(cfg.processing, target_diagonal=size))
+    processed = prepare(mesh, cfg.processing, annotator, source=object_id)
     objects_lib.save_processed(processed, path)  # atomic (temp + rename)
     return processed
 
