@@ -137,5 +137,7 @@ def test_synth_object_table_plane_follows_the_tabletop():
     assert offset == pytest.approx(-cases.HALF_HEIGHT, abs=1e-9)  # the shaft's bottom, in its own frame
     tilted = Tabletop(np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0.03], [0, 0, 0, 1]]))
     up, offset = tilted.table_plane()
-    np.testing.assert_allclose(up, [0, -1, 0], atol=1e-12)  # world z is the object's -y
-    assert offset == pytest.approx(0.03, abs=1e-12)
+    np.testing.assert_allclose(up, [0, 1, 0], atol=1e-12)  # the object's +y column maps to world +z
+    assert offset == pytest.approx(-0.03, abs=1e-12)  # world z = p_y + 0.03
+    points = np.random.default_rng(0).normal(size=(16, 3))
+    np.testing.assert_allclose(points @ up - offset, tilted.to_world(points)[:, 2], atol=1e-12)
