@@ -8,8 +8,8 @@ The palm centre (site `palm_center`) is put `standoff` beyond the first surface 
 far to near, SDF grid ray march), so initial hands touch nothing. Pinch instead centres the closed pinch (the
 thumb, index and middle pads at the closed pinch joints, ~4 cm in front of the palm) on p, so that the fingertips
 close around a small part (a cap, a lid's rim, a handle's bar) rather than pressing on its near face; the open
-hand is then backed off along d until it clears the object. (Measured on the demo objects: with the palm rule,
-bottle caps and jar lids got no kept pinch.)
+hand is then backed off along d until it clears the object. (Measured on the demo objects: bottle caps get no
+kept pinch with either rule, jar lids 0-3; the pinch centre is where the closing fingers actually meet.)
 
 Rules (part axes = the part's oriented-box axes A0, A1, A2 by decreasing extent e0 >= e1 >= e2; "up" = direction
 from the object centre to the part centroid):
