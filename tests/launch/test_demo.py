@@ -39,4 +39,19 @@ def test_demo_writes_the_report(tmp_path):
         assert heading in page
     assert page.count("data:image/png;base64,") >= 4
     timings = json.loads((out / "timings.json").read_text())
-    assert timings["total_s"] > 0 and os.path.exists(out / "eval_flow" / "eval_results.json")
+    stages = ("dataset_s", "training_s", "evaluation_s", "report_s")
+    assert all(timings[k] > 0 for k in stages) and timings["total_s"] >= sum(timings[k] for k in stages)
+    # The figures, not only the headings: one bottle (parts body + cap), wrap synthesised only, 4 poses per part.
+    stats = json.loads((out / "dataset" / "statistics.json").read_text())
+    (wrap,) = [row for row in stats["quality"] if row["mode"] == "wrap"]
+    assert wrap["synthesised"] == 8 and 0 < wrap["kept (sim)"] <= wrap["synthesised"]
+    assert 0 <= wrap["penetration_mm"] < 1e3 and 0 <= wrap["q1"]
+    result = json.loads((out / "eval_flow" / "eval_results.json").read_text())
+    cov = result["coverage"]
+    # 2 parts x the evaluation's 2 modes; pinch was never synthesised, so at least those 2 are skipped
+    assert cov["conditions"] == 4 and cov["evaluated"] + cov["skipped"] == 4 and 1 <= cov["evaluated"] <= 2
+    trials = cov["evaluated"] * 1  # --samples 1, one view
+    assert result["summary"]["all"]["trials"] == len(result["trials"]) == trials
+    assert result["retrieval"]["summary"]["all"]["trials"] == trials  # the baseline on the same conditions
+    for summary in (result["summary"]["all"], result["retrieval"]["summary"]["all"]):
+        assert 0.0 <= summary["pga"] <= summary["pta"] <= 1.0 and 0.0 <= summary["success_rate"] <= 1.0
