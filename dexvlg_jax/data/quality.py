@@ -17,6 +17,7 @@ Reads `manifest.json` (splits, placements) and the cached grasp files and proces
 from __future__ import annotations
 
 import collections
+import dataclasses
 import glob
 import os
 
@@ -37,11 +38,10 @@ def _kept(grasps: dict) -> np.ndarray:
 
 
 def _turned(tabletop: Tabletop, yaw: float) -> Tabletop:
-    transform = np.asarray(tabletop.object_to_world, np.float64).copy()
-    transform[:3, :3] = yaw_matrix(yaw) @ transform[:3, :3]
-    transform[:3, 3] = yaw_matrix(yaw) @ transform[:3, 3]
-    return Tabletop(transform, yaw=tabletop.yaw + yaw, pose_index=tabletop.pose_index, mass=tabletop.mass,
-                    friction=tabletop.friction, table_half_extent=tabletop.table_half_extent)
+    """The same placement turned about the world z axis by `yaw` (rad)."""
+    turn = np.eye(4)
+    turn[:3, :3] = yaw_matrix(yaw)
+    return dataclasses.replace(tabletop, object_to_world=turn @ tabletop.object_to_world, yaw=tabletop.yaw + yaw)
 
 
 def _condition_reason(grasps: dict, rows: np.ndarray) -> str:

@@ -222,11 +222,6 @@ def contact_depths(scene: Scene, t, r, q) -> tuple[float, float]:
     return obj_depth, table_depth
 
 
-def penetration_depth(scene: Scene, t, r, q) -> float:
-    """Deepest hand-object penetration (m, >= 0) at a configuration (world wrist pose t, r)."""
-    return contact_depths(scene, t, r, q)[0]
-
-
 def _pre_simulation_checks(protocol, scene, world_t, rotation, joints, q_open, valid, reason, penetration):
     """Kinematic checks before simulating (module docstring); updates valid / reason / penetration in place."""
     table = isinstance(protocol, TabletopLiftConfig) and scene.table_geom >= 0
