@@ -194,16 +194,8 @@ dfc_energy_batch = jax.jit(jax.vmap(dfc_energy, in_axes=(0, 0, None, None)))
 
 
 @functools.partial(jax.jit, static_argnames=("max_iter", "polish"))
-def lp_dfc_forces_batch(
-    contacts: Float[Array, "B C 3"],
-    normals: Float[Array, "B C 3"],
-    ref: Float[Array, "3"] | None = None,
-    torque_scale: float = 1.0,
-    k: Int[Array, "B"] | None = None,
-    max_iter: int = 30,
-    tol: float | None = None,
-    polish: bool = True,
-) -> ForceSolution:
-    """`lp_dfc_forces` vmapped over grasps (``k`` per grasp or None)."""
-    fn = lambda x, n, kk: lp_dfc_forces(x, n, ref, torque_scale, kk, max_iter, tol, polish)  # noqa: E731
+def lp_dfc_forces_batch(contacts, normals, ref=None, torque_scale=1.0, k=None, **options) -> ForceSolution:
+    """`lp_dfc_forces` vmapped over a leading grasp axis B: contacts, normals (B, C, 3), k (B,) or None; ref (3,)
+    and torque_scale shared by the batch; `options` (max_iter, tol, polish) are `lp_dfc_forces`'s."""
+    fn = lambda x, n, kk: lp_dfc_forces(x, n, ref, torque_scale, kk, **options)  # noqa: E731
     return jax.vmap(fn, in_axes=(0, 0, None if k is None else 0))(contacts, normals, k)

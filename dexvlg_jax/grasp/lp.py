@@ -300,16 +300,7 @@ def solve_lp(
 
 
 @functools.partial(jax.jit, static_argnames=("max_iter", "refine", "polish"))
-def solve_lp_batch(
-    c: Float[Array, "B N"],
-    A: Float[Array, "B M N"],
-    b: Float[Array, "B M"],
-    lower: Float[Array, "B N"],
-    upper: Float[Array, "B N"],
-    max_iter: int = 40,
-    tol: float | None = None,
-    refine: int = 1,
-    polish: bool = True,
-) -> LPSolution:
-    """`solve_lp` vmapped over a leading batch axis of every argument."""
-    return jax.vmap(lambda *a: solve_lp(*a, max_iter=max_iter, tol=tol, refine=refine, polish=polish))(c, A, b, lower, upper)
+def solve_lp_batch(c, A, b, lower, upper, **options) -> LPSolution:
+    """`solve_lp` vmapped over a leading batch axis B of every array: c (B, N), A (B, M, N), b (B, M), lower and
+    upper (B, N). `options` (max_iter, tol, refine, polish) are `solve_lp`'s, shared by the batch."""
+    return jax.vmap(functools.partial(solve_lp, **options))(c, A, b, lower, upper)

@@ -61,46 +61,57 @@ FORCE_DIRECTIONS = (("+x", 0, 1.0), ("-x", 0, -1.0), ("+y", 1, 1.0), ("-y", 1, -
 
 
 @dataclasses.dataclass(frozen=True)
-class SixDirectionConfig:
-    """Six-direction test parameters (seconds, metres, newtons, radians)."""
+class BaseProtocolConfig:
+    """What both protocols share (seconds, metres, newtons, radians); not a protocol itself.
 
-    close_time: float = 0.1
-    squeeze_time: float = 0.2
+    name, table: the protocol's identity and whether its scene has a table; close_time, max_rotation: shared
+    meaning, per-protocol default. settle_time, squeeze_time: phase durations (s); squeeze_force: desired contact
+    force per finger (N) in the squeeze target; max_displacement (m), max_rotation (rad): how far the object may
+    move / turn from the reference pose; max_penetration (m): the largest hand-object penetration at the grasp.
+    """
+
+    name: str
+    table: bool
+    close_time: float
+    max_rotation: float
     settle_time: float = 0.1
-    force_time: float = 0.5
-    force_scale: float = 10.0          # external force = force_scale * object mass (N)
-    squeeze_force: float = 5.0         # desired contact force per finger (N) in the squeeze target
-    open_distance: float = 0.01        # pads start this far (m) back from the grasp
+    squeeze_time: float = 0.2
+    squeeze_force: float = 5.0
     max_displacement: float = 0.05
-    max_rotation: float = float(np.deg2rad(15.0))
     max_penetration: float = 0.01
-    name: str = "six_direction"
-    table: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
-class TabletopLiftConfig:
-    """Tabletop-lift parameters (seconds, metres, newtons, radians)."""
+class SixDirectionConfig(BaseProtocolConfig):
+    """Six-direction test parameters (seconds, metres, newtons, radians); shared ones in `BaseProtocolConfig`."""
 
-    settle_time: float = 0.1
-    approach_time: float = 0.3
+    name: str = "six_direction"
+    table: bool = False
+    close_time: float = 0.1
+    max_rotation: float = float(np.deg2rad(15.0))
+    force_time: float = 0.5
+    force_scale: float = 10.0          # external force = force_scale * object mass (N)
+    open_distance: float = 0.01        # pads start this far (m) back from the grasp
+
+
+@dataclasses.dataclass(frozen=True)
+class TabletopLiftConfig(BaseProtocolConfig):
+    """Tabletop-lift parameters (seconds, metres, newtons, radians); shared ones in `BaseProtocolConfig`."""
+
+    name: str = "tabletop_lift"
+    table: bool = True
     close_time: float = 0.2
-    squeeze_time: float = 0.2
+    max_rotation: float = float(np.deg2rad(30.0))
+    approach_time: float = 0.3
     lift_time: float = 0.5
     hold_time: float = 0.3
     approach_distance: float = 0.0     # wrist starts this far back along the approach (0: at the grasp)
     pregrasp_open: float = 0.01        # finger pads start this far (m) back from the grasp
-    squeeze_force: float = 5.0
     lift_height: float = 0.2
     min_rise: float = 0.1
-    max_displacement: float = 0.05
-    max_rotation: float = float(np.deg2rad(30.0))
-    max_penetration: float = 0.01
     max_table_penetration: float = 0.002
     approach_checks: int = 5           # kinematic table/object checks along the approach
     gravity: bool = True               # False: no weight (tests)
-    name: str = "tabletop_lift"
-    table: bool = True
 
 
 ProtocolConfig = SixDirectionConfig | TabletopLiftConfig
