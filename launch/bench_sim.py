@@ -18,12 +18,21 @@ import jax
 import numpy as np
 
 from dexvlg_jax.bench.sim_trials import perturbed_grasps
+from dexvlg_jax.sim import records
 
 
-def _entry(backend, protocol, batch, steps, wall, extra=None):
+def _entry(backend, protocol, batch, steps, wall, record, extra=None):
     return {"backend": backend, "protocol": protocol, "batch": batch, "steps_per_trial": steps, "wall_s": wall,
             "trials_per_s": batch / wall, "steps_per_s": batch * steps / wall, "per_trial_wall_ms": 1e3 * wall / batch,
-            **(extra or {})}
+            "success_rate": float(record.success.mean()), **(extra or {})}
+
+
+def _timed_trials(run, scene, schedule, protocol):
+    """(judged `sim.TrialRecord`, wall seconds of the backend `run` alone) of one run of `schedule`."""
+    start = time.perf_counter()
+    raw = run(scene, schedule, protocol)
+    wall = time.perf_counter() - start
+    return records.judge(protocol, schedule, raw), wall
 
 
 def main(argv=None) -> dict:
@@ -38,7 +47,7 @@ def main(argv=None) -> dict:
     from types import SimpleNamespace
 
     from dexvlg_jax.scene import place_object
-    from dexvlg_jax.sim import build_scene, c_backend, cylinder_piece, protocols as P, records as R
+    from dexvlg_jax.sim import build_scene, c_backend, cylinder_piece, protocols as P
 
     runs, agreement = [], {}
     c_batches = [int(b) for b in args.batches.split(",") if b]
@@ -57,28 +66,20 @@ def main(argv=None) -> dict:
                 t, r, q = perturbed_grasps(b)
                 sched = P.build_schedule(protocol, sc, t, r, q)
                 if b in c_batches:
-                    start = time.perf_counter()
-                    raw = c_backend.run(sc, sched, protocol)
-                    wall = time.perf_counter() - start
-                    rec = R.judge(protocol, sched, raw)
+                    rec, wall = _timed_trials(c_backend.run, sc, sched, protocol)
                     results[("c", b)] = rec
-                    runs.append(_entry("c", name, b, sched.total_steps, wall,
-                                       {"settings": label, "threads": os.cpu_count(),
-                                        "success_rate": float(rec.success.mean())}))
+                    runs.append(_entry("c", name, b, sched.total_steps, wall, rec,
+                                       {"settings": label, "threads": os.cpu_count()}))
                 if label == "tiny" and b in mjx_batches:
                     from dexvlg_jax.sim import mjx_backend
 
                     start = time.perf_counter()
                     mjx_backend.run(sc, sched, protocol)  # compile + first run
                     first = time.perf_counter() - start
-                    start = time.perf_counter()
-                    raw = mjx_backend.run(sc, sched, protocol)
-                    wall = time.perf_counter() - start
-                    rec = R.judge(protocol, sched, raw)
+                    rec, wall = _timed_trials(mjx_backend.run, sc, sched, protocol)
                     results[("mjx", b)] = rec
-                    runs.append(_entry("mjx", name, b, sched.total_steps, wall,
-                                       {"settings": label, "compile_s": first - wall, "devices": len(jax.devices()),
-                                        "success_rate": float(rec.success.mean())}))
+                    runs.append(_entry("mjx", name, b, sched.total_steps, wall, rec,
+                                       {"settings": label, "compile_s": first - wall, "devices": len(jax.devices())}))
                 if ("c", b) in results and ("mjx", b) in results:
                     a, m = results[("c", b)], results[("mjx", b)]
                     same = a.success == m.success

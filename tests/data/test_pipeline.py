@@ -64,6 +64,7 @@ def test_records_pair_each_passing_grasp_with_each_view(bottle):
 CONFIG = textwrap.dedent('''
     import ml_collections
     from configs.synth import tiny
+    from tests.toy_budget import toy_budget
 
 
     def get_config(arg=None):
@@ -72,17 +73,7 @@ CONFIG = textwrap.dedent('''
         c.instances_per_category = 1
         c.processing = dict(grid_resolution=24, num_surface_points=512, coacd_max_pieces=4)
         c.synth = tiny.get_config()
-        c.synth.init.num_per_part = 4
-        c.synth.optimizer.num_iters = 40
-        c.synth.synth.batch_size = 8
-        c.synth.synth.modes = ["wrap"]
-        # 40 iterations make no good grasps: accept every finite one, so that records exist (this test is about
-        # the build's bookkeeping, not grasp quality).
-        c.synth.filter.update(max_pen_mm=1e3, max_hand_pen_mm=1e3, max_spen_mm=1e3, min_contacts_wrap=0,
-                              min_q1=-1.0, min_part_agreement=-1.0)
-        c.sim_filter = False
-        c.views_per_object = 1
-        c.image_size = 32
+        toy_budget(c)  # every finite grasp kept, so that records exist
         c.objects_per_shard = 1
         c.unseen_category_fraction = 0.0
         c.unseen_instance_fraction = 0.0

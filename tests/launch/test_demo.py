@@ -7,6 +7,7 @@ from launch import demo
 
 CONFIG = textwrap.dedent('''
     from configs.data import tiny
+    from tests.toy_budget import toy_budget
 
 
     def get_config(arg=None):
@@ -14,16 +15,7 @@ CONFIG = textwrap.dedent('''
         c.categories = ("bottle",)
         c.unseen_categories = ()
         c.unseen_category_fraction = 0.0
-        c.synth.init.num_per_part = 4
-        c.synth.optimizer.num_iters = 40
-        c.synth.synth.batch_size = 8
-        c.synth.synth.modes = ["wrap"]
-        c.synth.filter.update(max_pen_mm=1e3, max_hand_pen_mm=1e3, max_spen_mm=1e3, min_contacts_wrap=0,
-                              min_q1=-1.0, min_part_agreement=-1.0)  # toy budget: keep every finite grasp
-        c.sim_filter = False
-        c.views_per_object = 1
-        c.image_size = 32
-        return c
+        return toy_budget(c)
 ''')
 
 
