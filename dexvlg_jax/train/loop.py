@@ -27,6 +27,7 @@ from dexvlg_jax.models.variants import DexVLGConfig
 from dexvlg_jax.models.vlg import DexVLG
 from dexvlg_jax.train import sharding as sharding_lib
 from dexvlg_jax.train.checkpoint import Checkpointer
+from dexvlg_jax.train.curves import FixedBatchLoss
 from dexvlg_jax.train.input_pipeline import MODEL_KEYS, dataset_pose_statistics, make_train_loader
 from dexvlg_jax.train.metrics import MetricWriter
 from dexvlg_jax.train.optimizer import count_trainable
@@ -143,6 +144,8 @@ def train(config: TrainConfig, workdir: str, hooks: Sequence[Hook] = (), progres
 
     step_fn = make_train_step(model.compute_loss, optimizer, config.optimizer, shardings, mesh)
     writer = MetricWriter(workdir)
+    curves = ({split: FixedBatchLoss(config, model, mesh, split) for split in (config.data.split, config.heldout_split)}
+              if config.heldout_split else {})
     start = int(state.step)
     end = config.num_steps if config.stop_after is None else min(config.num_steps, start + config.stop_after)
     pending: list[dict] = []
@@ -169,6 +172,8 @@ def train(config: TrainConfig, workdir: str, hooks: Sequence[Hook] = (), progres
                     bar.set_postfix(loss=f"{last_metrics['loss']:.4f}")
                     writer.write(step, last_metrics)
                     pending, interval_start, interval_steps = [], time.time(), 0
+                if curves and (step % config.heldout_every == 0 or step == end):
+                    writer.write(step, {f"curve_loss/{split}": loss(state) for split, loss in curves.items()})
                 preempted = preemption.requested or checkpointer.reached_preemption(step)
                 if step % config.checkpoint_every == 0 or step == end or preempted:
                     checkpointer.save(step, state, data_iter, config_json)

@@ -34,6 +34,9 @@ class TrainConfig:
       async_checkpoint: write checkpoints in the background.
       pretrained: optional PaliGemma weights for the VLM: a big_vision `.npz` or HF safetensors (file/dir).
       stop_after: if set, return after this many steps in this call (time-boxed jobs); resuming continues.
+      heldout_split: a dataset split for learning curves (e.g. "test_unseen_instance"); every `heldout_every`
+        steps (and at the end) the loop logs `curve_loss/train` and `curve_loss/<heldout_split>`, the loss on
+        `heldout_batches` fixed batches of each with fixed noise (`train.curves`). None = no curves.
     """
 
     model: DexVLGConfig
@@ -50,6 +53,9 @@ class TrainConfig:
     async_checkpoint: bool = True
     pretrained: str | None = None
     stop_after: int | None = None
+    heldout_split: str | None = None
+    heldout_every: int = 500
+    heldout_batches: int = 8
 
 
 def config_to_json(config: Any) -> dict:
