@@ -1,4 +1,5 @@
-"""A wall-clock budget split into sections, per-size time estimates, device facts, OOM detection.
+"""A wall-clock budget split into sections, per-size time estimates, device facts, OOM detection, timing and the
+rounding of reported figures.
 
     budget = Budget(480.0, {"synthesis": 0.35, "simulation": 0.25, "model": 0.3, "render": 0.1})
     deadline = budget.open("synthesis")          # share of what is left, given to the sections still to run
@@ -7,7 +8,10 @@
 """
 from __future__ import annotations
 
+import math
 import time
+
+import numpy as np
 
 import jax
 
@@ -84,3 +88,12 @@ def median_seconds(fn, repeats: int) -> float:
         times.append(time.perf_counter() - start)
     times.sort()
     return times[len(times) // 2]
+
+
+def rounded(x, digits: int = 4):
+    """A reported figure: a finite number rounded to `digits` significant digits (float); anything else (None,
+    inf, nan, text) unchanged."""
+    if x is None or not isinstance(x, (int, float, np.floating, np.integer)):
+        return x
+    x = float(x)
+    return x if not math.isfinite(x) else float(f"{x:.{digits}g}")
