@@ -25,6 +25,7 @@ setup(
         "ml-collections>=1.0",
         "coacd>=1.0.5",
         "manifold3d>=3.0",
+        "point-cloud-utils>=0.34",  # watertightening: fast generalized winding numbers, closest points (libigl)
         "scipy>=1.13",
         "jaxtyping>=0.2.36",
         "tqdm>=4.66",

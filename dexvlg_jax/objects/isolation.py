@@ -35,7 +35,7 @@ from dexvlg_jax.objects.errors import ObjectError
 
 # Modules whose import needs nothing from dexvlg_jax/objects/__init__.py: the worker loads them alone (fast).
 LIGHT_MODULES = frozenset({"dexvlg_jax.objects.decomposition", "dexvlg_jax.objects.watertight",
-                           "dexvlg_jax.objects.errors"})
+                           "dexvlg_jax.objects.remesh", "dexvlg_jax.objects.errors"})
 _WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_native_worker.py")
 _BOOT = "import runpy, sys; runpy.run_path(sys.argv[1])['main'](sys.argv[2], sys.argv[3])"
 

@@ -2,7 +2,8 @@
 
 `process_object(mesh, cfg)`:
   1. validate (ObjectError on degenerate / huge input);
-  2. make watertight with manifold3d, labels kept per face (`watertight.make_watertight`); empty parts dropped;
+  2. make watertight, labels kept per face (`watertight.make_watertight`: exact repair with manifold3d, else
+     generalized-winding-number remeshing at `cfg.remesh_resolution` cells); empty parts dropped;
   3. move to the object frame (origin at the bounding-box centre, z up, metres) and rescale so the bounding-box
      diagonal equals `cfg.target_diagonal` or a value drawn in `cfg.target_diagonal_range` (default
      [0.20, 0.50] m, the paper's range) from (cfg.seed, object name);
@@ -12,7 +13,7 @@
   6. the SDF grid (`geometry.mesh_sdf.build_sdf_grid`);
   7. per-part oriented frames (centroid, axes, extents) and classes (declared, else `classify_part`).
 
-Crash isolation: the native steps (2, manifold3d; 5, coacd) run in a fresh worker process each
+Crash isolation: the native steps (2, manifold3d / point-cloud-utils; 5, coacd) run in a fresh worker process each
 (`isolation.call_isolated`, `cfg.isolate`, on by default) with a time limit (`cfg.native_timeout`), so a segfault
 or a hang becomes an ObjectError naming the object and the signal ("convex decomposition (coacd,
 preprocess_mode='off') crashed (signal 11, SIGSEGV)") instead of ending the batch. `isolate=False` runs them in this
@@ -58,6 +59,8 @@ class ProcessingConfig:
     coacd_preprocess_modes: coacd preprocess modes in the order tried; the first is the normal one, the next ones
     are tried only when coacd crashes or raises (a timeout is not retried). "off" first: the mesh is already
     watertight, and "auto"/"on" remesh it.
+    remesh_resolution: grid cells along the longest side when watertightening has to remesh (non-manifold
+    input; see watertight.py): the surface moves by up to ~1 cell (longest side / remesh_resolution).
     max_faces: inputs with more faces are refused. seed: drives every random choice.
     isolate: run the native steps (manifold3d, coacd) in a worker process each, so a crash is an ObjectError;
     native_timeout: seconds each such step may take in its worker (None: no limit). Neither changes results, so
@@ -73,6 +76,7 @@ class ProcessingConfig:
     max_piece_vertices: int = 64
     target_diagonal_range: tuple[float, float] = (0.20, 0.50)
     target_diagonal: float | None = None
+    remesh_resolution: int = 96
     max_faces: int = MAX_FACES
     seed: int = 0
     coacd_preprocess_modes: tuple[str, ...] = ("off", "auto", "on")
@@ -148,8 +152,8 @@ def process_object(mesh: LabeledMesh, cfg: ProcessingConfig = ProcessingConfig()
         raise ObjectError(source, f"{len(mesh.face_part_ids)} face labels for {len(mesh.faces)} faces")
     vertices, faces, labels = isolation.run_step(
         make_watertight, (np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64),
-                          np.asarray(mesh.face_part_ids, np.int64), source), source=source,
-        step="watertightening (manifold3d)", isolate=cfg.isolate, timeout=cfg.native_timeout)
+                          np.asarray(mesh.face_part_ids, np.int64), source, cfg.remesh_resolution),
+        source=source, step="watertightening", isolate=cfg.isolate, timeout=cfg.native_timeout)
     labels, part_names, declared_classes = _drop_empty_parts(labels, list(mesh.part_names), list(mesh.part_classes))
 
     lower, upper = vertices.min(0), vertices.max(0)

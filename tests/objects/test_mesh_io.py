@@ -137,13 +137,17 @@ def test_partial_parts_get_rest_and_scene_parts(tmp_path, mug):
     assert cap_z.min() > 0.04, "GLB (y up) was not turned to z up"
 
 
-def test_cannot_be_made_watertight(tmp_path):
+def test_a_fin_is_made_watertight_and_a_flat_sheet_refused(tmp_path):
     box = trimesh.creation.box()
     vertices = np.vstack([box.vertices, [[0.0, 0.0, 2.0]]])
     fin = [box.faces[0][0], box.faces[0][1], 8]  # a triangle hanging off an edge: the edge has 3 faces
     faces = np.vstack([box.faces, [fin]])
-    with pytest.raises(ObjectError, match="fin.obj: cannot be made watertight"):
-        make_watertight(vertices, faces, np.zeros(len(faces), int), "fin.obj")
+    out_vertices, out_faces, _ = make_watertight(vertices, faces, np.zeros(len(faces), int), "fin.obj", 32)
+    repaired = trimesh.Trimesh(out_vertices, out_faces, process=False)
+    assert repaired.is_watertight and repaired.volume == pytest.approx(1.0, rel=0.05)  # the box, fin dropped
+    sheet = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0.0]])
+    with pytest.raises(ObjectError, match="sheet.obj: cannot be made watertight: .*no volume"):
+        make_watertight(sheet, np.array([[0, 1, 2], [0, 2, 3]]), np.zeros(2, int), "sheet.obj")
 
 
 def test_open_mesh_is_closed_and_labels_kept():
