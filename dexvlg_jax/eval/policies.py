@@ -102,7 +102,7 @@ class ModelPolicy:
     """A trained DexVLG sampling `samples` grasps per rendered view and instruction.
 
     train_config / params: from `train.load_checkpoint`; manifest_config: the dataset's build config (manifest
-    "config": image_size, fov_y_deg); views, samples, num_steps, seed, clip_joints, templates, batch_size,
+    "config": image_size, fov_y_deg, camera_framing, framing_margin); views, samples, num_steps, seed, clip_joints, templates, batch_size,
     rank_candidates: see `evaluator.EvalConfig`; refine: a `grasp.refine.RefineConfig` (None: no refinement).
     """
 
@@ -115,9 +115,11 @@ class ModelPolicy:
         self.params = params
         self.tokenizer = Tokenizer(train_config.data.tokenizer_path)
         defaults = pipeline.DatasetConfig()
-        self.render_config = pipeline.DatasetConfig(
+        self.render_config = pipeline.DatasetConfig(  # a manifest from before object framing used table framing
             image_size=int(manifest_config.get("image_size", defaults.image_size)),
-            fov_y_deg=float(manifest_config.get("fov_y_deg", defaults.fov_y_deg)), views_per_object=views)
+            fov_y_deg=float(manifest_config.get("fov_y_deg", defaults.fov_y_deg)), views_per_object=views,
+            camera_framing=str(manifest_config.get("camera_framing", "table")),
+            framing_margin=float(manifest_config.get("framing_margin", defaults.framing_margin)))
         self.samples, self.num_steps, self.seed = samples, num_steps, seed
         self.clip_joints, self.templates, self.batch_size = clip_joints, templates, batch_size
         self._sample = jax.jit(DexVLG(self.model_config).sample_poses, static_argnames=("num_steps", "num_samples"))

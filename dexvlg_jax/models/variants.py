@@ -91,7 +91,14 @@ DEXVLG_TINY = DexVLGConfig(
     expert=GemmaConfig(width=32, depth=2, mlp_dim=64, num_heads=2, num_kv_heads=1, head_dim=16, vocab_size=0),
     depth_hidden=32, num_pose_tokens=2, max_text_len=INSTRUCTION_TOKENS, diffusion_timesteps=50)
 
-VARIANTS = {"dexvlg_3b": DEXVLG_3B, "tiny": DEXVLG_TINY}
+# The tiny network reading 64 px images (64 image + 64 depth tokens of 8 px patches instead of 16 + 16): with the
+# data engine's object framing (`scene.cameras`) the object covers most of a 64 px render, so each token sees a
+# few centimetres of it. The learning benchmark's variant (configs/train/learning.py).
+DEXVLG_TINY_64 = dataclasses.replace(
+    DEXVLG_TINY, vlm=dataclasses.replace(DEXVLG_TINY.vlm,
+                                         vision=dataclasses.replace(DEXVLG_TINY.vlm.vision, image_size=64)))
+
+VARIANTS = {"dexvlg_3b": DEXVLG_3B, "tiny": DEXVLG_TINY, "tiny_64": DEXVLG_TINY_64}
 
 
 def get_variant(name: str, **overrides) -> DexVLGConfig:

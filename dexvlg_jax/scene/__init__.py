@@ -2,14 +2,21 @@
 
     placed = scene.place_object(obj, rng)        # a Tabletop: object_to_world, yaw, mass, friction
     up, offset = placed.table_plane()            # the table top in the object frame (synthesis)
+    eyes = scene.camera_eyes(scene.camera_azimuths(rng, 8))            # the camera rig (world frame)
+    target, fov = scene.object_framing(placed.object_to_world, obj.vertices, eyes)  # aim + zoom at the object
 """
-from dexvlg_jax.scene.tabletop import (
+from dexvlg_jax.scene.cameras import (
     CAMERA_DISTANCE,
     CAMERA_ELEVATION_DEG,
+    FRAMINGS,
+    camera_azimuths,
+    camera_eyes,
+    object_framing,
+)
+from dexvlg_jax.scene.tabletop import (
     PLACEMENTS,
     Tabletop,
     TabletopConfig,
-    camera_azimuths,
     collision_points,
     mesh_volume,
     object_mass,
@@ -21,6 +28,7 @@ from dexvlg_jax.scene.tabletop import (
 )
 
 __all__ = [
-    "CAMERA_DISTANCE", "CAMERA_ELEVATION_DEG", "PLACEMENTS", "Tabletop", "TabletopConfig", "camera_azimuths",
+    "CAMERA_DISTANCE", "CAMERA_ELEVATION_DEG", "FRAMINGS", "PLACEMENTS", "Tabletop", "TabletopConfig",
+    "camera_azimuths", "camera_eyes", "object_framing",
     "collision_points", "mesh_volume", "object_mass", "object_volume", "place_object", "rest", "stable_poses", "yaw_matrix",
 ]

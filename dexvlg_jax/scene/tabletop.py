@@ -25,8 +25,6 @@ import trimesh
 from jaxtyping import Float, Int
 from scipy.spatial import ConvexHull
 
-CAMERA_DISTANCE = 0.8        # m, camera to table centre (paper)
-CAMERA_ELEVATION_DEG = 45.0  # camera looks 45 deg downward (paper)
 PLACEMENTS = ("upright", "stable")
 
 
@@ -179,9 +177,3 @@ def place_object(obj, rng: np.random.Generator | int | None = None, cfg: Tableto
     transform = rest(collision_points(obj), yaw_matrix(yaw) @ rotation, xy)
     return Tabletop(object_to_world=transform, yaw=yaw, pose_index=pose_index, mass=object_mass(obj, cfg),
                     friction=cfg.friction, table_half_extent=cfg.table_half_extent)
-
-
-def camera_azimuths(rng: np.random.Generator, count: int) -> np.ndarray:
-    """`count` camera azimuths (rad) uniform in [0, 2 pi): the rig is CAMERA_DISTANCE from the table centre,
-    CAMERA_ELEVATION_DEG downward (`render.tabletop_camera` turns an azimuth into world -> camera)."""
-    return rng.uniform(0.0, 2 * np.pi, count)

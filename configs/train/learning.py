@@ -1,0 +1,35 @@
+"""The CPU learning benchmark (issue 13): the tiny network on 64 px images, trained on configs/data/learning.py
+with learning curves (train and held-out loss every 500 steps), to a plateau in about an hour on 2 cores.
+
+    python -m launch.build_dataset --config configs/data/learning.py --out /tmp/dexvlg_learning
+    python -m launch.train --config configs/train/learning.py:data=/tmp/dexvlg_learning --workdir /tmp/learn_flow
+    python -m launch.train --config configs/train/learning.py:data=/tmp/dexvlg_learning,head=ddpm,seed=1 ...
+    python -m launch.evaluate --checkpoint /tmp/learn_flow --out /tmp/learn_flow/eval
+
+arg keys: data (dataset directory, required), head (flow|ddpm|ddim), steps, batch, seed.
+"""
+from configs.train.common import base_config, parse_arg
+
+
+def get_config(arg=None):
+    a = parse_arg(arg, data="", head="flow", steps=30000, batch=16, seed=0)
+    if not a.data:
+        raise ValueError("configs/train/learning.py needs data=DATASET_DIR (python -m launch.build_dataset --config "
+                         "configs/data/learning.py --out DATASET_DIR)")
+    c = base_config()
+    c.model.variant = "tiny_64"
+    c.model.head = a.head
+    c.optimizer.learning_rate = 1e-3
+    c.optimizer.warmup_steps = 200
+    c.optimizer.ema_decay = 0.999
+    c.data.path = a.data
+    c.batch_size = a.batch
+    c.num_steps = a.steps
+    c.seed = a.seed
+    c.fsdp = 1
+    c.log_every = 50
+    c.checkpoint_every = 1000
+    c.keep_checkpoints = 2
+    c.heldout_split = "test_unseen_instance"
+    c.heldout_every = 500
+    return c
