@@ -24,12 +24,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_ARGS = [None, "head=ddpm,steps=7,data=/d,batch=4", "head=ddim"]
 VARIANTS = {
     "configs/data/demo.py": [None],
+    "configs/data/learning.py": [None],
     "configs/data/tiny.py": [None],
     "configs/eval/model_tiny.py": [None, "smoke"],
     "configs/eval/sim.py": [None, "tiny"],
     "configs/synth/paper.py": [None, "tiny", "runlocal"],
     "configs/synth/tiny.py": [None, "tiny", "runlocal"],
     "configs/train/tiny.py": TRAIN_ARGS,
+    "configs/train/learning.py": ["data=/d", "data=/d,head=ddpm,seed=2,steps=9,batch=4"],
     "configs/train/paligemma_3b.py": [None, "head=ddim,data=/d,batch=16,steps=10,freeze_llm=true"],
     "configs/train/ddpm.py": [None, "base=tiny", "base=tiny,steps=5", "base=paligemma_3b",
                               "base=paligemma_3b,freeze_llm=true"],

@@ -8,7 +8,8 @@ with learning curves (train and held-out loss every 500 steps), to a plateau in 
 
 arg keys: data (dataset directory, required), head (flow|ddpm|ddim), steps, batch, seed.
 """
-from configs.train.common import base_config, parse_arg
+from configs.train import tiny
+from configs.train.common import parse_arg
 
 
 def get_config(arg=None):
@@ -16,17 +17,11 @@ def get_config(arg=None):
     if not a.data:
         raise ValueError("configs/train/learning.py needs data=DATASET_DIR (python -m launch.build_dataset --config "
                          "configs/data/learning.py --out DATASET_DIR)")
-    c = base_config()
+    c = tiny.get_config(f"head={a.head},steps={a.steps},data={a.data},batch={a.batch}")  # lr 1e-3, fsdp 1
     c.model.variant = "tiny_64"
-    c.model.head = a.head
-    c.optimizer.learning_rate = 1e-3
     c.optimizer.warmup_steps = 200
     c.optimizer.ema_decay = 0.999
-    c.data.path = a.data
-    c.batch_size = a.batch
-    c.num_steps = a.steps
     c.seed = a.seed
-    c.fsdp = 1
     c.log_every = 50
     c.checkpoint_every = 1000
     c.keep_checkpoints = 2
