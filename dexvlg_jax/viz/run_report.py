@@ -70,12 +70,21 @@ def observation_pictures(dataset: str, pictures: str, count: int = 4) -> list[tu
 
 
 def loss_plot(path: str, workdirs: dict) -> str:
-    """Training loss per step (log scale) of each {label: training workdir}, one line each, as a PNG."""
+    """Training loss per step (log scale) of each {label: training workdir}, one line each, plus its learning
+    curves when the run logged them (`curve_loss/<split>`: fixed batches of the train and held-out splits, markers),
+    as a PNG."""
     fig = Figure(figsize=(5.5, 3.4))
     ax = fig.subplots()
     for label, workdir in workdirs.items():
-        rows = [r for r in read_metrics(workdir) if "loss" in r]
-        ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label=label)
+        metrics = read_metrics(workdir)
+        rows = [r for r in metrics if "loss" in r]
+        line, = ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label=label, alpha=0.6)
+        names = sorted({k for r in metrics for k in r if k.startswith("curve_loss/")})
+        for name, marker in zip(names, "os^v"):
+            curve = [r for r in metrics if name in r]
+            ax.plot([r["step"] for r in curve], [r[name] for r in curve], marker=marker, color=line.get_color(),
+                    linestyle="--" if name != "curve_loss/train" else "-",
+                    label=f"{label}: {name.split('/', 1)[1]} (fixed batches)")
     ax.set_xlabel("step")
     ax.set_ylabel("training loss")
     ax.set_yscale("log")
