@@ -1,5 +1,6 @@
 """Benchmarks, one per stage: `python -m launch.benchmark {fk,synth,sim,model,render,dataset} [flags]`; `dataset`
-judges a built dataset where it is used (yield, tabletop ceiling, coverage); `accelerator`
+judges a built dataset where it is used (yield, tabletop ceiling, coverage); `learning` trains and evaluates
+the learning benchmark over heads and seeds (the ablation table); `accelerator`
 runs synthesis, simulation, the 3B model and rendering at accelerator sizes in one timed command.
 
 Each prints one JSON object on stdout. The stage's code lives in `launch/bench_<name>.py`, which
@@ -9,7 +10,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("fk", "synth", "sim", "model", "render", "dataset", "accelerator")
+BENCHMARKS = ("fk", "synth", "sim", "model", "render", "dataset", "learning", "accelerator")
 
 
 def main(argv=None):

@@ -62,6 +62,8 @@ class EvalConfig:
       refine_steps: refinement steps when `refine` is on.
       rank_candidates: if > samples, sample this many per observation and keep the `samples` with the lowest
         observed-geometry energy (`grasp.refine.rank_poses`); 0 = off.
+      head: sample with this head instead of the checkpoint's (None): "ddim" or "ddpm" for a run trained with
+        either (they share training: the same epsilon network); a flow run samples only with "flow".
     """
 
     policy: str = "model"
@@ -84,12 +86,15 @@ class EvalConfig:
     refine: bool = False
     refine_steps: int = 20
     rank_candidates: int = 0
+    head: str | None = None
 
     def __post_init__(self):
         if self.policy not in POLICIES:
             raise ValueError(f"EvalConfig.policy must be one of {POLICIES}, got {self.policy!r}")
         if self.samples < 1 or self.views < 1:
             raise ValueError(f"EvalConfig: samples and views must be >= 1, got {self.samples}, {self.views}")
+        if self.head not in (None, "flow", "ddpm", "ddim"):
+            raise ValueError(f"EvalConfig.head must be None, 'flow', 'ddpm' or 'ddim', got {self.head!r}")
         if self.refine_steps < 0 or self.rank_candidates < 0:
             raise ValueError(f"EvalConfig: refine_steps and rank_candidates must be >= 0, got {self.refine_steps}, "
                              f"{self.rank_candidates}")
@@ -193,6 +198,11 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
     """
     started = time.time()
     train_config, state, step = load_checkpoint(checkpoint, step, mesh)
+    if config.head is not None and config.head != train_config.model.head:
+        if "flow" in (config.head, train_config.model.head):
+            raise ValueError(f"EvalConfig.head={config.head!r}: {checkpoint} was trained with head "
+                             f"{train_config.model.head!r}; only ddpm and ddim share training")
+        train_config = dataclasses.replace(train_config, model=train_config.model.replace(head=config.head))
     dataset = dataset or train_config.data.path
     if not dataset:
         raise ValueError(f"{checkpoint}: the run trained on synthetic data (train_config.data.path is None); "

@@ -68,3 +68,12 @@ def test_eval_config_converts(arg):
     assert isinstance(config, evaluation.EvalConfig) and isinstance(protocol, sim.TabletopLiftConfig)
     assert isinstance(scene, sim.SceneConfig) and config.policy == "model" and config.compare_retrieval
     assert config.max_parts == (1 if arg else 2)
+
+
+def test_a_flow_run_cannot_be_sampled_with_a_diffusion_head(trained, tmp_path):
+    dataset = tiny_dataset.write_dataset(str(tmp_path / "dataset"))
+    with pytest.raises(ValueError, match="only ddpm and ddim share training"):
+        evaluation.evaluate_checkpoint(trained, evaluation.EvalConfig(head="ddim"), dataset=dataset,
+                                       mesh=sharding.make_mesh(1, jax.devices()[:1]))
+    with pytest.raises(ValueError, match="EvalConfig.head"):
+        evaluation.EvalConfig(head="euler")
