@@ -7,6 +7,18 @@ import os
 
 from dexvlg_jax import atomic_io
 from dexvlg_jax.data import writer
+from dexvlg_jax.objects.errors import ObjectError
+
+# Bad input: the object's own file is at fault (unloadable, unrepairable, a native crash or time-out while
+# processing it, non-finite synthesis). Anything else (an annotator outage, an OSError reading it) is transient.
+PERMANENT_ERRORS = (ObjectError, ValueError, FloatingPointError)
+
+
+def failure_record(object_id: str, stage: str, error: BaseException) -> dict:
+    """{"object_id", "stage", "reason" ("<Type>: <message>"), "permanent"} of one failed object: permanent for
+    PERMANENT_ERRORS (a rerun skips the object until its input changes), transient otherwise (retried)."""
+    return {"object_id": object_id, "stage": stage, "reason": f"{type(error).__name__}: {error}",
+            "permanent": isinstance(error, PERMANENT_ERRORS)}
 
 
 class BuildState:
@@ -54,8 +66,10 @@ class BuildState:
         failure = entry.get("failure")
         return failure if failure and failure.get("permanent") and entry.get("fingerprint") == fingerprint else None
 
-    def clear_failure(self, object_id: str) -> None:
-        self.data["objects"].get(object_id, {}).pop("failure", None)
+    def clear_failure(self, object_id: str, save: bool = False) -> None:
+        """Forget the object's failure (it succeeded); save=True writes the state now (else with the next save)."""
+        if self.data["objects"].get(object_id, {}).pop("failure", None) is not None and save:
+            self._save()
 
     def shard_done(self, out, spec, fingerprints: dict) -> bool:
         claim = self.data["shards"].get(spec.name)

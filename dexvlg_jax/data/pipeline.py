@@ -36,14 +36,15 @@ from dexvlg_jax import objects as objects_lib
 from dexvlg_jax.cli_errors import RunError
 from dexvlg_jax import render
 from dexvlg_jax.data import annotate, instructions, segment, writer
-from dexvlg_jax.data.build_state import BuildState
+from dexvlg_jax.data.build_state import BuildState, failure_record
 from dexvlg_jax.data.shards import plan_shards, shard_of_work
 from dexvlg_jax.data.splits import assign_splits
 from dexvlg_jax.data.schema import GraspRecord, transform_pose
 from dexvlg_jax.grasp import io as grasp_io
 from dexvlg_jax.grasp.synthesize import SynthConfig, synthesize_object
 from dexvlg_jax.objects.mesh_io import MESH_SUFFIXES
-from dexvlg_jax.scene import Tabletop, TabletopConfig, camera_azimuths, place_object
+from dexvlg_jax.scene import (FRAMINGS, Tabletop, TabletopConfig, camera_azimuths, camera_eyes, object_framing,
+                              place_object)
 from dexvlg_jax.sim import evaluate as simulate
 
 
@@ -69,6 +70,8 @@ class DatasetConfig:
     image_size: int = 224
     tabletop: TabletopConfig = TabletopConfig()
     fov_y_deg: float = render.DEFAULT_FOV_Y_DEG
+    camera_framing: str = "object"
+    framing_margin: float = 1.15
     max_grasps_per_part_mode: int = 8
     objects_per_shard: int = 4
     unseen_categories: tuple = ()
@@ -118,15 +121,38 @@ def collect_objects(cfg: DatasetConfig) -> tuple[dict, list, dict]:
 
 
 def prepare(mesh, processing: objects_lib.ProcessingConfig, annotator: annotate.Annotator,
-            source: str = "") -> objects_lib.ProcessedObject:
+            source: str = "", *, units: str | None = None, size_m: float | None = None) -> objects_lib.ProcessedObject:
     """The one object path of every entry point (data engine, synthesis CLI, notebooks): segment (if unlabeled) ->
-    annotate (quality filter, part names, real size) -> process (watertight, convex pieces, rescale to the
-    annotated size, SDF). Raises ObjectError(source or mesh.name, reason) for rejected or unprocessable input."""
+    annotate (quality filter, part names, real size) -> process (watertight, convex pieces, scale, SDF).
+
+    Scale, first that applies: `units` (the file's unit, a key of `objects.UNIT_METRES`: the real size is kept),
+    `size_m` (the longest bounding-box side in metres), else the annotator's real-size estimate (bounding-box
+    diagonal). Raises ObjectError(source or mesh.name, reason) for rejected or unprocessable input, including a
+    real size outside [5 mm, 5 m] (a wrong unit)."""
+    name = source or mesh.name
+    if units is not None and size_m is not None:
+        raise ValueError("prepare: give units or size_m, not both")
+    if units is not None and units not in objects_lib.UNIT_METRES:
+        raise ValueError(f"prepare: units {units!r}; use one of {sorted(objects_lib.UNIT_METRES)}")
+    if size_m is not None and not (np.isfinite(size_m) and size_m > 0):
+        raise ValueError(f"prepare: size_m {size_m!r}; use metres > 0")
     mesh = segment.ensure_parts(mesh)
     keep, reason = annotator.filter_quality(mesh)
     if not keep:
-        raise objects_lib.ObjectError(source or mesh.name, f"rejected by the quality filter: {reason}")
+        raise objects_lib.ObjectError(name, f"rejected by the quality filter: {reason}")
     mesh = dataclasses.replace(mesh, part_names=list(annotator.name_parts(mesh)))
+    used = np.asarray(mesh.vertices, np.float64)[np.unique(np.asarray(mesh.faces))]
+    extents = np.ptp(used, axis=0)
+    if units is not None or size_m is not None:
+        scale = objects_lib.UNIT_METRES[units] if units is not None else size_m / float(extents.max())
+        diagonal = float(np.linalg.norm(extents)) * scale
+        if not 0.005 <= diagonal <= 5.0:
+            given = f"units={units!r}" if units is not None else f"size_m={size_m!r}"
+            raise objects_lib.ObjectError(name, f"with {given} the object is {diagonal:.4g} m across (bounding-box "
+                                                "diagonal), outside [0.005, 5] m: is that the file's unit?")
+        return objects_lib.process_object(mesh, dataclasses.replace(processing, source_scale=scale))
+    if processing.source_scale is not None:  # configured: the file's real size
+        return objects_lib.process_object(mesh, processing)
     size = annotator.real_size(mesh)
     return objects_lib.process_object(mesh, dataclasses.replace(processing, target_diagonal=size))
 
@@ -198,15 +224,22 @@ def select_grasps(grasps: dict, max_per_part_mode: int) -> np.ndarray:
 
 
 def render_views(obj, tabletop: Tabletop, cfg: DatasetConfig, rng: np.random.Generator):
-    """Render `views_per_object` views of the placed object (cameras from the tabletop rig, random azimuths).
+    """Render `views_per_object` views of the placed object from the tabletop rig at random azimuths, framed by
+    `cfg.camera_framing` (`scene.cameras`: "object" aims at the object and zooms to its bounding sphere times
+    `cfg.framing_margin`; "table" aims at the table centre with `cfg.fov_y_deg`).
     Returns (K (3, 3), extrinsics (V, 4, 4) world -> camera, RenderOutput with (V, H, W) images)."""
+    if cfg.camera_framing not in FRAMINGS:
+        raise ValueError(f"DatasetConfig.camera_framing must be one of {FRAMINGS}, got {cfg.camera_framing!r}")
     scene = render.build_scene(obj.vertices, obj.faces, obj.face_part_ids, tabletop.object_to_world,
                                num_faces=_padded_faces(len(obj.faces)))
     size = cfg.image_size
-    intrinsics = np.asarray(render.intrinsics_from_fov(cfg.fov_y_deg, size, size))
-    azimuths = camera_azimuths(rng, cfg.views_per_object)
-    extrinsics = np.stack([np.asarray(render.tabletop_camera(jnp.float32(a))) for a in azimuths])
-    out = render.render_views(scene, jnp.tile(jnp.asarray(intrinsics)[None], (len(azimuths), 1, 1)),
+    eyes = camera_eyes(camera_azimuths(rng, cfg.views_per_object))
+    target, fov_y_deg = np.zeros(3), cfg.fov_y_deg
+    if cfg.camera_framing == "object":
+        target, fov_y_deg = object_framing(tabletop.object_to_world, obj.vertices, eyes, cfg.framing_margin)
+    intrinsics = np.asarray(render.intrinsics_from_fov(fov_y_deg, size, size))
+    extrinsics = np.stack([np.asarray(render.look_at(eye, target)) for eye in eyes.astype(np.float32)])
+    out = render.render_views(scene, jnp.tile(jnp.asarray(intrinsics)[None], (len(eyes), 1, 1)),
                               jnp.asarray(extrinsics), height=size, width=size)
     return intrinsics, extrinsics, out
 
@@ -314,8 +347,7 @@ def _shard_records(spec, meshes, cfg, cache_dir, annotator, failures, bar, state
             yield from object_records(object_id, spec.split, obj, grasps, cfg)
             state.clear_failure(object_id)
         except (objects_lib.ObjectError, annotate.AnnotationError, ValueError, FloatingPointError) as err:
-            failure = {"object_id": object_id, "stage": stage, "reason": f"{type(err).__name__}: {err}",
-                       "permanent": not isinstance(err, annotate.AnnotationError)}
+            failure = failure_record(object_id, stage, err)
             failures.append(failure)
             state.record_failure(failure, fingerprints.get(object_id))
         except OSError as err:

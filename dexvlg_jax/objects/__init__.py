@@ -2,7 +2,7 @@
 
 Object frame of every ProcessedObject: metres, z up, origin at the bounding-box centre; SDFs are negative inside.
 Part classes are the paper's "lid", "disk", "L" and "shaft".
-The native steps of processing (manifold3d, coacd) run in worker processes (`isolation`): a crash or a hang is an
+The native steps of processing (manifold3d, point-cloud-utils, coacd) run in worker processes (`isolation`): a crash or a hang is an
 ObjectError (`StepCrashed`, `StepTimedOut`) naming the object, never the end of a batch.
 """
 from dexvlg_jax.objects.containers import (PART_CLASSES, CorruptFileError, LabeledMesh, ProcessedObject,
@@ -13,7 +13,7 @@ from dexvlg_jax.objects.isolation import ProcessingWarning, StepCrashed, StepTim
 from dexvlg_jax.objects.library import CATEGORIES, embedded_objects, make_object
 from dexvlg_jax.objects.mesh_io import load_mesh, read_part_labels
 from dexvlg_jax.objects.part_classes import classify_part, part_frame
-from dexvlg_jax.objects.processing import ProcessingConfig, process_many, process_object
+from dexvlg_jax.objects.processing import UNIT_METRES, ProcessingConfig, process_many, process_object
 
 __all__ = [
     "CATEGORIES",
@@ -25,6 +25,7 @@ __all__ = [
     "ProcessingWarning",
     "StepCrashed",
     "StepTimedOut",
+    "UNIT_METRES",
     "call_isolated",
     "classify_part",
     "embedded_objects",

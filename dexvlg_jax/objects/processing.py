@@ -4,9 +4,10 @@
   1. validate (ObjectError on degenerate / huge input);
   2. make watertight, labels kept per face (`watertight.make_watertight`: exact repair with manifold3d, else
      generalized-winding-number remeshing at `cfg.remesh_resolution` cells); empty parts dropped;
-  3. move to the object frame (origin at the bounding-box centre, z up, metres) and rescale so the bounding-box
-     diagonal equals `cfg.target_diagonal` or a value drawn in `cfg.target_diagonal_range` (default
-     [0.20, 0.50] m, the paper's range) from (cfg.seed, object name);
+  3. move to the object frame (origin at the bounding-box centre, z up, metres) and scale: by `cfg.source_scale`
+     (metres per file unit: the file's real size kept) when set, else so that the bounding-box diagonal equals
+     `cfg.target_diagonal` or a value drawn in `cfg.target_diagonal_range` (default [0.20, 0.50] m, the paper's
+     range) from (cfg.seed, object name);
   4. surface samples with normals and part ids (area-weighted, then farthest-point thinned);
   5. coacd convex decomposition, pieces <= 64 vertices, each labelled with a part; a coacd failure (crash or
      exception) is retried with the next of `cfg.coacd_preprocess_modes` (a ProcessingWarning names the retry);
@@ -45,6 +46,7 @@ from dexvlg_jax.objects.part_classes import class_from_shape, measure_part
 from dexvlg_jax.objects.watertight import make_watertight
 
 _PREPROCESS_MODES = ("auto", "on", "off")  # coacd's values
+UNIT_METRES = {"mm": 1e-3, "cm": 1e-2, "m": 1.0, "in": 0.0254}  # metres per unit of a mesh file (source_scale)
 _EXECUTION_ONLY = ("isolate", "native_timeout")  # settings that do not change the result
 
 
@@ -56,6 +58,8 @@ class ProcessingConfig:
     num_surface_points: surface samples kept (after farthest-point thinning of oversample x as many).
     coacd_threshold / coacd_max_pieces / max_piece_vertices: convex decomposition (see decomposition.py).
     target_diagonal: fixed bounding-box diagonal, or None to draw one in target_diagonal_range.
+    source_scale: metres per unit of the input (1e-3 for a file in mm): keeps the real size, overriding both
+    target_diagonal settings; None (default) rescales to the target diagonal.
     coacd_preprocess_modes: coacd preprocess modes in the order tried; the first is the normal one, the next ones
     are tried only when coacd crashes or raises (a timeout is not retried). "off" first: the mesh is already
     watertight, and "auto"/"on" remesh it.
@@ -76,6 +80,7 @@ class ProcessingConfig:
     max_piece_vertices: int = 64
     target_diagonal_range: tuple[float, float] = (0.20, 0.50)
     target_diagonal: float | None = None
+    source_scale: float | None = None
     remesh_resolution: int = 96
     max_faces: int = MAX_FACES
     seed: int = 0
@@ -89,6 +94,8 @@ class ProcessingConfig:
             raise ValueError(f"ProcessingConfig.coacd_preprocess_modes: {modes!r}; use distinct values of "
                              f"{_PREPROCESS_MODES}")
         object.__setattr__(self, "coacd_preprocess_modes", modes)
+        if self.source_scale is not None and not (np.isfinite(self.source_scale) and self.source_scale > 0):
+            raise ValueError(f"ProcessingConfig.source_scale: {self.source_scale!r}; use metres per unit > 0 or None")
         if self.native_timeout is not None and not self.native_timeout > 0:
             raise ValueError(f"ProcessingConfig.native_timeout: {self.native_timeout!r}; use seconds > 0 or None")
 
@@ -161,7 +168,10 @@ def process_object(mesh: LabeledMesh, cfg: ProcessingConfig = ProcessingConfig()
     diagonal = float(np.linalg.norm(upper - lower))
     if diagonal <= 0:
         raise ObjectError(source, "degenerate mesh: zero size")
-    scale = target_diagonal_for(mesh.name, cfg) / diagonal
+    if cfg.source_scale is not None:
+        scale = float(cfg.source_scale)
+    else:
+        scale = target_diagonal_for(mesh.name, cfg) / diagonal
     vertices = (vertices - source_center) * scale
     object_mesh = trimesh.Trimesh(vertices, faces, process=False)
     if object_mesh.volume <= 0:
