@@ -57,9 +57,15 @@ def skipped_lines(skipped: list, limit: int = 50) -> str:
     return "\n".join(lines)
 
 
+def picture_name(trial: dict) -> str:
+    """The file name of a trial's grasp picture."""
+    return f"grasp_{trial['object']}_{trial['part']}_{trial['mode']}_{trial['sample']}.png".replace(" ", "_")
+
+
 def grasp_pictures(trials: list, scenes: dict, poses: dict, out_dir: str, count: int) -> list[str]:
-    """PNGs of the first `count` executed grasps (one per object first): hand + object, object frame."""
-    order = sorted(range(len(trials)), key=lambda i: (trials[i]["sample"], i))
+    """PNGs of `count` executed grasps, hand + object in the object frame: successful trials first, then by sample
+    index (so one per object first)."""
+    order = sorted(range(len(trials)), key=lambda i: (not trials[i].get("success", False), trials[i]["sample"], i))
     paths, seen = [], 0
     for i in order:
         if seen >= count:
@@ -68,8 +74,7 @@ def grasp_pictures(trials: list, scenes: dict, poses: dict, out_dir: str, count:
         pose = np.asarray(poses[i], np.float64)
         if not np.all(np.isfinite(pose)):
             continue
-        name = f"grasp_{trial['object']}_{trial['part']}_{trial['mode']}_{trial['sample']}.png".replace(" ", "_")
-        paths.append(draw_grasp(os.path.join(out_dir, name), scenes[trial["object"]].obj, pose))
+        paths.append(draw_grasp(os.path.join(out_dir, picture_name(trial)), scenes[trial["object"]].obj, pose))
         seen += 1
     return paths
 

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure  # no pyplot: no global backend state, work
 
 from dexvlg_jax import objects
 from dexvlg_jax.data.schema import decode_record
+from dexvlg_jax.eval.tables import picture_name
 from dexvlg_jax.grasp import io as grasp_io
 from dexvlg_jax.train.metrics import read_metrics
 from dexvlg_jax.viz.grasp_pictures import draw_grasp, draw_object
@@ -69,6 +70,18 @@ def observation_pictures(dataset: str, pictures: str, count: int = 4) -> list[tu
     return out
 
 
+def lifted_pictures(results: dict, count: int = 4) -> list[tuple[str, dict, str]]:
+    """[(picture, trial, head)]: up to `count` evaluation pictures (`eval.tables.grasp_pictures` names) of trials
+    that succeeded, over the heads' results."""
+    out = []
+    for head, result in results.items():
+        for trial in result.get("trials", []):
+            match = [p for p in result.get("pictures", []) if os.path.basename(p) == picture_name(trial)]
+            if trial.get("success") and match and len(out) < count:
+                out.append((match[0], trial, head))
+    return out
+
+
 def loss_plot(path: str, workdirs: dict) -> str:
     """Training loss per step (log scale) of each {label: training workdir}, one line each, plus its learning
     curves when the run logged them (`curve_loss/<split>`: fixed batches of the train and held-out splits, markers),
@@ -100,6 +113,17 @@ def write_run_report(out: str, stats: dict, results: dict, workdirs: dict, timin
     dataset, pictures = os.path.join(out, "dataset"), os.path.join(out, "pictures")
     os.makedirs(pictures, exist_ok=True)
     report = Report("dexvlg_jax demo: data engine, DexVLG training and simulated evaluation")
+    lifted = lifted_pictures(results)
+    observations = dict((os.path.basename(p).split("_", 1)[1][:-4], p)
+                        for p, _ in observation_pictures(dataset, pictures, count=1000))
+    report.section("Predicted grasps that lifted the object", "The model's sample (hand + object, object frame) "
+                   "beside a rendered RGB-D observation of the same object from the dataset." if lifted else
+                   "No predicted grasp lifted its object in this run's evaluation (see the tables below).")
+    for png, trial, head in lifted:
+        report.text(f'{head}: "{trial["instruction"]}" ({trial["object"]}, {trial["mode"]} on {trial["part"]})')
+        report.image(png, "predicted grasp", width=240)
+        if trial["object"] in observations:
+            report.image(observations[trial["object"]], "observation (dataset view)", width=480)
     report.section("Dataset quality", "Kept grasps = valid after synthesis filters and passing the simulation "
                    "filter. Paper (DexVLG, wrap / pinch): penetration 1.75 / 1.42 mm, self-penetration "
                    "0.19 / 0.22 mm, Q1 0.085 / 0.067.")
