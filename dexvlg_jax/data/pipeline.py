@@ -122,8 +122,10 @@ def collect_objects(cfg: DatasetConfig) -> tuple[dict, list, dict]:
 
 def prepare(mesh, processing: objects_lib.ProcessingConfig, annotator: annotate.Annotator,
             source: str = "", *, units: str | None = None, size_m: float | None = None) -> objects_lib.ProcessedObject:
-    """The one object path of every entry point (data engine, synthesis CLI, notebooks): segment (if unlabeled) ->
-    annotate (quality filter, part names, real size) -> process (watertight, convex pieces, scale, SDF).
+    """The one object path of every entry point (data engine, synthesis CLI, notebooks): watertight (so that open,
+    non-manifold or overlapping input reaches the quality filter repaired) -> segment (if unlabeled) -> annotate
+    (quality filter, part names, real size) -> process (convex pieces, scale, SDF; its watertight step is then a
+    no-op repair).
 
     Scale, first that applies: `units` (the file's unit, a key of `objects.UNIT_METRES`: the real size is kept),
     `size_m` (the longest bounding-box side in metres), else the annotator's real-size estimate (bounding-box
@@ -136,7 +138,7 @@ def prepare(mesh, processing: objects_lib.ProcessingConfig, annotator: annotate.
         raise ValueError(f"prepare: units {units!r}; use one of {sorted(objects_lib.UNIT_METRES)}")
     if size_m is not None and not (np.isfinite(size_m) and size_m > 0):
         raise ValueError(f"prepare: size_m {size_m!r}; use metres > 0")
-    mesh = segment.ensure_parts(mesh)
+    mesh = segment.ensure_parts(objects_lib.watertight_mesh(mesh, processing))
     keep, reason = annotator.filter_quality(mesh)
     if not keep:
         raise objects_lib.ObjectError(name, f"rejected by the quality filter: {reason}")

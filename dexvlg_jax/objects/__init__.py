@@ -13,7 +13,8 @@ from dexvlg_jax.objects.isolation import ProcessingWarning, StepCrashed, StepTim
 from dexvlg_jax.objects.library import CATEGORIES, embedded_objects, make_object
 from dexvlg_jax.objects.mesh_io import load_mesh, read_part_labels
 from dexvlg_jax.objects.part_classes import classify_part, part_frame
-from dexvlg_jax.objects.processing import UNIT_METRES, ProcessingConfig, process_many, process_object
+from dexvlg_jax.objects.processing import (UNIT_METRES, ProcessingConfig, process_many, process_object,
+                                           watertight_mesh)
 
 __all__ = [
     "CATEGORIES",
@@ -40,4 +41,5 @@ __all__ = [
     "process_object",
     "read_part_labels",
     "save_processed",
+    "watertight_mesh",
 ]

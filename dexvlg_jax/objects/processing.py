@@ -151,8 +151,9 @@ def decompose(vertices: np.ndarray, faces: np.ndarray, cfg: ProcessingConfig, so
     raise ObjectError(source, "; ".join(failures))
 
 
-def process_object(mesh: LabeledMesh, cfg: ProcessingConfig = ProcessingConfig()) -> ProcessedObject:
-    """Watertight, rescaled, decomposed, sampled object with its SDF grid (see module docstring)."""
+def watertight_mesh(mesh: LabeledMesh, cfg: ProcessingConfig = ProcessingConfig()) -> LabeledMesh:
+    """The mesh made watertight (`watertight.make_watertight`, in a worker when cfg.isolate), in its own units,
+    labels kept per face and parts left without faces dropped. Raises ObjectError(mesh.name, reason)."""
     source = mesh.name
     validate_mesh(mesh.vertices, mesh.faces, source, cfg.max_faces)
     if len(mesh.face_part_ids) != len(mesh.faces):
@@ -161,7 +162,17 @@ def process_object(mesh: LabeledMesh, cfg: ProcessingConfig = ProcessingConfig()
         make_watertight, (np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64),
                           np.asarray(mesh.face_part_ids, np.int64), source, cfg.remesh_resolution),
         source=source, step="watertightening", isolate=cfg.isolate, timeout=cfg.native_timeout)
-    labels, part_names, declared_classes = _drop_empty_parts(labels, list(mesh.part_names), list(mesh.part_classes))
+    labels, part_names, classes = _drop_empty_parts(labels, list(mesh.part_names), list(mesh.part_classes))
+    return dataclasses.replace(mesh, vertices=vertices, faces=faces, face_part_ids=labels, part_names=part_names,
+                               part_classes=classes)
+
+
+def process_object(mesh: LabeledMesh, cfg: ProcessingConfig = ProcessingConfig()) -> ProcessedObject:
+    """Watertight, rescaled, decomposed, sampled object with its SDF grid (see module docstring)."""
+    source = mesh.name
+    mesh = watertight_mesh(mesh, cfg)
+    vertices, faces, labels = mesh.vertices, mesh.faces, mesh.face_part_ids
+    part_names, declared_classes = list(mesh.part_names), list(mesh.part_classes)
 
     lower, upper = vertices.min(0), vertices.max(0)
     source_center = (lower + upper) / 2.0
