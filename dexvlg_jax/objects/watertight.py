@@ -18,13 +18,13 @@ Why this remesher (measured on the broken meshes of tests/objects/messy_meshes.p
 duplicated faces, non-manifold fins, 30% flipped faces, overlapping pieces; Hausdorff to the unbroken shape's
 outer surface, 2-core CPU):
 - winding number + marching tetrahedra at 96 cells: watertight 60/60; Hausdorff <= 0.9 h on every non-hole case
-  (0.3-2.6 mm for 6-30 cm objects), <= 8 h across holes (the patch's depth: closing a hole on a torus);
-  1-7 s per mesh; 100-27k faces after simplification;
+  (0.3-2.7 mm for 6-30 cm objects), <= 8 h across holes (the patch's depth: closing a hole on a torus);
+  1-7 s per mesh; 84-27k faces after simplification;
 - point-cloud-utils `make_mesh_watertight` (Huang et al. 2018, ManifoldPlus's predecessor), resolution 5k/20k:
-  watertight 72/72 but it thickens: volume +5-22%, Hausdorff 1.2-35 mm, a mesh with a hole becomes a hollow
-  shell (volume 0.1-0.4x), 12k-310k faces, 0.1-13 s;
+  watertight 72/72 but it thickens: volume +1-24%, Hausdorff 1.2-58 mm, a mesh with a hole becomes a hollow
+  shell (volume 0.1-0.7x), 12k-314k faces, 0.06-13 s;
 - pymeshfix (MeshFix): fast (< 0.01 s) but keeps only the largest piece (a mug loses its handle: volume 0.07x,
-  Hausdorff 60 mm), refuses nothing but leaves inside-out meshes inside out (not watertight in 24/72);
+  Hausdorff 60 mm) and leaves inside-out or partly flipped meshes inside out (negative volume in 17/72);
 - point-cloud-utils' marching cubes on the same winding-number field left cracks (marching cubes' ambiguous
   faces): marching tetrahedra has no ambiguous case.
 
