@@ -41,6 +41,7 @@ from dexvlg_jax.data.shards import plan_shards, shard_of_work
 from dexvlg_jax.data.splits import assign_splits
 from dexvlg_jax.data.schema import GraspRecord, transform_pose
 from dexvlg_jax.grasp import io as grasp_io
+from dexvlg_jax.hand.pose import HandPose
 from dexvlg_jax.grasp.synthesize import SynthConfig, synthesize_object
 from dexvlg_jax.objects.mesh_io import MESH_SUFFIXES
 from dexvlg_jax.scene import (FRAMINGS, Tabletop, TabletopConfig, camera_azimuths, camera_eyes, object_framing,
@@ -53,7 +54,9 @@ class DatasetConfig:
     """What to build. Objects: the embedded library (`categories` x `instances_per_category`) or `mesh_folder`
     (OBJ/GLB/STL/PLY + optional `<mesh>.parts.json` sidecars). Images are `image_size` square, `views_per_object`
     tabletop views per object; each passing grasp becomes one record per view (up to `max_grasps_per_part_mode`
-    grasps per part and mode). `tabletop`: how objects are placed (upright with a yaw, or trimesh's stable
+    grasps per part and mode), or with `grasps_per_view` = k > 0 each view keeps the k of them per part and mode
+    whose palm faces that camera most: the hand between camera and object, a nearly single-valued target per
+    observation instead of every grasp around the object (`facing_grasps`). `tabletop`: how objects are placed (upright with a yaw, or trimesh's stable
     poses: the paper's "placed stably"), their mass and friction. `sim_protocols`: the simulation filters a
     grasp must pass (all of them) when `sim_filter` is on; "tabletop_lift" is the protocol evaluation uses."""
 
@@ -73,6 +76,7 @@ class DatasetConfig:
     camera_framing: str = "object"
     framing_margin: float = 1.15
     max_grasps_per_part_mode: int = 8
+    grasps_per_view: int = 0
     objects_per_shard: int = 4
     unseen_categories: tuple = ()
     unseen_category_fraction: float = 0.2
@@ -246,8 +250,21 @@ def render_views(obj, tabletop: Tabletop, cfg: DatasetConfig, rng: np.random.Gen
     return intrinsics, extrinsics, out
 
 
+def facing_grasps(poses_camera: np.ndarray, part_ids: np.ndarray, modes: np.ndarray, per_view: int) -> np.ndarray:
+    """Indices of the `per_view` grasps per (part, mode) whose palm faces along the optical axis most (the hand
+    between the camera and the object: palm normal -R[:, 2] (the palm faces its -z) dotted with the camera's +z),
+    for one view; poses_camera (G, 25) in that camera's frame. Sorted indices."""
+    facing = -np.asarray(HandPose.from_vector(np.asarray(poses_camera, np.float64)).rotation)[:, 2, 2]
+    keep = []
+    for key in sorted(set(zip(part_ids.tolist(), modes.tolist()))):
+        idx = np.flatnonzero((part_ids == key[0]) & (modes == key[1]))
+        keep.extend(idx[np.argsort(-facing[idx], kind="stable")][:per_view])
+    return np.array(sorted(keep), int)
+
+
 def object_records(object_id: str, split: str, obj, grasps: dict, cfg: DatasetConfig):
-    """Yield the GraspRecords of one object: every selected grasp in every rendered view."""
+    """Yield the GraspRecords of one object: the selected grasps in every rendered view (all of them, or with
+    `cfg.grasps_per_view` > 0 the ones that face that camera most per part and mode, `facing_grasps`)."""
     chosen = select_grasps(grasps, cfg.max_grasps_per_part_mode)
     if len(chosen) == 0:
         return
@@ -261,7 +278,14 @@ def object_records(object_id: str, split: str, obj, grasps: dict, cfg: DatasetCo
     template_split = "eval" if split.startswith("test") else "train"
     for view in range(len(extrinsics)):
         object_to_camera = extrinsics[view] @ object_to_world
-        for g in chosen:
+        poses_camera = np.stack([transform_pose(np.asarray(grasps["poses"][g], np.float32), object_to_camera)
+                                 for g in chosen])
+        in_view = np.arange(len(chosen))
+        if cfg.grasps_per_view > 0:
+            in_view = facing_grasps(poses_camera, np.asarray(grasps["part_id"])[chosen],
+                                    np.asarray(grasps["mode"]).astype(str)[chosen], cfg.grasps_per_view)
+        for k in in_view:
+            g = chosen[k]
             part, mode = int(grasps["part_id"][g]), str(grasps["mode"][g])
             part_name = obj.part_names[part]
             seed = instructions.instruction_seed(object_id, part, mode, int(g), view, cfg.seed)
@@ -271,7 +295,7 @@ def object_records(object_id: str, split: str, obj, grasps: dict, cfg: DatasetCo
             yield GraspRecord(
                 object_id=object_id, category=obj.category, split=split, part_id=part, part_name=part_name,
                 mode=mode, instruction=text, grasp_index=int(g), view_index=view,
-                pose_camera=transform_pose(pose_object, object_to_camera).astype(np.float32),
+                pose_camera=poses_camera[k].astype(np.float32),
                 pose_object=pose_object, object_to_camera=object_to_camera.astype(np.float32),
                 penetration_mm=float(grasps["pen_mm"][g]), self_penetration_mm=float(grasps["spen_mm"][g]),
                 q1=float(grasps["q1"][g]), sim_success=bool(grasps["sim_success"][g]),
