@@ -12,7 +12,9 @@ Reads `manifest.json` (splits, placements) and the cached grasp files and proces
   six_direction  the share of kept grasps that would also pass the six-direction filter (gravity-free, no table);
   coverage     each (object, part, mode) has >= `min_grasps` kept grasps, or is listed with the commonest reason;
   quality      per mode: mean penetration, self-penetration, hand-table penetration (mm) and Q1 of kept grasps,
-               beside the paper's figures.
+               beside the paper's figures, as the grasp files store them (`grasp.metrics`: exact mesh and hand
+               geometry); "metrics" names the metric versions found (grasp-file meta "metrics"; "grid" for files
+               written before the exact metrics, whose penetration reads low and Q1 high near sharp edges).
 """
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
     per = collections.defaultdict(lambda: collections.Counter())
     quality = collections.defaultdict(lambda: collections.defaultdict(list))
     conditions, uncovered = 0, []
+    versions = collections.defaultdict(set)
     for path in sorted(glob.glob(os.path.join(dataset_dir, "cache", "grasps", "*.npz"))):
         object_id = os.path.splitext(os.path.basename(path))[0]
         grasps = grasp_io.load_grasps(path)
@@ -73,6 +76,7 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
             for k in ("pen_mm", "spen_mm", "table_mm", "q1"):
                 if k in grasps:
                     quality[mode][k].extend(np.asarray(grasps[k])[sel & kept].tolist())
+            versions[mode].add(grasps["meta"].get("metrics", "grid"))
         for part in range(obj.num_parts):
             for mode in np.unique(modes):
                 rows = (np.asarray(grasps["part_id"]) == part) & (modes == mode)
@@ -108,7 +112,8 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
             for k in ("ceiling", "ceiling_turned", "six_direction"):
                 totals[mode][k] = sum(per[(r["category"], r["mode"])][k] for r in sel) / max(kept, 1)
     table = [{"mode": mode, **{k: float(np.mean(v)) if v else float("nan") for k, v in q.items()},
-              "paper": PAPER_QUALITY.get(mode, {})} for mode, q in sorted(quality.items())]
+              "metrics": sorted(versions[mode]), "paper": PAPER_QUALITY.get(mode, {})}
+             for mode, q in sorted(quality.items())]
     return {"per_category_mode": rows, "totals": totals, "quality": table,
             "coverage": {"conditions": conditions, "covered": conditions - len(uncovered),
                          "fraction": (conditions - len(uncovered)) / max(conditions, 1), "min_grasps": min_grasps,

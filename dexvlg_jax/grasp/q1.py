@@ -3,7 +3,8 @@
 Convention (the UniDexGrasp / DexGraspNet evaluator family, as the paper's dataset table uses): Coulomb friction
 mu = 1, each friction cone linearised by 8 edges ``n + mu (cos t u + sin t v)``, t = 0, pi/4, ..., 7 pi/4, with
 the tangent basis of `force_closure.friction_cone_edges` and edges **not** renormalised; primitive wrenches
-``[f; torque_scale * (x - ref) x f]`` with torque_scale = 10 (per metre) and ref = the object-frame origin.
+``[f; torque_scale * (x - ref) x f]`` with torque_scale = 10 (per metre) and ref = the object-frame origin. The
+convention is one value, `WrenchConvention` (defaults = the above), that every function here takes.
 Contacts ``x`` are in the object frame (metres), normals point into the object. Q1 is the radius of the largest
 origin-centred ball inside the convex hull of the primitive wrenches, 0 when the origin is not strictly inside.
 (UniDexGrasp's script negates the torque (f x p) and caps Q1 at 1; the sign is a reflection that leaves Q1
@@ -25,6 +26,7 @@ unchanged, and we do not cap.)
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -36,37 +38,45 @@ from dexvlg_jax.grasp.force_closure import friction_cone_edges
 from dexvlg_jax.grasp.lp import solve_lp
 
 
-def primitive_wrenches(
-    contacts: Float[Array, "C 3"],
-    normals: Float[Array, "C 3"],
-    mu: float = 1.0,
-    num_edges: int = 8,
-    torque_scale: float = 10.0,
-    ref: Float[Array, "3"] | None = None,
-) -> Float[Array, "CK 6"]:
+@dataclasses.dataclass(frozen=True)
+class WrenchConvention:
+    """How contacts become primitive wrenches: friction coefficient `mu`, `num_edges` cone edges, `torque_scale`
+    (per metre) and the torque reference point `ref` (3 floats, object frame, metres; None = origin). Frozen and
+    hashable: a static argument of the jitted estimate."""
+
+    mu: float = 1.0
+    num_edges: int = 8
+    torque_scale: float = 10.0
+    ref: tuple | None = None
+
+
+CONVENTION = WrenchConvention()
+
+
+def primitive_wrenches(contacts: Float[Array, "C 3"], normals: Float[Array, "C 3"],
+                       convention: WrenchConvention = CONVENTION) -> Float[Array, "CK 6"]:
     """Primitive wrenches (C * num_edges, 6): ``[f; torque_scale * (x - ref) x f]`` for every cone edge f."""
-    edges = friction_cone_edges(normals, mu, num_edges)  # (C, K, 3)
-    rel = contacts if ref is None else contacts - ref
-    torques = torque_scale * jnp.cross(jnp.broadcast_to(rel[:, None, :], edges.shape), edges)
+    edges = friction_cone_edges(normals, convention.mu, convention.num_edges)  # (C, K, 3)
+    rel = contacts if convention.ref is None else contacts - jnp.asarray(convention.ref, contacts.dtype)
+    torques = convention.torque_scale * jnp.cross(jnp.broadcast_to(rel[:, None, :], edges.shape), edges)
     return jnp.concatenate([edges, torques], axis=-1).reshape(-1, 6)
 
 
-def _wrenches_numpy(contacts, normals, mu, num_edges, torque_scale, ref) -> np.ndarray:
+def _wrenches_numpy(contacts, normals, convention: WrenchConvention = CONVENTION) -> np.ndarray:
     """NumPy float64 twin of `primitive_wrenches` (independent code path for the reference)."""
     u = np.stack([-normals[:, 1], normals[:, 0], np.zeros(len(normals))], -1)
     nrm = np.linalg.norm(u, axis=-1, keepdims=True)
     u = np.where(nrm > 1e-8, u / np.maximum(nrm, 1e-8), np.array([1.0, 0.0, 0.0]))
     v = np.cross(normals, u)
-    t = np.linspace(0.0, 2.0 * np.pi, num_edges, endpoint=False)
-    f = normals[:, None] + mu * (np.cos(t)[None, :, None] * u[:, None] + np.sin(t)[None, :, None] * v[:, None])
-    rel = contacts if ref is None else contacts - np.asarray(ref, np.float64)
-    tau = torque_scale * np.cross(np.broadcast_to(rel[:, None], f.shape), f)
+    t = np.linspace(0.0, 2.0 * np.pi, convention.num_edges, endpoint=False)
+    f = normals[:, None] + convention.mu * (np.cos(t)[None, :, None] * u[:, None]
+                                            + np.sin(t)[None, :, None] * v[:, None])
+    rel = contacts if convention.ref is None else contacts - np.asarray(convention.ref, np.float64)
+    tau = convention.torque_scale * np.cross(np.broadcast_to(rel[:, None], f.shape), f)
     return np.concatenate([f, tau], -1).reshape(-1, 6)
 
 
-def q1_reference(
-    contacts, normals, mu: float = 1.0, num_edges: int = 8, torque_scale: float = 10.0, ref=None
-) -> float:
+def q1_reference(contacts, normals, convention: WrenchConvention = CONVENTION) -> float:
     """Exact Q1 of one grasp with qhull (float64 NumPy; see the module docstring). Returns 0.0 when the origin
     is not strictly inside the wrench hull or the wrench set is degenerate (flat, too few points, non-finite)."""
     from scipy.spatial import ConvexHull
@@ -76,7 +86,7 @@ def q1_reference(
     normals = np.asarray(normals, np.float64)
     if contacts.size == 0 or not (np.all(np.isfinite(contacts)) and np.all(np.isfinite(normals))):
         return 0.0
-    w = _wrenches_numpy(contacts, normals, mu, num_edges, torque_scale, ref)
+    w = _wrenches_numpy(contacts, normals, convention)
     pts = np.concatenate([np.unique(w, axis=0), np.zeros((1, 6))], axis=0)
     try:
         hull = ConvexHull(pts)
@@ -93,21 +103,12 @@ def _directions(num: int, dtype) -> Float[Array, "D 6"]:
     return jnp.asarray(d, dtype)
 
 
-@functools.partial(jax.jit, static_argnames=("num_edges", "num_dirs", "num_starts", "walk_steps", "max_iter"))
-def q1_metric(
-    contacts: Float[Array, "C 3"],
-    normals: Float[Array, "C 3"],
-    mu: float = 1.0,
-    num_edges: int = 8,
-    torque_scale: float = 10.0,
-    ref: Float[Array, "3"] | None = None,
-    num_dirs: int = 256,
-    num_starts: int = 8,
-    walk_steps: int = 6,
-    max_iter: int = 40,
-) -> Float[Array, ""]:
-    """Q1 of one grasp in JAX (upper bound of the exact value; see the module docstring). jit/vmap-able."""
-    w = primitive_wrenches(contacts, normals, mu, num_edges, torque_scale, ref)
+@functools.partial(jax.jit, static_argnames=("convention", "num_dirs", "num_starts", "walk_steps", "max_iter"))
+def q1_metric(contacts: Float[Array, "C 3"], normals: Float[Array, "C 3"], convention: WrenchConvention = CONVENTION,
+              num_dirs: int = 256, num_starts: int = 8, walk_steps: int = 6, max_iter: int = 40) -> Float[Array, ""]:
+    """Q1 of one grasp in JAX (upper bound of the exact value; see the module docstring). jit/vmap-able.
+    num_dirs fixed directions, the best num_starts walked walk_steps facets each, max_iter LP iterations."""
+    w = primitive_wrenches(contacts, normals, convention)
     finite = jnp.all(jnp.isfinite(w))
     w = jnp.where(finite, w, 0.0)
     n, dtype = w.shape[0], w.dtype

@@ -19,7 +19,7 @@ from dexvlg_jax import hand
 from dexvlg_jax.devices import data_mesh
 from dexvlg_jax.grasp.energy import TERMS, EnergyConfig, synth_object
 from dexvlg_jax.grasp.init import InitConfig, initial_poses, part_failure
-from dexvlg_jax.grasp.metrics import OK, FilterConfig, failure_reasons, grasp_metrics
+from dexvlg_jax.grasp.metrics import METRICS_VERSION, OK, FilterConfig, failure_reasons, grasp_metrics
 from dexvlg_jax.grasp.optimizer import OptimizerConfig, optimize_sharded
 from dexvlg_jax.hand.constants import MODES
 
@@ -109,7 +109,7 @@ def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "
                             if terms_rows[t] else np.zeros(0, np.float32))
     modes = arrays["mode"].astype(str)
     pids = arrays["part_id"].astype(np.int32)
-    quality = grasp_metrics(arrays["poses"], sobj, modes, pids, cfg.filter) if len(modes) else {}
+    quality = grasp_metrics(arrays["poses"], sobj, obj, modes, pids, cfg.filter) if len(modes) else {}
     status = arrays["status"].astype(object)
     if len(modes):
         computed = failure_reasons(quality, modes, cfg.filter, arrays["energy"].astype(np.float64))
@@ -124,7 +124,8 @@ def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "
     arrays["part_class"] = np.where(known, np.asarray(obj.part_classes, dtype=object)[safe], "").astype(str)
     arrays.update(object=np.array(object_ref), object_name=np.array(obj.name), category=np.array(obj.category),
                   tabletop=np.array("" if tabletop is None else json.dumps(tabletop.to_json())))
-    meta = {"config": dataclasses.asdict(cfg), "fc_kind": cfg.energy.fc_kind, "seconds": time.time() - t0,
+    meta = {"config": dataclasses.asdict(cfg), "fc_kind": cfg.energy.fc_kind, "metrics": METRICS_VERSION,
+            "seconds": time.time() - t0,
             "num_devices": int(mesh.devices.size), "backend": jax.default_backend()}
     return arrays, meta
 

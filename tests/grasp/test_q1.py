@@ -68,8 +68,8 @@ def test_symmetric_axis_grasp():
     assert 0.0 < q <= 1.0
     perm = [1, 2, 0]
     assert abs(q1m.q1_reference(x[:, perm], n[:, perm]) - q) < 1e-9
-    assert abs(q1m.q1_reference(x / 2.0, n, torque_scale=20.0) - q) < 1e-9
-    w = q1m._wrenches_numpy(x, n, 1.0, 8, 10.0, None)
+    assert abs(q1m.q1_reference(x / 2.0, n, q1m.WrenchConvention(torque_scale=20.0)) - q) < 1e-9
+    w = q1m._wrenches_numpy(x, n)
     assert abs(np.max(w @ np.array([1.0, 0, 0, 0, 0, 0])) - 1.0) < 1e-12
     assert abs(np.max(w @ np.array([0, 0, 0, 1.0, 0, 0])) - 1.0) < 1e-12
     # The qhull value is attained: some unit direction has support exactly q (brute-force over facet normals).
