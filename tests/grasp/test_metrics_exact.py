@@ -105,7 +105,7 @@ def case(request):
     obj = _box_object() if request.param == "box" else cylinder_object(0.03, 0.16, num_points=256, resolution=20)
     poses = _pushed_poses(obj, seed=3)
     modes = np.array(["wrap"] * NUM)
-    metrics = M.grasp_metrics(poses, synth_object(obj), obj, modes, np.zeros(NUM, np.int32))
+    metrics = M.grasp_metrics(poses, synth_object(obj), obj, modes, np.zeros(NUM, np.int32), screen=False)
     oracle = [_oracle(obj, poses[i], "wrap") for i in range(NUM)]
     return request.param, obj, poses, metrics, oracle
 

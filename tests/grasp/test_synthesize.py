@@ -42,7 +42,12 @@ def test_rows_status_and_reasons(result):
     failed_rows = ~np.isfinite(arrays["poses"]).all(1)
     assert not arrays["valid"][failed_rows].any()
     ok_rows = np.isfinite(arrays["poses"]).all(1)
-    assert np.all(np.isfinite(arrays["pen_mm"][ok_rows])) and np.all(arrays["pen_mm"][ok_rows] >= 0)
+    assert np.all(np.isfinite(arrays["spen_mm"][ok_rows])) and np.all(np.isfinite(arrays["q1"][ok_rows]))
+    # penetration is measured exactly for the grasps that pass every other check (grasp_metrics screen=True)
+    screened = ok_rows & ~np.isin(arrays["status"], ["self_penetration", "table_penetration", "contacts_far",
+                                                       "low_q1", "off_part"])
+    assert np.all(np.isfinite(arrays["pen_mm"][screened])) and np.all(arrays["pen_mm"][screened] >= 0)
+    assert np.all(np.isnan(arrays["pen_mm"][ok_rows & ~screened]))
     assert meta["fc_kind"] == "dfc"
 
 
@@ -61,7 +66,7 @@ def test_grasp_file_roundtrip(result, tmp_path):
 
 def test_failure_reason_order():
     m = {"pen_mm": np.array([np.nan, 5.0, 0.1, 0.1, 0.1, 0.1, 0.1]), "hand_pen_mm": np.zeros(7),
-         "spen_mm": np.array([0, 0, 2.0, 0, 0, 0, 0]), "table_mm": np.array([0, 0, 0, 3.0, 0, 0, 0]),
+         "spen_mm": np.array([np.nan, 0, 2.0, 0, 0, 0, 0]), "table_mm": np.array([0, 0, 0, 3.0, 0, 0, 0]),
          "num_touching": np.array([7, 7, 7, 7, 1, 7, 7]), "q1": np.array([1, 1, 1, 1, 1, 0.0, 1]),
          "part_agreement": np.ones(7)}
     got = G.failure_reasons(m, ["wrap"] * 7)
