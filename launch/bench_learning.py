@@ -1,9 +1,10 @@
 """The learning benchmark and the head ablation: `python -m launch.benchmark learning --data DIR --out ROOT
-[--seeds 0,1,2] [--heads flow,ddpm] [--steps N] [--eval-set key=value ...]`.
+[--seeds 0,1,2] [--heads flow,ddpm] [--steps N] [--eval-config configs/eval/model_tiny.py:ranked]
+[--eval-set key=value ...]`.
 
 For every training head and seed it trains configs/train/learning.py on DIR (in ROOT/<head>_s<seed>; resumable:
 a finished run is not retrained), then evaluates the checkpoint with the tabletop-lift protocol of
-configs/eval/model_tiny.py (the retrieval baseline beside it); a DDPM run is also sampled with DDIM (they share
+`--eval-config` (default configs/eval/model_tiny.py; the retrieval baseline beside it); a DDPM run is also sampled with DDIM (they share
 training), so the arms are flow, ddpm and ddim. Prints and writes ROOT/ablation.json: per arm and table row the
 success and PGA as mean +- 95% interval over seeds (`eval.ablation`), training seconds and sampling seconds per
 grasp per run.
@@ -38,12 +39,13 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--heads", default="flow,ddpm", help="training heads (ddpm also gives the ddim arm)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's)")
+    parser.add_argument("--eval-config", default=EVAL_CONFIG, help="an eval config file[:arg]")
     parser.add_argument("--eval-set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override of configs/eval/model_tiny.py, e.g. eval.rank_candidates=16")
+                        help="override of the eval config, e.g. eval.rank_candidates=16")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",") if s]
     heads = [h for h in args.heads.split(",") if h]
-    eval_config, protocol, scene = eval_configs(apply_overrides(load_config_file(EVAL_CONFIG), args.eval_set))
+    eval_config, protocol, scene = eval_configs(apply_overrides(load_config_file(args.eval_config), args.eval_set))
     reports, runs = {}, []
     for head in heads:
         for seed in seeds:

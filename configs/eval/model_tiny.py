@@ -5,7 +5,9 @@ dexvlg_jax.eval.EvalConfig for every field's meaning and default.
     evaluate_checkpoint(WORKDIR, config, out_dir=OUT, protocol=protocol, scene_config=scene)
 
 arg: "" (every dataset object, both modes, 2 parts, K=4, the retrieval baseline beside the model, full
-tabletop-lift phases) or "smoke" (1 object per split, 1 part, K=2, the short phases of configs/eval/sim.py:tiny).
+tabletop-lift phases), "ranked" (the same, each of the K grasps the best of 32 samples by observed-geometry energy
+and then refined against the observed depth points: `grasp/refine.py`) or "smoke" (1 object per split, 1 part,
+K=2, the short phases of configs/eval/sim.py:tiny).
 """
 import ml_collections
 
@@ -16,13 +18,17 @@ from dexvlg_jax.eval import EvalConfig
 
 
 def get_config(arg=None):
-    smoke = check_arg(arg, ("", "smoke")) == "smoke"
+    arg = check_arg(arg, ("", "smoke", "ranked"))
+    smoke = arg == "smoke"
     c = ml_collections.ConfigDict()
     c.eval = config_dict(EvalConfig)  # None defaults (max_parts, num_steps, ...) become typed references
     c.eval.max_parts = 1 if smoke else 2
     if smoke:
         c.eval.objects_per_split = 1
         c.eval.samples = 2
+    if arg == "ranked":
+        c.eval.rank_candidates = 32
+        c.eval.refine = True
     c.sim = sim_config.get_config("tiny" if smoke else None)
     c.sim.protocol = "tabletop_lift"
     return c
