@@ -3,11 +3,14 @@
 1. Data engine: procedural objects with parts -> processing -> placement on the table -> table-aware grasp
    synthesis (LP-DFC) -> tabletop-lift simulation filter in the same scene -> tabletop RGB-D renders +
    instructions -> ArrayRecord shards.
-2. Model: the tiny DexVLG trained on those records with the flow-matching head (`--ablation` adds a DDPM head
-   with the same budget: the paper's ablation).
-3. Evaluation: the model samples grasps for the dataset's own placed objects and held-out instructions, tried in
-   the tabletop-lift simulation (success, PTA, PGA per split and mode) beside the image-free retrieval baseline;
-   conditions the data engine could not produce are skipped and listed.
+2. Model: the tiny DexVLG on 64 px images (configs/train/learning.py) trained on those records with the
+   flow-matching head, with learning curves (`--ablation` adds a DDPM head with the same budget: the paper's
+   ablation).
+3. Evaluation: the model samples grasps for the dataset's own placed objects and held-out instructions (each of
+   the K grasps the best of `--rank-candidates` samples by observed-geometry energy, then refined against the
+   observed depth points: `grasp/refine.py`), tried in the tabletop-lift simulation (success, PTA, PGA per split
+   and mode) beside the image-free retrieval baseline; conditions the data engine could not produce are skipped
+   and listed.
 4. `OUT/report.html`: dataset quality (penetration, self-penetration, Q1), model tables, pictures (objects with
    coloured parts, synthesised grasps, RGB-D observations, predicted grasps) and the training-loss plot.
 
@@ -25,7 +28,7 @@ import time
 
 from dexvlg_jax import atomic_io
 from dexvlg_jax.config_files import dataset_config, load_config_file, train_config
-from dexvlg_jax.data import pipeline, statistics
+from dexvlg_jax.data import pipeline, statistics, writer
 from dexvlg_jax.devices import enable_compilation_cache
 from dexvlg_jax.eval import EvalConfig, evaluate_checkpoint
 from dexvlg_jax.train import train
@@ -33,7 +36,7 @@ from dexvlg_jax.viz.run_report import write_run_report
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_CONFIG = os.path.join(REPO, "configs", "data", "demo.py")
-TRAIN_CONFIG = os.path.join(REPO, "configs", "train", "tiny.py")
+TRAIN_CONFIG = os.path.join(REPO, "configs", "train", "learning.py")
 
 
 def _stage(title: str):
@@ -48,21 +51,24 @@ def build_data(out: str, progress: bool, data_config: str = DATA_CONFIG) -> dict
 
 
 def train_model(out: str, head: str, steps: int, progress: bool) -> str:
-    config = load_config_file(f"{TRAIN_CONFIG}:head={head},steps={steps},data={os.path.join(out, 'dataset')}")
+    dataset = os.path.join(out, "dataset")
+    config = load_config_file(f"{TRAIN_CONFIG}:head={head},steps={steps},data={dataset}")
+    if not writer.read_manifest(dataset)["counts"]["split"].get(config.heldout_split):
+        config.heldout_split = None  # a dataset without that split (e.g. --data-config configs/data/tiny.py)
     workdir = os.path.join(out, f"train_{head}")
     train(train_config(config), workdir, progress=progress)
     return workdir
 
 
-def evaluate_model(out: str, workdir: str, head: str, samples: int) -> dict:
+def evaluate_model(out: str, workdir: str, head: str, samples: int, rank_candidates: int, refine: bool) -> dict:
     """The checkpoint (and the retrieval baseline) on the demo dataset's own objects, placements and splits."""
     eval_dir = os.path.join(out, f"eval_{head}")
     done = os.path.join(eval_dir, "eval_results.json")
     if os.path.exists(done):
         with open(done, encoding="utf-8") as f:
             return json.load(f)
-    return evaluate_checkpoint(workdir, EvalConfig(samples=samples, pictures=4), out_dir=eval_dir,
-                               dataset=os.path.join(out, "dataset"))
+    config = EvalConfig(samples=samples, pictures=4, rank_candidates=rank_candidates, refine=refine)
+    return evaluate_checkpoint(workdir, config, out_dir=eval_dir, dataset=os.path.join(out, "dataset"))
 
 
 def main(argv=None) -> int:
@@ -71,8 +77,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="demo_out", help="output folder (report.html lands here)")
     parser.add_argument("--data-config", default=DATA_CONFIG, help="dataset config (configs/data/*.py[:arg]); "
                         "configs/data/tiny.py builds in ~2 min")
-    parser.add_argument("--steps", type=int, default=1000, help="training steps per model")
-    parser.add_argument("--samples", type=int, default=4, help="grasps sampled per instruction in evaluation")
+    parser.add_argument("--steps", type=int, default=2000, help="training steps per model")
+    parser.add_argument("--samples", type=int, default=4, help="grasps per instruction in evaluation")
+    parser.add_argument("--rank-candidates", type=int, default=32, help="samples drawn per instruction; the "
+                        "`--samples` best by observed-geometry energy are kept (0: no ranking)")
+    parser.add_argument("--no-refine", action="store_true", help="no test-time refinement of the kept samples")
     parser.add_argument("--ablation", action="store_true", help="also train and evaluate a DDPM head")
     parser.add_argument("--no-ddpm", action="store_true", help=argparse.SUPPRESS)  # the default now
     parser.add_argument("--no-progress", action="store_true")
@@ -97,7 +106,8 @@ def main(argv=None) -> int:
     timings["training_s"] = time.time() - t
 
     t = _stage("3/4 simulated evaluation (tabletop lift)")
-    results = {head: evaluate_model(out, workdirs[head], head, args.samples) for head in heads}
+    results = {head: evaluate_model(out, workdirs[head], head, args.samples, args.rank_candidates,
+                                    not args.no_refine) for head in heads}
     timings["evaluation_s"] = time.time() - t
 
     t = _stage("4/4 pictures and report")

@@ -2,7 +2,9 @@
 
 The categories are ones the tabletop world lets the LEAP Hand grasp (bodies, caps, handles that stand clear of the
 table; measured with `python -m launch.benchmark dataset`): objects that lie flat (knife, hammer, screwdriver)
-give almost no grasp that lifts them off a table. Splits: spray bottle is the unseen category; a quarter of the
+give almost no grasp that lifts them off a table. Like the learning benchmark (configs/data/learning.py), every
+object is rendered from 32 azimuths and each view keeps the one kept grasp per part and mode that faces the camera
+(rendering is cheap; one target per observation is what lets the tiny model learn). Splits: spray bottle is the unseen category; a quarter of the
 remaining instances are unseen instances.
     python -m launch.build_dataset --config configs/data/demo.py --out /tmp/dexvlg_demo_data
 """
@@ -16,4 +18,7 @@ def get_config(arg=None):
     c.unseen_categories = ("spray_bottle",)
     c.unseen_instance_fraction = 0.25
     c.objects_per_shard = 2
+    c.views_per_object = 32
+    c.grasps_per_view = 1
+    c.max_grasps_per_part_mode = 1000  # every kept grasp can be the one facing a view
     return c

@@ -24,7 +24,7 @@ def test_demo_writes_the_report(tmp_path):
     config.write_text(CONFIG)
     out = tmp_path / "out"
     assert demo.main(["--out", str(out), "--data-config", str(config), "--steps", "4", "--samples", "1",
-                      "--no-ddpm", "--no-progress"]) == 0
+                      "--rank-candidates", "0", "--no-refine", "--no-ddpm", "--no-progress"]) == 0
     page = (out / "report.html").read_text()
     for heading in ("Dataset quality", "Objects with their semantic parts", "Rendered RGB-D observations",
                     "Model: tabletop-lift evaluation", "Training"):
