@@ -46,13 +46,16 @@ def kept_grasp_pictures(dataset: str, pictures: str, per_object: int = 2) -> lis
 
 
 def observation_pictures(dataset: str, pictures: str, count: int = 4) -> list[tuple[str, str]]:
-    """RGB | depth | part mask of the first record of each shard, up to `count` shards."""
-    out = []
+    """RGB | depth | part mask of the first record of each object, up to `count` objects (shards in name order)."""
+    out, drawn = [], set()
     for shard in sorted(glob.glob(os.path.join(dataset, "*.array_record"))):
         reader = ArrayRecordReader(shard)
-        records = [decode_record(b) for b in reader.read([0])] if reader.num_records() else []
+        records = [decode_record(b) for b in reader.read(list(range(reader.num_records())))]
         reader.close()
         for rec in records:
+            if rec.object_id in drawn or len(out) >= count:
+                continue
+            drawn.add(rec.object_id)
             fig = Figure(figsize=(7.5, 2.6))
             axes = fig.subplots(1, 3)
             axes[0].imshow(rec.rgb)
@@ -114,8 +117,8 @@ def write_run_report(out: str, stats: dict, results: dict, workdirs: dict, timin
     os.makedirs(pictures, exist_ok=True)
     report = Report("dexvlg_jax demo: data engine, DexVLG training and simulated evaluation")
     lifted = lifted_pictures(results)
-    observations = dict((os.path.basename(p).split("_", 1)[1][:-4], p)
-                        for p, _ in observation_pictures(dataset, pictures, count=1000))
+    shown = observation_pictures(dataset, pictures, count=1000)  # one per shard's first record, drawn once
+    observations = {os.path.basename(png)[len("observation_"):-len(".png")]: png for png, _ in shown}
     report.section("Predicted grasps that lifted the object", "The model's sample (hand + object, object frame) "
                    "beside a rendered RGB-D observation of the same object from the dataset." if lifted else
                    "No predicted grasp lifted its object in this run's evaluation (see the tables below).")
@@ -138,7 +141,7 @@ def write_run_report(out: str, stats: dict, results: dict, workdirs: dict, timin
     for png, caption in kept_grasp_pictures(dataset, pictures):
         report.image(png, caption, width=220)
     report.section("Rendered RGB-D observations")
-    for png, caption in observation_pictures(dataset, pictures):
+    for png, caption in shown[:4]:
         report.image(png, caption, width=480)
     report.section("Model: tabletop-lift evaluation", "Success: the object rises with the hand and stays in hand. "
                    "PTA: any hand-object contact on the instructed part. PGA: success and most contacts on it.")
