@@ -3,8 +3,9 @@
 `seed_interval(values)` is the Student-t interval of the mean over independent training seeds (n - 1 degrees of
 freedom; one seed gives an interval of nan width). `ablation_rows({arm: [report, ...]})` turns evaluation reports
 (`eval.evaluate_checkpoint`, one per seed, same conditions) into one row per (arm, table row) with success and PGA
-as mean +- half-width, in percent, and the image-free retrieval baseline's success beside them (it does not depend on
-the seed of the model, so its mean over the reports is shown).
+as mean +- half-width, in percent, and the two retrieval baselines' success beside them ("retrieval %": object pose
+given; "yaw unknown %": `eval.policies.RetrievalPolicy`); they do not depend on the seed of the model, so their mean
+over the reports is shown.
 """
 from __future__ import annotations
 
@@ -30,9 +31,17 @@ def _pct(mean: float, half: float) -> str:
     return f"{100 * mean:.1f}" if math.isnan(half) else f"{100 * mean:.1f} +- {100 * half:.1f}"
 
 
+BASELINES = (("retrieval", "retrieval %"), ("retrieval_yaw_unknown", "yaw unknown %"))
+
+
+def _baseline(runs: list, policy: str, key: str) -> str:
+    values = [r[policy]["summary"][key]["success_rate"] for r in runs if key in r.get(policy, {}).get("summary", {})]
+    return f"{100 * np.mean(values):.1f}" if values else "-"
+
+
 def ablation_rows(reports: dict) -> list[dict]:
-    """{arm: [report per seed]} -> rows {"arm", "rows", "seeds", "trials", "success %", "PGA %", "retrieval %"}
-    for every summary row the reports share (e.g. "seen/wrap", "seen", "all")."""
+    """{arm: [report per seed]} -> rows {"arm", "rows", "seeds", "trials", "success %", "PGA %", "retrieval %",
+    "yaw unknown %"} for every summary row the reports share (e.g. "seen/wrap", "seen", "all")."""
     out = []
     for arm, runs in reports.items():
         if not runs:
@@ -42,9 +51,7 @@ def ablation_rows(reports: dict) -> list[dict]:
             rows = [r["summary"][key] for r in runs]
             success = seed_interval([row["success_rate"] for row in rows])
             pga = seed_interval([row["pga"] for row in rows])
-            baseline = [r["retrieval"]["summary"][key]["success_rate"] for r in runs
-                        if key in r.get("retrieval", {}).get("summary", {})]
             out.append({"arm": arm, "rows": key, "seeds": len(runs), "trials": int(rows[0]["trials"]),
                         "success %": _pct(*success), "PGA %": _pct(*pga),
-                        "retrieval %": f"{100 * np.mean(baseline):.1f}" if baseline else "-"})
+                        **{column: _baseline(runs, policy, key) for policy, column in BASELINES}})
     return out

@@ -12,8 +12,8 @@ part, mode, reason}], "objects" {object_id: {"split", "label", "category", "diag
 [per trial: object, category, split, label, part, part_id, mode, sample, instruction, source, success, pta, pga,
 reason], "pictures", "seconds"}; `evaluate_checkpoint` adds "step", "checkpoint", "head",
 "joints_out_of_range_fraction", "timing" (`ModelPolicy.timing`: compile seconds and seconds per grasp for
-sampling, ranking and refinement) and, with `config.compare_retrieval`, "retrieval" (the baseline's summary) with
-both policies in "table".
+sampling, ranking and refinement) and, with `config.compare_retrieval`, "retrieval" and "retrieval_yaw_unknown"
+(the two baselines' summaries and trials, `eval.policies.RetrievalPolicy`) with all three policies in "table".
 """
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ class EvalConfig:
     """What to evaluate and how.
 
     Attributes:
-      policy: "model" (the checkpoint's samples) or "retrieval" (the image-free baseline, `eval.policies`).
-      compare_retrieval: with policy "model", also run the baseline on the same conditions; the table shows both.
+      policy: "model" (the checkpoint's samples) or "retrieval" (the pose-given baseline, `eval.policies`).
+      compare_retrieval: with policy "model", also run both retrieval baselines (object pose given; yaw unknown)
+        on the same conditions; the table shows all three.
       splits: dataset splits evaluated (`data.SPLITS`; empty = all).
       categories: object categories evaluated (empty = all in the dataset).
       objects_per_split: at most this many objects per split (object-id order), None = all.
@@ -156,9 +157,9 @@ def _scenes(dataset: str, config: EvalConfig):
     return load_scenes(dataset, config.splits, config.categories, config.objects_per_split)
 
 
-def _retrieval_policy(dataset: str, config: EvalConfig) -> RetrievalPolicy:
+def _retrieval_policy(dataset: str, config: EvalConfig, yaw: str = "known") -> RetrievalPolicy:
     return RetrievalPolicy(load_scenes(dataset, splits=("train",)), trials=config.samples * config.views,
-                           seed=config.seed)
+                           seed=config.seed, yaw=yaw)
 
 
 def _finish(report: dict, scenes, out_dir: str | None, config: EvalConfig, title: str, started: float) -> dict:
@@ -223,10 +224,14 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
         report["joints_out_of_range_fraction"] = model.clipped_fraction
         report["timing"] = model.timing
         if config.compare_retrieval:
-            baseline = evaluate_policy(retrieval, scenes, config, protocol, scene_config)
-            report["retrieval"] = {"summary": baseline["summary"], "trials": baseline["trials"]}
-            both = tables.comparison_table({"model": report["summary"], "retrieval": baseline["summary"]})
-            report["table"] = f"{report['table']}\n\nmodel vs image-free retrieval baseline (same conditions):\n{both}"
+            summaries = {"model": report["summary"]}
+            for baseline_policy in (retrieval, _retrieval_policy(dataset, config, yaw="unknown")):
+                baseline = evaluate_policy(baseline_policy, scenes, config, protocol, scene_config)
+                report[baseline_policy.name] = {"summary": baseline["summary"], "trials": baseline["trials"]}
+                summaries[baseline_policy.name] = baseline["summary"]
+            report["table"] = (f"{report['table']}\n\nmodel vs the retrieval baselines (same conditions; "
+                               f"'retrieval' is given the object's pose, 'retrieval_yaw_unknown' not its "
+                               f"yaw):\n{tables.comparison_table(summaries)}")
     report.update(dataset=dataset, step=step, checkpoint=checkpoint, head=train_config.model.head)
     title = f"checkpoint {checkpoint} step {step} head {train_config.model.head} dataset {dataset}"
     return _finish(report, scenes, out_dir, config, title, started)

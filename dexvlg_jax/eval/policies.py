@@ -17,7 +17,12 @@ conditions with the same number of trials.
   compilation) and refinement.
 - `RetrievalPolicy`: for each condition, K x views random sim-passing grasps (object frame) of TRAIN-split objects
   of the same category, part name and mode. A condition with none gets NaN poses (failed trials, source
-  "no_train_grasp").
+  "no_train_grasp"). `yaw="known"` (issue 13's baseline) executes them in the object frame, so it is handed the
+  object's true pose, which the model must read from the image; on a seen object its pool holds that object's own
+  sim-passing grasps and it scores near the data's ceiling. `yaw="unknown"` is the image-free baseline proper: it
+  knows what the camera rig tells every policy (the object stands at the view's centre, upright on the table) but
+  not which way it faces, so each pick is turned about the vertical line through the object's bounding-box centre
+  by a uniform random angle. It grasps objects whose part is symmetric about that line and fails on the rest.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import zlib
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from dexvlg_jax import render
 from dexvlg_jax.data import instructions, pipeline
@@ -45,6 +51,21 @@ from dexvlg_jax.train.input_pipeline import ToModelInputs
 def scene_rng(seed: int, object_id: str, stream: int) -> np.random.Generator:
     """A generator per (evaluation seed, object, stream) that does not depend on evaluation order."""
     return np.random.default_rng([seed, zlib.crc32(object_id.encode()), stream])
+
+
+YAW_KNOWLEDGE = ("known", "unknown")
+
+
+def turn_about_vertical(pose: np.ndarray, scene: EvalScene, angle: float) -> np.ndarray:
+    """A pose (25,) in the object frame turned by `angle` (rad) about the world vertical through the object's
+    bounding-box centre (the line an upright object's yaw turns about), still in the object frame."""
+    up, _ = scene.tabletop.table_plane()
+    vertices = np.asarray(scene.obj.vertices, np.float64)
+    centre = 0.5 * (vertices.min(0) + vertices.max(0))
+    turn = np.eye(4)
+    turn[:3, :3] = Rotation.from_rotvec(angle * np.asarray(up, np.float64) / np.linalg.norm(up)).as_matrix()
+    turn[:3, 3] = centre - turn[:3, :3] @ centre
+    return transform_pose(np.asarray(pose, np.float64), turn).astype(np.float32)
 
 
 def camera_to_object(poses_camera: np.ndarray, object_to_camera: np.ndarray) -> np.ndarray:
@@ -226,13 +247,16 @@ class ModelPolicy:
 
 
 class RetrievalPolicy:
-    """The image-free baseline: random sim-passing grasps of TRAIN-split objects of the same category, part
-    name and mode, in the object frame. train_scenes: the dataset's train-split EvalScenes."""
+    """The image-free baselines: random sim-passing grasps of TRAIN-split objects of the same category, part
+    name and mode (module docstring). train_scenes: the dataset's train-split EvalScenes; trials: grasps per
+    condition; yaw: "known" (executed in the object frame: the true object pose given) or "unknown" (each pick
+    turned by a uniform random angle about the vertical through the object's bounding-box centre)."""
 
-    name = "retrieval"
-
-    def __init__(self, train_scenes, trials: int = 4, seed: int = 0):
-        self.trials, self.seed = trials, seed
+    def __init__(self, train_scenes, trials: int = 4, seed: int = 0, yaw: str = "known"):
+        if yaw not in YAW_KNOWLEDGE:
+            raise ValueError(f"RetrievalPolicy: yaw must be one of {YAW_KNOWLEDGE}, got {yaw!r}")
+        self.trials, self.seed, self.yaw = trials, seed, yaw
+        self.name = "retrieval" if yaw == "known" else "retrieval_yaw_unknown"
         self.pool: dict = {}
         for scene in train_scenes:
             if scene.split != "train":
@@ -251,8 +275,11 @@ class RetrievalPolicy:
             for cond in conditions:
                 candidates = self.pool.get((scene.category, cond.part_name, cond.mode), [])
                 if candidates:
-                    picks = rng.integers(len(candidates), size=self.trials)
-                    poses.append(np.stack([candidates[i] for i in picks]))
+                    picks = np.stack([candidates[i] for i in rng.integers(len(candidates), size=self.trials)])
+                    if self.yaw == "unknown":
+                        picks = np.stack([turn_about_vertical(p, scene, a) for p, a in
+                                          zip(picks, rng.uniform(0.0, 2 * np.pi, size=self.trials))])
+                    poses.append(picks)
                     notes.append({"instruction": "", "source": f"retrieval from {len(candidates)} train grasps"})
                 else:
                     poses.append(np.full((self.trials, POSE_DIM), np.nan, np.float32))

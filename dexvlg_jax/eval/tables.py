@@ -38,14 +38,17 @@ def comparison_table(summaries: dict) -> str:
     """Policies side by side: {policy: split_mode_summary} -> one text table (success and PGA per policy)."""
     names = list(summaries)
     rows = list(dict.fromkeys(r for s in summaries.values() for r in s))
-    head = f"{'split':<26}{'trials':>7}" + "".join(f"{n + ' success':>20}{n + ' PGA':>16}" for n in names)
+    widths = {n: (max(20, len(n) + 10), max(16, len(n) + 6)) for n in names}  # a space before every column
+    head = f"{'split':<26}{'trials':>7}" + "".join(f"{n + ' success':>{w}}{n + ' PGA':>{v}}"
+                                                   for n, (w, v) in widths.items())
     lines = [head, "-" * len(head)]
     for row in rows:
         trials = next(s[row]["trials"] for s in summaries.values() if row in s)
         cells = ""
-        for name in names:
+        for name, (w, v) in widths.items():
             m = summaries[name].get(row)
-            cells += (f"{100 * m['success_rate']:>19.1f}%{100 * m['pga']:>15.1f}%" if m else f"{'-':>20}{'-':>16}")
+            cells += (f"{100 * m['success_rate']:>{w - 1}.1f}%{100 * m['pga']:>{v - 1}.1f}%" if m
+                      else f"{'-':>{w}}{'-':>{v}}")
         lines.append(f"{row:<26}{trials:>7d}{cells}")
     return "\n".join(lines)
 

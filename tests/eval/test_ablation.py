@@ -21,7 +21,8 @@ def test_seed_interval_matches_the_t_table():
 
 def _report(success, pga, baseline):
     summary = {"seen": {"trials": 48, "success_rate": success, "pga": pga}}
-    return {"summary": summary, "retrieval": {"summary": {"seen": {"success_rate": baseline}}}}
+    return {"summary": summary, "retrieval": {"summary": {"seen": {"success_rate": baseline}}},
+            "retrieval_yaw_unknown": {"summary": {"seen": {"success_rate": baseline / 4}}}}
 
 
 def test_ablation_rows_per_arm_and_row():
@@ -31,6 +32,7 @@ def test_ablation_rows_per_arm_and_row():
     half = 12.706 * np.std([0.5, 0.7], ddof=1) / math.sqrt(2) * 100  # t_{0.975, 1} = 12.706
     assert flow["arm"] == "flow" and flow["rows"] == "seen" and flow["seeds"] == 2 and flow["trials"] == 48
     assert flow["success %"] == f"60.0 +- {half:.1f}" and flow["retrieval %"] == "80.0"
+    assert flow["yaw unknown %"] == "20.0"
     assert ddim["success %"] == "20.0" and ddim["PGA %"] == "10.0"  # one seed: no interval
     with pytest.raises(ValueError, match="no report"):
         ablation_rows({"ddpm": []})

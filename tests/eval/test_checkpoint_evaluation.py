@@ -48,7 +48,10 @@ def test_checkpoint_on_the_dataset_with_the_baseline(trained, tmp_path):
     conditions = [(t["object"], t["mode"]) for t in report["trials"]]
     assert [(t["object"], t["mode"]) for t in baseline["trials"]] == conditions
     assert baseline["summary"]["all"]["success_rate"] == 1.0  # the dataset's train grasp is known-good
-    assert "retrieval success" in report["table"] and "skipped 4" in report["table"]
+    blind = report["retrieval_yaw_unknown"]
+    assert [(t["object"], t["mode"]) for t in blind["trials"]] == conditions
+    assert "retrieval success" in report["table"] and "retrieval_yaw_unknown success" in report["table"]
+    assert "skipped 4" in report["table"]
     with open(os.path.join(out, "eval_results.json")) as f:
         saved = json.load(f)
     assert saved["summary"].keys() == report["summary"].keys() and len(saved["skipped"]) == 4

@@ -4,6 +4,7 @@ the dataset's one train grasp); conditions without a sim-passing grasp are skipp
 the model's observations show the object where the dataset placed it (non-identity camera and placement)."""
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from dexvlg_jax import eval as evaluation
 from dexvlg_jax.data import pipeline, writer
@@ -83,6 +84,40 @@ def test_retrieval_without_a_train_grasp_fails_its_trials(good_dataset):
     assert poses.shape == (1, 3, 25) and np.isnan(poses).all() and notes[0]["source"] == "no_train_grasp"
     with pytest.raises(ValueError, match="not 'train'"):
         evaluation.RetrievalPolicy([scene])
+
+
+def test_yaw_unknown_retrieval_turns_the_pick_about_the_vertical(good_dataset):
+    """The image-free baseline: the same picks as the pose-given one (same seed), each turned about the world
+    vertical through the object's bounding-box centre: height above the table and distance from that line kept,
+    the hand's own frame turned by the same angle, angles differing between trials."""
+    train = evaluation.load_scenes(good_dataset, splits=("train",))
+    scene = [s for s in train if s.object_id == "shaft_0"][0]
+    items = [(scene, evaluation.scene_conditions(scene)[0])]
+    [(known, _)] = evaluation.RetrievalPolicy(train, trials=6).propose(items)
+    [(blind, notes)] = evaluation.RetrievalPolicy(train, trials=6, yaw="unknown").propose(items)
+    assert known.shape == blind.shape == (1, 6, 25) and notes[0]["source"].startswith("retrieval")
+    up, offset = scene.tabletop.table_plane()
+    vertices = np.asarray(scene.obj.vertices)
+    centre = 0.5 * (vertices.min(0) + vertices.max(0))
+    a, b = known[0].astype(np.float64), blind[0].astype(np.float64)
+    np.testing.assert_allclose(a[:, :3] @ up, b[:, :3] @ up, atol=1e-5)  # height kept
+
+    def radial(t):
+        rel = t - centre
+        return rel - np.outer(rel @ up, up)
+
+    np.testing.assert_allclose(np.linalg.norm(radial(a[:, :3]), axis=1), np.linalg.norm(radial(b[:, :3]), axis=1),
+                               atol=1e-5)
+    angles = []
+    for ra, rb, pa, pb in zip(radial(a[:, :3]), radial(b[:, :3]), a, b):
+        angle = np.arctan2(np.cross(ra, rb) @ up, ra @ rb)
+        turn = Rotation.from_rotvec(angle * up).as_matrix()
+        np.testing.assert_allclose(turn @ pa[3:6], pb[3:6], atol=1e-4)  # rot6d columns turned alike
+        np.testing.assert_allclose(pa[9:], pb[9:], atol=1e-6)          # joints untouched
+        angles.append(angle)
+    assert np.ptp(angles) > 0.5
+    with pytest.raises(ValueError, match="yaw must be one of"):
+        evaluation.RetrievalPolicy(train, yaw="half")
 
 
 def test_observations_show_the_object_where_the_dataset_placed_it(good_dataset):
