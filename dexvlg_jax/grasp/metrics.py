@@ -90,7 +90,8 @@ def surface_grid_samples(vertices: np.ndarray, faces: np.ndarray, spacing: float
     parts, owners = [], []
     for e in range(3):  # edges a->b, b->c, c->a
         start, end = tri[:, e], tri[:, (e + 1) % 3]
-        count = np.ceil(np.linalg.norm(end - start, axis=1) / spacing).astype(int) + 1
+        # at least both end points: a zero-length edge (a repaired mesh's degenerate face) would divide 0 by 0
+        count = np.maximum(np.ceil(np.linalg.norm(end - start, axis=1) / spacing).astype(int), 1) + 1
         owner = np.repeat(np.arange(len(tri)), count)
         t = (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)) / np.repeat(count - 1, count)
         parts.append(start[owner] + t[:, None] * (end - start)[owner])

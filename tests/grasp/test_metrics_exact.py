@@ -186,3 +186,14 @@ def test_exact_object_samples_cover_the_surface():
     assert gap.max() < 1.5e-3 / np.sqrt(2) + 1e-6  # every surface point within spacing / sqrt(2) of a sample
     _, on_surface, _ = trimesh.proximity.closest_point(mesh, exact.samples[::50])
     assert on_surface.max() < 1e-6
+
+
+def test_degenerate_faces_give_finite_samples():
+    """A repaired mesh can keep faces with a repeated vertex (a zero-length edge) or three collinear vertices: the
+    samples stay finite and on the mesh (a 0/0 there once failed a whole object with "data must be finite")."""
+    vertices = np.array([[0, 0, 0], [0.01, 0, 0], [0, 0.01, 0], [0.02, 0, 0]], float)
+    faces = np.array([[0, 1, 2], [0, 0, 1], [0, 1, 3]])  # a triangle, a repeated vertex, a collinear sliver
+    points, owner = M.surface_grid_samples(vertices, faces, 1.5e-3)
+    assert np.isfinite(points).all() and set(owner.tolist()) <= {0, 1, 2}
+    assert np.all(points[:, 2] == 0) and points[:, 1].min() >= -1e-9 and (points[:, :2].sum(1) <= 0.02 + 1e-7).all()
+    assert np.isclose(points[:, 0].max(), 0.02)  # the sliver's far end is sampled
