@@ -37,6 +37,13 @@ def data_mesh(devices: list | None = None) -> Mesh:
     return make_mesh(fsdp=1, devices=devices)
 
 
+def user_cache_dir(name: str) -> str:
+    """`$DEXVLG_CACHE_DIR/<name>`, else `$XDG_CACHE_HOME/dexvlg_jax/<name>` (~/.cache/dexvlg_jax/<name>)."""
+    root = os.environ.get("DEXVLG_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "dexvlg_jax")
+    return os.path.join(root, name)
+
+
 def enable_compilation_cache(path: str | None = None) -> str | None:
     """Keep compiled XLA programs on disk so that a second run skips compilation (minutes on a CPU).
 
@@ -46,9 +53,7 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
     if os.environ.get("DEXVLG_JAX_CACHE", "1") == "0" or path == "":
         return None
     if path is None:
-        root = os.environ.get("DEXVLG_CACHE_DIR") or os.path.join(
-            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "dexvlg_jax")
-        path = os.path.join(root, "jax")
+        path = user_cache_dir("jax")
     os.makedirs(path, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)

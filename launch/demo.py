@@ -14,9 +14,10 @@
 4. `OUT/report.html`: dataset quality (penetration, self-penetration, Q1), model tables, pictures (objects with
    coloured parts, synthesised grasps, RGB-D observations, predicted grasps) and the training-loss plot.
 
-Re-running resumes: finished dataset shards, training checkpoints and evaluations are kept. Compiled programs are
-kept in the persistent JAX cache (`~/.cache/dexvlg_jax/jax`, `DEXVLG_JAX_CACHE=0` turns it off), so a second run
-in a new folder skips most compilation.
+Re-running resumes: finished dataset shards, training checkpoints and evaluations are kept. A run in a new folder
+reuses what the user's cache directory holds (`DEXVLG_CACHE_DIR`, default ~/.cache/dexvlg_jax): compiled programs
+(the persistent JAX cache, `DEXVLG_JAX_CACHE=0` turns it off) and the finished dataset of the same data config and
+the same code (`data.build_cache`, `DEXVLG_DATA_CACHE=0` turns it off); training and evaluation run again.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ import time
 
 from dexvlg_jax import atomic_io
 from dexvlg_jax.config_files import dataset_config, load_config_file, train_config
-from dexvlg_jax.data import pipeline, statistics, writer
+from dexvlg_jax.data import build_cache, statistics, writer
 from dexvlg_jax.devices import enable_compilation_cache
 from dexvlg_jax.eval import EvalConfig, evaluate_checkpoint
 from dexvlg_jax.train import train
@@ -46,7 +47,8 @@ def _stage(title: str):
 
 def build_data(out: str, progress: bool, data_config: str = DATA_CONFIG) -> dict:
     cfg = dataset_config(load_config_file(data_config))
-    pipeline.build_dataset(cfg, os.path.join(out, "dataset"), progress=progress)
+    _, how = build_cache.build_or_reuse(cfg, os.path.join(out, "dataset"), progress=progress)
+    print(f"dataset: {how}", flush=True)
     return statistics.write_statistics(os.path.join(out, "dataset"))
 
 

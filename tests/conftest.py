@@ -2,8 +2,9 @@
 import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-# Hermetic: the CLIs' persistent compilation cache (~/.cache/dexvlg_jax) stays off in tests.
+# Hermetic: the CLIs' persistent caches under ~/.cache/dexvlg_jax stay off in tests: compiled programs,
 os.environ.setdefault("DEXVLG_JAX_CACHE", "0")
+os.environ.setdefault("DEXVLG_DATA_CACHE", "0")  # and the demo's dataset cache (data.build_cache)
 # Eight fake CPU devices so sharding code is exercised the same way as on an accelerator mesh.
 if "--xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()

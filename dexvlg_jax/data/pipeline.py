@@ -323,7 +323,7 @@ def build_dataset(cfg: DatasetConfig, out_dir: str, shard: tuple[int, int] = (0,
     splits = assign_splits(categories, cfg.seed, cfg.unseen_category_fraction, cfg.unseen_instance_fraction,
                                   cfg.test_seen_fraction, unseen_categories=cfg.unseen_categories or None)
     specs = plan_shards(splits, cfg.objects_per_shard)
-    out = writer.DatasetWriter(out_dir, config=_config_dict(cfg))
+    out = writer.DatasetWriter(out_dir, config=config_dict(cfg))
     if (index, count) == (0, 1):
         state.remove_unplanned_shards(out, specs)
     mine = shard_of_work(specs, index, count)
@@ -380,7 +380,9 @@ def _shard_records(spec, meshes, cfg, cache_dir, annotator, failures, bar, state
             raise RunError(f"data engine stopped on object {object_id} ({stage}): {err}") from err
 
 
-def _config_dict(cfg: DatasetConfig) -> dict:
+def config_dict(cfg: DatasetConfig) -> dict:
+    """The config as JSON-able values (the manifest's "config"; nested dataclasses as dicts)."""
+
     def clean(x):
         if dataclasses.is_dataclass(x):
             return {f.name: clean(getattr(x, f.name)) for f in dataclasses.fields(x)}

@@ -63,6 +63,8 @@ class EvalConfig:
       refine_steps: refinement steps when `refine` is on.
       rank_candidates: if > samples, sample this many per observation and keep the `samples` with the lowest
         observed-geometry energy (`grasp.refine.rank_poses`); 0 = off.
+      temperature: scale of the sampler's starting noise (1 = the trained distribution; < 1 samples nearer its
+        modes; `models.vlg.DexVLG.sample_poses`).
       head: sample with this head instead of the checkpoint's (None): "ddim" or "ddpm" for a run trained with
         either (they share training: the same epsilon network); a flow run samples only with "flow".
     """
@@ -87,6 +89,7 @@ class EvalConfig:
     refine: bool = False
     refine_steps: int = 20
     rank_candidates: int = 0
+    temperature: float = 1.0
     head: str | None = None
 
     def __post_init__(self):
@@ -96,6 +99,8 @@ class EvalConfig:
             raise ValueError(f"EvalConfig: samples and views must be >= 1, got {self.samples}, {self.views}")
         if self.head not in (None, "flow", "ddpm", "ddim"):
             raise ValueError(f"EvalConfig.head must be None, 'flow', 'ddpm' or 'ddim', got {self.head!r}")
+        if not self.temperature > 0:
+            raise ValueError(f"EvalConfig.temperature must be > 0, got {self.temperature}")
         if self.refine_steps < 0 or self.rank_candidates < 0:
             raise ValueError(f"EvalConfig: refine_steps and rank_candidates must be >= 0, got {self.refine_steps}, "
                              f"{self.rank_candidates}")
@@ -219,7 +224,7 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
                             num_steps=config.num_steps, seed=config.seed, clip_joints=config.clip_joints,
                             templates=config.templates, batch_size=config.batch_size,
                             refine=RefineConfig(steps=config.refine_steps) if config.refine else None,
-                            rank_candidates=config.rank_candidates)
+                            rank_candidates=config.rank_candidates, temperature=config.temperature)
         report = evaluate_policy(model, scenes, config, protocol, scene_config)
         report["joints_out_of_range_fraction"] = model.clipped_fraction
         report["timing"] = model.timing

@@ -73,8 +73,8 @@ def read_grasp_file(path: str) -> dict:
         raise ValueError(f"{path}: part_id / split must have one entry per grasp ({g})")
     placement = str(data["tabletop"]) if "tabletop" in data else ""
     tabletop = Tabletop.from_json(placement) if placement else None
-    return {"translation": pose.translation, "rotation": pose.rotation, "joints": pose.joints, "object": objs, "part_id": part, "split": split,
-            "tabletop": tabletop}
+    return {"translation": pose.translation, "rotation": pose.rotation, "joints": pose.joints, "object": objs,
+            "part_id": part, "split": split, "tabletop": tabletop}
 
 
 def evaluate_grasp_file(path: str, protocol, backend: str = "c", scene_config: sim.SceneConfig = sim.SceneConfig(),

@@ -26,6 +26,7 @@ conditions with the same number of trials.
 """
 from __future__ import annotations
 
+import functools
 import time
 import zlib
 
@@ -123,15 +124,17 @@ class ModelPolicy:
     """A trained DexVLG sampling `samples` grasps per rendered view and instruction.
 
     train_config / params: from `train.load_checkpoint`; manifest_config: the dataset's build config (manifest
-    "config": image_size, fov_y_deg, camera_framing, framing_margin); views, samples, num_steps, seed, clip_joints, templates, batch_size,
-    rank_candidates: see `evaluator.EvalConfig`; refine: a `grasp.refine.RefineConfig` (None: no refinement).
+    "config": image_size, fov_y_deg, camera_framing, framing_margin); views, samples, num_steps, seed,
+    clip_joints, templates, batch_size, rank_candidates, temperature: see `evaluator.EvalConfig`; refine: a
+    `grasp.refine.RefineConfig` (None: no refinement).
     """
 
     name = "model"
 
     def __init__(self, train_config, params, manifest_config: dict, views: int = 1, samples: int = 4,
                  num_steps: int | None = None, seed: int = 0, clip_joints: bool = True, templates: str = "eval",
-                 batch_size: int = 16, refine: refine_lib.RefineConfig | None = None, rank_candidates: int = 0):
+                 batch_size: int = 16, refine: refine_lib.RefineConfig | None = None, rank_candidates: int = 0,
+                 temperature: float = 1.0):
         self.model_config = train_config.model
         self.params = params
         self.tokenizer = Tokenizer(train_config.data.tokenizer_path)
@@ -143,7 +146,8 @@ class ModelPolicy:
             framing_margin=float(manifest_config.get("framing_margin", defaults.framing_margin)))
         self.samples, self.num_steps, self.seed = samples, num_steps, seed
         self.clip_joints, self.templates, self.batch_size = clip_joints, templates, batch_size
-        self._sample = jax.jit(DexVLG(self.model_config).sample_poses, static_argnames=("num_steps", "num_samples"))
+        self._sample = jax.jit(functools.partial(DexVLG(self.model_config).sample_poses, temperature=temperature),
+                               static_argnames=("num_steps", "num_samples"))
         hand = load_hand()
         self.joint_lower, self.joint_upper = hand.joint_lower, hand.joint_upper
         self.clipped_fraction = float("nan")

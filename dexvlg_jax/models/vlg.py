@@ -112,8 +112,11 @@ class DexVLG:
 
     # ----- sampling -----
     def sample_poses(self, params, rng, obs: dict[str, Any], num_steps: int | None = None, num_samples: int = 1,
-                     use_cache: bool = True) -> Float[Array, "B G 25"]:
+                     use_cache: bool = True, temperature: float = 1.0) -> Float[Array, "B G 25"]:
         """Draws `num_samples` grasp hypotheses per observation, raw poses (B, G, 25) in the camera frame.
+
+        `temperature` scales the starting noise (1: the trained distribution; below 1: samples drawn towards its
+        modes, the usual low-temperature trade of diversity for typicality).
 
         With `use_cache` (default) the prefix runs once and its per-layer K/V is repeated G times along the batch
         and reused at every step; without it every step recomputes the whole network (reference path).
@@ -125,7 +128,7 @@ class DexVLG:
         if num_steps is None:
             num_steps = c.diffusion_timesteps if c.head == "ddpm" else c.default_steps
         noise_rng, sample_rng = jax.random.split(rng)
-        noise = jax.random.normal(noise_rng, (batch * num_samples, POSE_DIM), jnp.float32)
+        noise = temperature * jax.random.normal(noise_rng, (batch * num_samples, POSE_DIM), jnp.float32)
 
         if use_cache:
             kv, prefix_valid = self.net.apply({"params": params}, *obs, method=DexVLGNet.encode_prefix)

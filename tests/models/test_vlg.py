@@ -51,6 +51,20 @@ def test_cached_sampling_equals_full_recomputation(tiny, head, num_steps):
     assert np.abs(np.asarray(cached[:, 0] - cached[:, 1])).max() > 1e-3  # hypotheses differ
 
 
+def test_temperature_scales_the_starting_noise(tiny):
+    """temperature 1 is the default sampler; a flow sample is a deterministic map of its starting noise, so at a
+    temperature near 0 every hypothesis of an observation starts at (almost) the same point and they coincide."""
+    base, params = tiny
+    batch = _obs(fake_batch(base.config, batch_size=1, seed=7))
+    sample = jax.jit(base.sample_poses, static_argnames=("num_steps", "num_samples", "temperature"))
+    default = sample(params, jax.random.key(4), batch, num_steps=3, num_samples=4)
+    np.testing.assert_array_equal(default, sample(params, jax.random.key(4), batch, num_steps=3, num_samples=4,
+                                                  temperature=1.0))
+    cold = np.asarray(sample(params, jax.random.key(4), batch, num_steps=3, num_samples=4, temperature=1e-4))
+    warm_spread = np.ptp(np.asarray(default)[0], axis=0).max()
+    assert np.ptp(cold[0], axis=0).max() < 1e-3 * warm_spread
+
+
 def test_bfloat16_runs(tiny):
     _, params = tiny
     model = DexVLG(get_variant("tiny", dtype="bfloat16"))
