@@ -5,9 +5,9 @@ dexvlg_jax.eval.EvalConfig for every field's meaning and default.
     evaluate_checkpoint(WORKDIR, config, out_dir=OUT, protocol=protocol, scene_config=scene)
 
 arg: "" (every dataset object, both modes, 2 parts, K=4, the retrieval baseline beside the model, full
-tabletop-lift phases), "ranked" (the same, each of the K grasps the best of 32 samples by observed-geometry energy
-and then refined against the observed depth points: `grasp/refine.py`) or "smoke" (1 object per split, 1 part,
-K=2, the short phases of configs/eval/sim.py:tiny).
+tabletop-lift phases), "ranked" (the same, each of the K grasps the best of 128 samples drawn at temperature 0.25
+by observed-geometry energy and then refined against the observed depth points: `grasp/refine.py`) or "smoke" (1
+object per split, 1 part, K=2, the short phases of configs/eval/sim.py:tiny).
 """
 import ml_collections
 
@@ -26,8 +26,9 @@ def get_config(arg=None):
     if smoke:
         c.eval.objects_per_split = 1
         c.eval.samples = 2
-    if arg == "ranked":
-        c.eval.rank_candidates = 32
+    if arg == "ranked":  # chosen on the learning benchmark (README): 24% -> 60% of seen trials lifted
+        c.eval.rank_candidates = 128
+        c.eval.temperature = 0.25
         c.eval.refine = True
     c.sim = sim_config.get_config("tiny" if smoke else None)
     c.sim.protocol = "tabletop_lift"
