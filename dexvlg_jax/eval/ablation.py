@@ -14,6 +14,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from dexvlg_jax.eval.policies import RETRIEVAL_NAMES
+
 
 def seed_interval(values) -> tuple[float, float]:
     """(mean, half-width of the 95% Student-t interval) of per-seed values."""
@@ -31,7 +33,7 @@ def _pct(mean: float, half: float) -> str:
     return f"{100 * mean:.1f}" if math.isnan(half) else f"{100 * mean:.1f} +- {100 * half:.1f}"
 
 
-BASELINES = (("retrieval", "retrieval %"), ("retrieval_yaw_unknown", "yaw unknown %"))
+BASELINES = ((RETRIEVAL_NAMES["known"], "retrieval %"), (RETRIEVAL_NAMES["unknown"], "yaw unknown %"))
 
 
 def _baseline(runs: list, policy: str, key: str) -> str:

@@ -55,6 +55,7 @@ def scene_rng(seed: int, object_id: str, stream: int) -> np.random.Generator:
 
 
 YAW_KNOWLEDGE = ("known", "unknown")
+RETRIEVAL_NAMES = {"known": "retrieval", "unknown": "retrieval_yaw_unknown"}  # policy name by yaw knowledge
 
 
 def turn_about_vertical(pose: np.ndarray, scene: EvalScene, angle: float) -> np.ndarray:
@@ -260,7 +261,7 @@ class RetrievalPolicy:
         if yaw not in YAW_KNOWLEDGE:
             raise ValueError(f"RetrievalPolicy: yaw must be one of {YAW_KNOWLEDGE}, got {yaw!r}")
         self.trials, self.seed, self.yaw = trials, seed, yaw
-        self.name = "retrieval" if yaw == "known" else "retrieval_yaw_unknown"
+        self.name = RETRIEVAL_NAMES[yaw]
         self.pool: dict = {}
         for scene in train_scenes:
             if scene.split != "train":

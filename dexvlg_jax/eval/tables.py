@@ -53,6 +53,21 @@ def comparison_table(summaries: dict) -> str:
     return "\n".join(lines)
 
 
+def comparison_rows(summaries: dict) -> list[dict]:
+    """Policies side by side as rows: {policy: split_mode_summary} -> [{"rows", "trials", "<policy> success",
+    "<policy> PGA", ...}] (fractions; None where a policy has no such row)."""
+    rows = list(dict.fromkeys(r for s in summaries.values() for r in s))
+    out = []
+    for row in rows:
+        entry = {"rows": row, "trials": next(s[row]["trials"] for s in summaries.values() if row in s)}
+        for name, summary in summaries.items():
+            m = summary.get(row)
+            entry[f"{name} success"] = m["success_rate"] if m else None
+            entry[f"{name} PGA"] = m["pga"] if m else None
+        out.append(entry)
+    return out
+
+
 def skipped_lines(skipped: list, limit: int = 50) -> str:
     lines = [f"  {s['object_id']} {s['part']} {s['mode']}: {s['reason']}" for s in skipped[:limit]]
     if len(skipped) > limit:

@@ -64,6 +64,8 @@ class Report:
 
 
 def _fmt(value, digits: int) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)

@@ -13,6 +13,8 @@ from matplotlib.figure import Figure  # no pyplot: no global backend state, work
 
 from dexvlg_jax import objects
 from dexvlg_jax.data.schema import decode_record
+from dexvlg_jax.eval import tables
+from dexvlg_jax.eval.policies import RETRIEVAL_NAMES
 from dexvlg_jax.eval.tables import picture_name
 from dexvlg_jax.grasp import io as grasp_io
 from dexvlg_jax.train.metrics import read_metrics
@@ -148,6 +150,12 @@ def write_run_report(out: str, stats: dict, results: dict, workdirs: dict, timin
     for head, result in results.items():
         report.text(f"{head} head (checkpoint step {result['step']}):")
         report.table([{"rows": k, **v} for k, v in result["summary"].items()])
+        baselines = {name: result[name]["summary"] for name in RETRIEVAL_NAMES.values() if name in result}
+        if baselines:
+            report.text("Success and PGA beside the retrieval baselines on the same conditions ('retrieval' is "
+                        "given the object's true pose; 'retrieval_yaw_unknown' does not know which way the object "
+                        "faces: the image-free one):")
+            report.table(tables.comparison_rows({"model": result["summary"], **baselines}))
     report.section("Predicted grasps")
     for head, result in results.items():
         for png in result.get("pictures", []):

@@ -44,6 +44,8 @@ def test_demo_writes_the_report(tmp_path):
     assert cov["conditions"] == 4 and cov["evaluated"] + cov["skipped"] == 4 and 1 <= cov["evaluated"] <= 2
     trials = cov["evaluated"] * 1  # --samples 1, one view
     assert result["summary"]["all"]["trials"] == len(result["trials"]) == trials
-    assert result["retrieval"]["summary"]["all"]["trials"] == trials  # the baseline on the same conditions
+    for baseline in ("retrieval", "retrieval_yaw_unknown"):  # both baselines on the same conditions
+        assert result[baseline]["summary"]["all"]["trials"] == trials
+        assert f"{baseline} success" in page  # side by side with the model in the report
     for summary in (result["summary"]["all"], result["retrieval"]["summary"]["all"]):
         assert 0.0 <= summary["pga"] <= summary["pta"] <= 1.0 and 0.0 <= summary["success_rate"] <= 1.0
