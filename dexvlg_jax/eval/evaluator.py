@@ -162,9 +162,11 @@ def _scenes(dataset: str, config: EvalConfig):
     return load_scenes(dataset, config.splits, config.categories, config.objects_per_split)
 
 
-def _retrieval_policy(dataset: str, config: EvalConfig, yaw: str = "known") -> RetrievalPolicy:
-    return RetrievalPolicy(load_scenes(dataset, splits=("train",)), trials=config.samples * config.views,
-                           seed=config.seed, yaw=yaw)
+def _retrieval_policies(dataset: str, config: EvalConfig, yaws=("known",)) -> list[RetrievalPolicy]:
+    """One RetrievalPolicy per yaw knowledge, all over the dataset's train scenes (loaded once)."""
+    train_scenes = load_scenes(dataset, splits=("train",))
+    return [RetrievalPolicy(train_scenes, trials=config.samples * config.views, seed=config.seed, yaw=yaw)
+            for yaw in yaws]
 
 
 def _finish(report: dict, scenes, out_dir: str | None, config: EvalConfig, title: str, started: float) -> dict:
@@ -183,7 +185,8 @@ def evaluate_retrieval(dataset: str, config: EvalConfig = EvalConfig(policy="ret
     """The image-free retrieval baseline on a dataset's conditions (no checkpoint needed); the report dict."""
     started = time.time()
     scenes = _scenes(dataset, config)
-    report = evaluate_policy(_retrieval_policy(dataset, config), scenes, config, protocol, scene_config)
+    [retrieval] = _retrieval_policies(dataset, config)
+    report = evaluate_policy(retrieval, scenes, config, protocol, scene_config)
     report["dataset"] = dataset
     return _finish(report, scenes, out_dir, config, f"retrieval baseline on {dataset}", started)
 
@@ -214,7 +217,8 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
         raise ValueError(f"{checkpoint}: the run trained on synthetic data (train_config.data.path is None); "
                          f"pass dataset=<a launch.build_dataset directory> to evaluate on")
     scenes = _scenes(dataset, config)
-    retrieval = _retrieval_policy(dataset, config)
+    retrieval, *others = _retrieval_policies(dataset, config,
+                                             ("known", "unknown") if config.compare_retrieval else ("known",))
     if config.policy == "retrieval":
         report = evaluate_policy(retrieval, scenes, config, protocol, scene_config)
     else:
@@ -230,7 +234,7 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
         report["timing"] = model.timing
         if config.compare_retrieval:
             summaries = {"model": report["summary"]}
-            for baseline_policy in (retrieval, _retrieval_policy(dataset, config, yaw="unknown")):
+            for baseline_policy in (retrieval, *others):
                 baseline = evaluate_policy(baseline_policy, scenes, config, protocol, scene_config)
                 report[baseline_policy.name] = {"summary": baseline["summary"], "trials": baseline["trials"]}
                 summaries[baseline_policy.name] = baseline["summary"]

@@ -54,20 +54,22 @@ def scene_rng(seed: int, object_id: str, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(object_id.encode()), stream])
 
 
-YAW_KNOWLEDGE = ("known", "unknown")
 RETRIEVAL_NAMES = {"known": "retrieval", "unknown": "retrieval_yaw_unknown"}  # policy name by yaw knowledge
 
 
-def turn_about_vertical(pose: np.ndarray, scene: EvalScene, angle: float) -> np.ndarray:
-    """A pose (25,) in the object frame turned by `angle` (rad) about the world vertical through the object's
-    bounding-box centre (the line an upright object's yaw turns about), still in the object frame."""
+def turn_about_vertical(poses: np.ndarray, scene: EvalScene, angles: np.ndarray) -> np.ndarray:
+    """Poses (T, 25) in the object frame, each turned by its angle (T,) (rad) about the world vertical through the
+    object's bounding-box centre (the line an upright object's yaw turns about), still in the object frame."""
     up, _ = scene.tabletop.table_plane()
+    up = np.asarray(up, np.float64) / np.linalg.norm(up)
     vertices = np.asarray(scene.obj.vertices, np.float64)
     centre = 0.5 * (vertices.min(0) + vertices.max(0))
-    turn = np.eye(4)
-    turn[:3, :3] = Rotation.from_rotvec(angle * np.asarray(up, np.float64) / np.linalg.norm(up)).as_matrix()
-    turn[:3, 3] = centre - turn[:3, :3] @ centre
-    return transform_pose(np.asarray(pose, np.float64), turn).astype(np.float32)
+    out = []
+    for pose, rotation in zip(poses, Rotation.from_rotvec(np.outer(angles, up)).as_matrix()):
+        turn = np.eye(4)
+        turn[:3, :3], turn[:3, 3] = rotation, centre - rotation @ centre
+        out.append(transform_pose(np.asarray(pose, np.float64), turn))
+    return np.asarray(out, np.float32).reshape(np.shape(poses))
 
 
 def camera_to_object(poses_camera: np.ndarray, object_to_camera: np.ndarray) -> np.ndarray:
@@ -258,8 +260,8 @@ class RetrievalPolicy:
     turned by a uniform random angle about the vertical through the object's bounding-box centre)."""
 
     def __init__(self, train_scenes, trials: int = 4, seed: int = 0, yaw: str = "known"):
-        if yaw not in YAW_KNOWLEDGE:
-            raise ValueError(f"RetrievalPolicy: yaw must be one of {YAW_KNOWLEDGE}, got {yaw!r}")
+        if yaw not in RETRIEVAL_NAMES:
+            raise ValueError(f"RetrievalPolicy: yaw must be one of {tuple(RETRIEVAL_NAMES)}, got {yaw!r}")
         self.trials, self.seed, self.yaw = trials, seed, yaw
         self.name = RETRIEVAL_NAMES[yaw]
         self.pool: dict = {}
@@ -282,8 +284,7 @@ class RetrievalPolicy:
                 if candidates:
                     picks = np.stack([candidates[i] for i in rng.integers(len(candidates), size=self.trials)])
                     if self.yaw == "unknown":
-                        picks = np.stack([turn_about_vertical(p, scene, a) for p, a in
-                                          zip(picks, rng.uniform(0.0, 2 * np.pi, size=self.trials))])
+                        picks = turn_about_vertical(picks, scene, rng.uniform(0.0, 2 * np.pi, size=self.trials))
                     poses.append(picks)
                     notes.append({"instruction": "", "source": f"retrieval from {len(candidates)} train grasps"})
                 else:

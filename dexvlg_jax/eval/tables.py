@@ -35,21 +35,18 @@ def coverage_line(num_conditions: int, skipped: list) -> str:
 
 
 def comparison_table(summaries: dict) -> str:
-    """Policies side by side: {policy: split_mode_summary} -> one text table (success and PGA per policy)."""
-    names = list(summaries)
-    rows = list(dict.fromkeys(r for s in summaries.values() for r in s))
-    widths = {n: (max(20, len(n) + 10), max(16, len(n) + 6)) for n in names}  # a space before every column
+    """Policies side by side: {policy: split_mode_summary} -> one text table (success and PGA per policy, in %)."""
+    widths = {n: (max(20, len(n) + 10), max(16, len(n) + 6)) for n in summaries}  # a space before every column
     head = f"{'split':<26}{'trials':>7}" + "".join(f"{n + ' success':>{w}}{n + ' PGA':>{v}}"
                                                    for n, (w, v) in widths.items())
     lines = [head, "-" * len(head)]
-    for row in rows:
-        trials = next(s[row]["trials"] for s in summaries.values() if row in s)
+    for entry in comparison_rows(summaries):
         cells = ""
         for name, (w, v) in widths.items():
-            m = summaries[name].get(row)
-            cells += (f"{100 * m['success_rate']:>{w - 1}.1f}%{100 * m['pga']:>{v - 1}.1f}%" if m
+            success, pga = entry[f"{name} success"], entry[f"{name} PGA"]
+            cells += (f"{100 * success:>{w - 1}.1f}%{100 * pga:>{v - 1}.1f}%" if success is not None
                       else f"{'-':>{w}}{'-':>{v}}")
-        lines.append(f"{row:<26}{trials:>7d}{cells}")
+        lines.append(f"{entry['rows']:<26}{entry['trials']:>7d}{cells}")
     return "\n".join(lines)
 
 

@@ -119,7 +119,7 @@ def write_run_report(out: str, stats: dict, results: dict, workdirs: dict, timin
     os.makedirs(pictures, exist_ok=True)
     report = Report("dexvlg_jax demo: data engine, DexVLG training and simulated evaluation")
     lifted = lifted_pictures(results)
-    shown = observation_pictures(dataset, pictures, count=1000)  # one per shard's first record, drawn once
+    shown = observation_pictures(dataset, pictures, count=1000)  # one per object, drawn once
     observations = {os.path.basename(png)[len("observation_"):-len(".png")]: png for png, _ in shown}
     report.section("Predicted grasps that lifted the object", "The model's sample (hand + object, object frame) "
                    "beside a rendered RGB-D observation of the same object from the dataset." if lifted else
