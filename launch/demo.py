@@ -63,14 +63,14 @@ def train_model(out: str, head: str, steps: int, progress: bool) -> str:
 
 
 def evaluate_model(out: str, workdir: str, head: str, samples: int, rank_candidates: int, refine: bool,
-                   temperature: float) -> dict:
+                   temperature: float, views: int = 4) -> dict:
     """The checkpoint (and the retrieval baseline) on the demo dataset's own objects, placements and splits."""
     eval_dir = os.path.join(out, f"eval_{head}")
     done = os.path.join(eval_dir, "eval_results.json")
     if os.path.exists(done):
         with open(done, encoding="utf-8") as f:
             return json.load(f)
-    config = EvalConfig(samples=samples, pictures=4, rank_candidates=rank_candidates, refine=refine,
+    config = EvalConfig(samples=samples, views=views, pictures=4, rank_candidates=rank_candidates, refine=refine,
                         temperature=temperature)
     return evaluate_checkpoint(workdir, config, out_dir=eval_dir, dataset=os.path.join(out, "dataset"))
 
@@ -81,8 +81,12 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="demo_out", help="output folder (report.html lands here)")
     parser.add_argument("--data-config", default=DATA_CONFIG, help="dataset config (configs/data/*.py[:arg]); "
                         "configs/data/tiny.py builds in ~2 min")
-    parser.add_argument("--steps", type=int, default=2000, help="training steps per model")
+    parser.add_argument("--steps", type=int, default=4000, help="training steps per model (the demo's "
+                        "tabletop success rose from 29% at 2000 steps to 50% at 4000 on seen objects, 4% to 29% on "
+                        "unseen instances: README, 'The demo's model')")
     parser.add_argument("--samples", type=int, default=4, help="grasps per instruction in evaluation")
+    parser.add_argument("--views", type=int, default=4, help="rendered views per object in evaluation (one "
+                        "instruction per view and condition: 4 views give 176 seen-object trials)")
     parser.add_argument("--rank-candidates", type=int, default=128, help="samples drawn per instruction; the "
                         "`--samples` best by observed-geometry energy are kept (0: no ranking)")
     parser.add_argument("--temperature", type=float, default=0.25, help="scale of the sampler's starting noise "
@@ -92,8 +96,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-ddpm", action="store_true", help=argparse.SUPPRESS)  # the default now
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    if args.steps < 1 or args.samples < 1:
-        parser.error(f"--steps and --samples must be >= 1 (got {args.steps}, {args.samples})")
+    if min(args.steps, args.samples, args.views) < 1:
+        parser.error(f"--steps, --samples and --views must be >= 1 (got {args.steps}, {args.samples}, {args.views})")
     progress = not args.no_progress
     enable_compilation_cache()
     out = os.path.abspath(args.out)
@@ -113,7 +117,7 @@ def main(argv=None) -> int:
 
     t = _stage("3/4 simulated evaluation (tabletop lift)")
     results = {head: evaluate_model(out, workdirs[head], head, args.samples, args.rank_candidates,
-                                    not args.no_refine, args.temperature) for head in heads}
+                                    not args.no_refine, args.temperature, args.views) for head in heads}
     timings["evaluation_s"] = time.time() - t
 
     t = _stage("4/4 pictures and report")

@@ -12,8 +12,10 @@ Back-projection: `render.camera.backproject` (pinhole, OpenCV axes, pixel centre
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 
+from absl import flags
 import grain
 import numpy as np
 
@@ -160,18 +162,74 @@ def default_operations(tokenizer=None, max_len: int = 32, image_size: int | None
 
 def make_data_loader(paths, batch_size: int, operations: Sequence | None = None, *, seed: int = 0,
                      num_epochs: int | None = None, shuffle: bool = True, shard_by_process: bool = True,
-                     worker_count: int = 0, drop_remainder: bool = True, split: str | None = None):
+                     worker_count: int = 0, drop_remainder: bool = True, split: str | None = None,
+                     cache_bytes: int = 0):
     """grain DataLoader over shards (`paths`: files or a dataset directory + `split`).
 
     Each JAX process reads its own slice of the records (`ShardByJaxProcess`) when `shard_by_process`;
     `batch_size` is per process. `operations` default to `[DecodeRecord()]`; a `Batch` is appended. The loader's
-    iterator supports `get_state()` / `set_state(state)` (JSON bytes) for checkpointing.
+    iterator supports `get_state()` / `set_state(state)` (JSON bytes) for checkpointing. cache_bytes > 0: the
+    operations must be deterministic (no random augmentation); their results are kept in memory up to that many
+    bytes (`MemoizedExamples`), so later epochs skip decoding.
     """
     source = open_data_source(paths, split)
+    operations = list(operations) if operations is not None else [DecodeRecord()]
+    if cache_bytes > 0:  # the operations run inside the source, once per record while the cache has room
+        source, operations = MemoizedExamples(source, operations, cache_bytes), []
     shard_options = (grain.sharding.ShardByJaxProcess(drop_remainder=True) if shard_by_process
                      else grain.sharding.NoSharding())
     sampler = grain.samplers.IndexSampler(num_records=len(source), shard_options=shard_options, shuffle=shuffle,
                                           num_epochs=num_epochs, seed=seed)
-    operations = list(operations) if operations is not None else [DecodeRecord()]
     operations.append(grain.transforms.Batch(batch_size=batch_size, drop_remainder=drop_remainder))
+    return grain_loader(source, sampler, operations, worker_count)
+
+
+class MemoizedExamples:
+    """A random-access source: record i of `source` passed through the deterministic `operations`, each result
+    kept in memory until `max_bytes` (the arrays' nbytes) are held; records beyond that are recomputed each time.
+
+    Decoding a record (an npz archive with 3 PNGs) costs ~1 ms on a 2-core CPU, a third of a tiny-model training
+    step at batch 16 (measured on the demo dataset: loader 23 ms + step 42 ms per batch), and a small dataset is
+    read for hundreds of epochs. Picklable (grain worker processes each hold their own cache).
+    """
+
+    def __init__(self, source, operations: Sequence, max_bytes: int):
+        self.source, self.operations, self.max_bytes = source, tuple(operations), int(max_bytes)
+        self._cache: dict[int, dict] = {}
+        self._bytes = 0
+        self._lock = threading.Lock()  # grain reads the source from several threads
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> dict:
+        index = int(index)
+        example = self._cache.get(index)
+        if example is None:
+            example = self.source[index]
+            for operation in self.operations:
+                example = operation.map(example)
+            size = sum(np.asarray(v).nbytes for v in example.values())
+            with self._lock:
+                if index not in self._cache and self._bytes + size <= self.max_bytes:
+                    self._cache[index] = example
+                    self._bytes += size
+        return example
+
+    def __getstate__(self):
+        return {"source": self.source, "operations": self.operations, "max_bytes": self.max_bytes}
+
+    def __setstate__(self, state):
+        self.__init__(state["source"], state["operations"], state["max_bytes"])
+
+    def __repr__(self) -> str:
+        return f"MemoizedExamples({self.source!r}, {len(self._cache)} cached, {self._bytes / 2**20:.1f} MiB)"
+
+
+def grain_loader(source, sampler, operations: Sequence, worker_count: int = 0) -> grain.DataLoader:
+    """`grain.DataLoader`, usable with worker processes outside an absl app too (a script, a notebook, pytest):
+    grain's workers read absl flags, which raise `UnparsedFlagAccessError` until parsed, so unparsed flags are
+    marked parsed with their defaults first."""
+    if worker_count > 0 and not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
     return grain.DataLoader(data_source=source, sampler=sampler, operations=operations, worker_count=worker_count)

@@ -17,7 +17,8 @@ import dataclasses
 import grain
 import numpy as np
 
-from dexvlg_jax.data.source import DecodeRecord, ResizeCrop, TokenizeInstruction, make_data_loader, pose_statistics
+from dexvlg_jax.data.source import (DecodeRecord, ResizeCrop, TokenizeInstruction, grain_loader, make_data_loader,
+                                    pose_statistics)
 from dexvlg_jax.data.tokenizer import Tokenizer
 from dexvlg_jax.models.variants import DexVLGConfig
 from dexvlg_jax.models.vlg import OBS_KEYS, fake_batch
@@ -37,6 +38,8 @@ class DataConfig:
       worker_count: grain worker processes (0 = in the main process).
       tokenizer_path: SentencePiece model; None = the embedded instruction tokenizer.
       use_pose_statistics: set the model's pose_mean/pose_std from the manifest's statistics of `split`.
+      cache_mb: decoded examples kept in memory per process (MiB; `data.source.MemoizedExamples`): a small
+        dataset is decoded once instead of every epoch (the demo's training runs ~1.3x faster); 0 = off.
     """
 
     path: str | None = None
@@ -45,6 +48,7 @@ class DataConfig:
     worker_count: int = 0
     tokenizer_path: str | None = None
     use_pose_statistics: bool = True
+    cache_mb: int = 512
 
 
 class SyntheticSource:
@@ -100,9 +104,8 @@ def make_train_loader(data: DataConfig, model: DexVLGConfig, batch_size: int, se
         sampler = grain.samplers.IndexSampler(
             num_records=len(source), shard_options=grain.sharding.ShardByJaxProcess(drop_remainder=True),
             shuffle=True, num_epochs=num_epochs, seed=seed)
-        return grain.DataLoader(data_source=source, sampler=sampler,
-                                operations=[grain.transforms.Batch(batch_size, drop_remainder=True)],
-                                worker_count=data.worker_count)
+        return grain_loader(source, sampler, [grain.transforms.Batch(batch_size, drop_remainder=True)],
+                            data.worker_count)
 
     tokenizer = Tokenizer(data.tokenizer_path)
     if tokenizer.vocab_size > model.vlm.llm.vocab_size:
@@ -111,4 +114,5 @@ def make_train_loader(data: DataConfig, model: DexVLGConfig, batch_size: int, se
     operations = [DecodeRecord(), ResizeCrop(model.image_size), TokenizeInstruction(tokenizer, model.max_text_len),
                   ToModelInputs()]
     return make_data_loader(data.path, batch_size, operations, seed=seed, num_epochs=num_epochs, shuffle=True,
-                            shard_by_process=True, worker_count=data.worker_count, split=data.split)
+                            shard_by_process=True, worker_count=data.worker_count, split=data.split,
+                            cache_bytes=data.cache_mb * 2**20)

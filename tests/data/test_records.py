@@ -2,6 +2,8 @@
 import json
 import os
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -197,6 +199,25 @@ def test_loader_shapes_and_iterator_state(tmp_path):
         np.testing.assert_array_equal(got[key], want[key])
     # One epoch = 16 records = 4 batches; two epochs = 8 batches in all.
     assert sum(1 for _ in it2) == 8 - 3
+
+    # Memoised examples (the training loader's in-memory cache): the same batches in the same order, whether every
+    # record fits in the budget or only some do; the budget is respected; the cache survives pickling empty.
+    plain = list(iter(loader))
+    record_bytes = sum(np.asarray(v).nbytes for v in plain[0].values()) // 4
+    for budget, cached in ((10**9, 16), (5 * record_bytes, 5)):
+        memo = source.make_data_loader(str(tmp_path), batch_size=4, operations=ops, seed=3, num_epochs=2,
+                                       split="train", cache_bytes=budget)
+        got = list(iter(memo))
+        assert len(got) == len(plain) == 8
+        for a, b in zip(got, plain):
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key])
+        held = memo._data_source
+        assert isinstance(held, source.MemoizedExamples)
+        assert len(held._cache) == cached and held._bytes <= budget
+    picklable = source.MemoizedExamples(held.source, [source.DecodeRecord()], 10**9)
+    picklable[0]
+    assert len(picklable._cache) == 1 and len(pickle.loads(pickle.dumps(picklable))._cache) == 0
 
 
 def test_resize_crop_keeps_back_projection_consistent():

@@ -23,7 +23,7 @@ def test_demo_writes_the_report(tmp_path):
     config = tmp_path / "data_config.py"
     config.write_text(CONFIG)
     out = tmp_path / "out"
-    assert demo.main(["--out", str(out), "--data-config", str(config), "--steps", "4", "--samples", "1",
+    assert demo.main(["--out", str(out), "--data-config", str(config), "--steps", "4", "--samples", "1", "--views", "1",
                       "--rank-candidates", "0", "--no-refine", "--no-ddpm", "--no-progress"]) == 0
     page = (out / "report.html").read_text()
     for heading in ("Dataset quality", "Objects with their semantic parts", "Rendered RGB-D observations",
