@@ -1,4 +1,4 @@
-"""The learning benchmark's dataset (issue 13): all 14 categories x 2 instances, 64 views, one target per view.
+"""The learning benchmark's dataset (issue 13): all 14 categories x 4 instances, 64 views, one target per view.
 
 Every object is seen from 64 camera azimuths (the tabletop rig: 0.8 m, 45 deg down, object framing), so that the
 model learns the object's shape rather than memorising a few images. Each view keeps, per part and mode, the one
@@ -19,7 +19,7 @@ from dexvlg_jax import objects
 def get_config(arg=None):
     c = demo.get_config(arg)  # no argument
     c.categories = tuple(objects.CATEGORIES)
-    c.instances_per_category = 2
+    c.instances_per_category = 4  # 2 left most unseen instances with one training instance of their category
     c.unseen_categories = ("kettle", "flashlight")
     c.views_per_object = 64
     c.grasps_per_view = 1
