@@ -107,6 +107,21 @@ def _trimesh(obj):
     return trimesh.Trimesh(np.asarray(obj.vertices, np.float64), np.asarray(obj.faces, np.int64), process=False)
 
 
+FILE_UNITS_M = (1.0, 1e-3, 1e-2, 0.0254)  # the units mesh files come in (m, mm, cm, inch), metres first
+
+
+def plausible_diagonal(diagonal: float, low: float, high: float) -> float:
+    """A bounding-box diagonal given in an unknown file unit -> metres: the first of FILE_UNITS_M (metres first)
+    that puts it inside [low, high], else the one that misses the range by the smallest factor. A 148 mm bottle
+    saved in millimetres (148 "metres") is read as 0.148 m, not clipped to a 0.5 m giant; a 9 cm lemon saved in
+    metres stays 0.09 m (the caller clips it to the range)."""
+    def miss(scale: float) -> float:
+        d = diagonal * scale
+        return 0.0 if low <= d <= high else abs(np.log(d / (low if d < low else high)))
+
+    return diagonal * min(FILE_UNITS_M, key=miss)  # min keeps the first of equal misses
+
+
 @dataclasses.dataclass
 class HeuristicAnnotator(Annotator):
     """Offline annotator: geometric quality filters, names from the library or part class, category-prior sizes.
@@ -188,14 +203,16 @@ class HeuristicAnnotator(Annotator):
         return names
 
     def real_size(self, obj, views: Sequence[np.ndarray] = ()) -> float:
-        """Category prior (or the mesh's own diagonal read as metres, for unknown categories), times a
-        deterministic per-object jitter of +-size_jitter, clipped to size_range."""
+        """Category prior (or, for unknown categories, the mesh's own diagonal in the file unit that makes it
+        most plausible: `plausible_diagonal`), times a deterministic per-object jitter of +-size_jitter, clipped to
+        size_range."""
         low, high = self.size_range
         prior = CATEGORY_DIAGONALS.get(str(obj.category))
         if prior is None:
             vertices = np.asarray(obj.vertices)
-            prior = float(np.linalg.norm(vertices.max(0) - vertices.min(0)))
-            if not np.isfinite(prior) or prior <= 0:
+            diagonal = float(np.linalg.norm(vertices.max(0) - vertices.min(0)))
+            if not np.isfinite(diagonal) or diagonal <= 0:
                 raise AnnotationError("real_size", obj.name, "mesh has no extent")
+            prior = plausible_diagonal(diagonal, low, high)
         u = zlib.crc32(f"size:{obj.name}".encode()) / 2.0**32
         return float(np.clip(prior * (1 + self.size_jitter * (2 * u - 1)), low, high))
