@@ -1,4 +1,5 @@
-"""Reading: a grain ArrayRecord data source over the shards, picklable transforms, and the DataLoader.
+"""Reading: a grain ArrayRecord data source over the shards, picklable transforms, an in-memory cache of the
+transformed examples (`MemoizedExamples`, for datasets read for many epochs), and the DataLoader.
 
 Transforms are module-level `grain.transforms.Map` classes holding only plain data (numpy arrays, ints, a
 tokenizer object), so they pickle into grain worker processes. Typical chain:
