@@ -63,7 +63,7 @@ def train_model(out: str, head: str, steps: int, progress: bool) -> str:
 
 
 def evaluate_model(out: str, workdir: str, head: str, samples: int, rank_candidates: int, refine: bool,
-                   temperature: float, views: int = 4) -> dict:
+                   temperature: float, views: int) -> dict:
     """The checkpoint (and the retrieval baseline) on the demo dataset's own objects, placements and splits."""
     eval_dir = os.path.join(out, f"eval_{head}")
     done = os.path.join(eval_dir, "eval_results.json")
