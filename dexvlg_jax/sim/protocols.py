@@ -6,8 +6,9 @@ position are interpolated linearly from their start to their end values (step k 
 the mocap orientation and the external wrench on the object are constant. Both backends run exactly these
 per-step controls and return the state at the end of every phase; `judge` turns those states into pass/fail.
 
-Finger targets. For each finger, u = unit vector from its pad site to the grasp centre (mean of the 4 pad sites
-and the palm-centre site, at the grasp pose), J = pad-site Jacobian w.r.t. that finger's 4 joints (world):
+Finger targets. For each finger, u = unit vector from its pad site to the grasp centre (mean of the pad sites and
+the palm-centre site whose links are within ENGAGED_DISTANCE of the object at the grasp pose; all five when fewer
+than two are), J = pad-site Jacobian w.r.t. that finger's 4 joints (world):
   squeeze  q_sq   = clip(q + J^T (F_sq u) / kp)          (DexGraspBench: grasp + desired contact torque / kp)
   opened   q_open = clip(q - s J^T u / |J J^T u|)        (pad moved back by about s metres)
 Gravity. Scene gravity is off; where a protocol says "gravity" it applies the object's weight m g (-z, g = 9.81)
@@ -57,6 +58,7 @@ from dexvlg_jax.sim.scene import FINGER_QPOS, FINGER_QVEL, OBJECT_QPOS, PALM_QPO
 
 GRAVITY = 9.81
 PAD_SITES = ("if_pad", "mf_pad", "rf_pad", "th_pad")
+ENGAGED_DISTANCE = 0.01  # a pad or the palm within this of the object (m) takes part in the squeeze centre
 FORCE_DIRECTIONS = (("+x", 0, 1.0), ("-x", 0, -1.0), ("+y", 1, 1.0), ("-y", 1, -1.0), ("+z", 2, 1.0), ("-z", 2, -1.0))
 
 
@@ -188,6 +190,16 @@ def _set_hand(scene: Scene, data: mujoco.MjData, t, r, q):
     return quat
 
 
+def _site_gap(scene: Scene, data: mujoco.MjData, site: int) -> float:
+    """Distance (m) from the geoms of a site's body (a pad's fingertip, the palm) to the object, capped at
+    2 * ENGAGED_DISTANCE (MuJoCo's geom distance on the current kinematics)."""
+    m, cap = scene.model, 2 * ENGAGED_DISTANCE
+    body = m.site_bodyid[site]
+    geoms = [g for g in scene.hand_geoms if m.geom_bodyid[g] == body]
+    return min([cap] + [mujoco.mj_geomDistance(m, data, int(g), int(o), cap, None)
+                        for g in geoms for o in scene.object_geoms])
+
+
 def finger_targets(scene: Scene, t, r, q, squeeze_force: float, open_distance: float):
     """Squeeze and opened finger targets (16,) each for one valid pose (world t, r), see module docstring."""
     m = scene.model
@@ -196,7 +208,9 @@ def finger_targets(scene: Scene, t, r, q, squeeze_force: float, open_distance: f
     mujoco.mj_kinematics(m, d)
     mujoco.mj_comPos(m, d)
     pads = [m.site(n).id for n in PAD_SITES]
-    centre = np.mean([d.site_xpos[s] for s in pads] + [d.site_xpos[m.site("palm_center").id]], axis=0)
+    sites = pads + [m.site("palm_center").id]
+    engaged = [s for s in sites if _site_gap(scene, d, s) < ENGAGED_DISTANCE]
+    centre = np.mean([d.site_xpos[s] for s in (engaged if len(engaged) >= 2 else sites)], axis=0)
     lower, upper = m.jnt_range[1:17].T
     squeeze, opened = np.array(q, np.float64), np.array(q, np.float64)
     jacp = np.zeros((3, m.nv))
