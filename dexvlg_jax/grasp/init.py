@@ -26,7 +26,10 @@ from the object centre to the part centroid):
 On a table (`table_up` = the table's up normal in the object frame), disk and lid faces are taken on the side
 that faces up, and only approach directions from the free half-space are kept: after the jitter, samples with
 d . up < sin(min_elevation) are redrawn (up to `max_rounds` x N draws); a part with none left is
-"not_reachable_on_table". The hand-table energy and filter (`energy`, `metrics`) do the rest.
+"not_reachable_on_table". A part wider than `max_table_span` in every horizontal direction is "part_too_big": resting
+on the table (or on the object's body, like a pot's lid) it can only be closed across sideways, and the open LEAP
+Hand's thumb and index pads are 21.8 cm apart (OPEN_JOINTS["pinch"]; the limit is 20 cm). The hand-table energy and
+filter (`energy`, `metrics`) do the rest.
 Every sample then gets a cone jitter of d and a roll about it (config), and joints from a truncated normal about
 the mode's open and closed poses (sigma = joint_jitter x joint range); each finger then closes from open towards
 closed until it is `closure_margin` from the object (SDF grid at the finger's surface points), so contacts start
@@ -78,6 +81,7 @@ class InitConfig:
     min_part_size: float = 0.015  # parts whose largest extent is below this are too small for the hand
     max_grasp_width: float = 0.13  # parts whose smallest extent exceeds this are too big to wrap or pinch
     max_face_span: float = 0.12  # disk faces wider than this are grasped at the rim
+    max_table_span: float = 0.20  # on a table: parts wider than this in every horizontal direction are too big
     ray_length: float = 0.4
     min_elevation: float = 0.0  # rad: approach directions at least this far above the table's horizontal
     pinch_centred: bool = True  # pinch: centre the closed pinch (thumb, index, middle pads) on the target point
@@ -120,11 +124,26 @@ def part_failure(obj, part_id: int, cfg: InitConfig, table_plane=None) -> str | 
     if ext.min() > cfg.max_grasp_width:
         return f"part_too_big: smallest extent {ext.min():.4f} m > {cfg.max_grasp_width} m"
     if table_plane is not None:
+        span = horizontal_span(obj.part_axes[part_id], ext, table_plane[0])
+        if span > cfg.max_table_span:
+            return (f"part_too_big: narrowest horizontal span {span:.4f} m > {cfg.max_table_span} m (it rests on the "
+                    "table, so the hand must close across it sideways)")
         part = PartSpec.from_processed(obj, part_id, table_plane[0])
         _, d, _ = placement(part, 64, np.random.default_rng(0), cfg)
         if len(d) == 0:
             return "not_reachable_on_table: every approach direction of the part's rule comes from below the table"
     return None
+
+
+def horizontal_span(axes: np.ndarray, extents: np.ndarray, up: np.ndarray, directions: int = 90) -> float:
+    """The narrowest width (m) of a part's oriented box (axes (3, 3) columns, extents (3,)) over horizontal
+    directions, i.e. orthogonal to `up` (3,): min over unit u in that plane of sum_i e_i |A_i . u|."""
+    up = _unit(np.asarray(up, np.float64))
+    a = _unit(np.cross(up, [1.0, 0.0, 0.0]) if abs(up[0]) < 0.9 else np.cross(up, [0.0, 1.0, 0.0]))
+    b = np.cross(up, a)
+    phi = np.linspace(0.0, np.pi, directions, endpoint=False)[:, None]
+    u = np.cos(phi) * a + np.sin(phi) * b  # (D, 3)
+    return float(np.min(np.abs(u @ np.asarray(axes, np.float64)) @ np.asarray(extents, np.float64)))
 
 
 def _unit(v):

@@ -92,6 +92,34 @@ def test_part_failures(obj):
     assert I.part_failure(nan, 0, CFG).startswith("nonfinite")
 
 
+def test_horizontal_span_matches_the_box_corners():
+    """The narrowest horizontal width of a tilted box against an independent computation: its 8 corners projected
+    on 3,600 horizontal directions (max - min of the projections)."""
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        axes, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+        ext = rng.uniform(0.02, 0.3, 3)
+        corners = (np.array(np.meshgrid(*[[-0.5, 0.5]] * 3)).reshape(3, -1).T * ext) @ axes.T
+        phi = np.linspace(0, np.pi, 3600, endpoint=False)
+        u = np.stack([np.cos(phi), np.sin(phi), np.zeros_like(phi)], 1)
+        proj = corners @ u.T
+        expected = np.min(proj.max(0) - proj.min(0))
+        assert I.horizontal_span(axes, ext, np.array([0.0, 0.0, 1.0]), directions=3600) == pytest.approx(expected,
+                                                                                                       abs=1e-9)
+
+
+def test_a_part_wider_than_the_open_hand_on_the_table_is_too_big(obj):
+    """A flat 30 x 25 x 8 cm part is thin enough to grasp across its thickness while it floats, but lying on the
+    table the hand can only close across it sideways, and 25 cm is wider than the open hand spans."""
+    flat = dataclasses.replace(obj, part_extents=np.array([[0.30, 0.25, 0.08]]),
+                               part_axes=np.eye(3)[None])
+    assert I.part_failure(flat, 0, CFG) is None
+    up = (np.array([0.0, 0.0, 1.0]), -0.04)
+    assert I.part_failure(flat, 0, CFG, table_plane=up).startswith("part_too_big: narrowest horizontal span 0.25")
+    standing = dataclasses.replace(flat, part_axes=np.array([[[0.0, 0, 1], [0, 1, 0], [1, 0, 0]]]))  # 8 cm wide
+    assert I.part_failure(standing, 0, CFG, table_plane=up) is None
+
+
 def test_pinch_closes_around_the_target_and_starts_clear(obj):
     """Pinch centres the closed pinch on the part: the thumb/index/middle pads' closing point sits on the target
     (here on the cylinder's axis, at most its radius + margin away after backing off), the hand starts clear."""
