@@ -108,6 +108,11 @@ def _trimesh(obj):
 
 
 FILE_UNITS_M = (1.0, 1e-3, 1e-2, 0.0254)  # the units mesh files come in (m, mm, cm, inch), metres first
+# Diagonals (m) a real household object can have, from a lemon to a chair: the file unit is the first that gives one.
+# Wider than SIZE_RANGE on purpose: an 8 cm apple saved in centimetres is read as 8 cm (then rescaled into
+# SIZE_RANGE), not as 8 inches because only inches land inside the paper's 20-50 cm. The price: an inch file is read
+# as centimetres (2.54x too small) whenever that is plausible; inch meshes are the rarer kind (`--units in` reads them).
+FILE_UNIT_RANGE = (0.05, 1.0)
 
 
 def plausible_diagonal(diagonal: float, low: float, high: float) -> float:
@@ -204,7 +209,7 @@ class HeuristicAnnotator(Annotator):
 
     def real_size(self, obj, views: Sequence[np.ndarray] = ()) -> float:
         """Category prior (or, for unknown categories, the mesh's own diagonal in the file unit that makes it
-        most plausible: `plausible_diagonal`), times a deterministic per-object jitter of +-size_jitter, clipped to
+        a plausible household object: `plausible_diagonal` with FILE_UNIT_RANGE), times a deterministic per-object jitter of +-size_jitter, clipped to
         size_range."""
         low, high = self.size_range
         prior = CATEGORY_DIAGONALS.get(str(obj.category))
@@ -213,6 +218,6 @@ class HeuristicAnnotator(Annotator):
             diagonal = float(np.linalg.norm(vertices.max(0) - vertices.min(0)))
             if not np.isfinite(diagonal) or diagonal <= 0:
                 raise AnnotationError("real_size", obj.name, "mesh has no extent")
-            prior = plausible_diagonal(diagonal, low, high)
+            prior = plausible_diagonal(diagonal, *FILE_UNIT_RANGE)
         u = zlib.crc32(f"size:{obj.name}".encode()) / 2.0**32
         return float(np.clip(prior * (1 + self.size_jitter * (2 * u - 1)), low, high))

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from dexvlg_jax.data.annotate import SIZE_RANGE, AnnotationError, HeuristicAnnotator, plausible_diagonal, set_of_marks
+from dexvlg_jax.data.annotate import FILE_UNIT_RANGE, SIZE_RANGE, AnnotationError, HeuristicAnnotator, plausible_diagonal, set_of_marks
 from dexvlg_jax.data.annotate_http import OpenAICompatibleAnnotator
 from dexvlg_jax.objects.library import CATEGORIES, make_object
 
@@ -33,16 +33,19 @@ def test_heuristic_keeps_library_objects_names_and_sizes():
 def test_unknown_category_size_reads_the_file_unit(mug):
     """A mesh of no known category: its own diagonal, in the unit (m, mm, cm, inch) that makes it plausible."""
     annotator = HeuristicAnnotator(size_jitter=0.0)
-    low, high = SIZE_RANGE
+    low, high = FILE_UNIT_RANGE
     unknown = dataclasses.replace(mug, category="thing")
     metres = float(np.linalg.norm(np.ptp(unknown.vertices, axis=0)))
-    target = 0.3 / metres  # a 30 cm object, inside the range
-    for unit in (1.0, 1e-3, 1e-2, 0.0254):
+    target = 0.3 / metres  # a 30 cm object, inside the paper's range
+    for unit in (1.0, 1e-3, 1e-2):
         scaled = dataclasses.replace(unknown, vertices=np.asarray(unknown.vertices) * target / unit)
         assert annotator.real_size(scaled) == pytest.approx(0.3, rel=1e-6), unit
+    inches = dataclasses.replace(unknown, vertices=np.asarray(unknown.vertices) * 0.6 / metres / 0.0254)
+    assert annotator.real_size(inches) == pytest.approx(0.6 / 2.54)  # inches read as cm (documented; --units in)
     assert plausible_diagonal(148.0, low, high) == pytest.approx(0.148)  # millimetres, then clipped by the caller
     assert plausible_diagonal(0.09, low, high) == pytest.approx(0.09)  # a small object in metres stays metres
     assert plausible_diagonal(30.0, low, high) == pytest.approx(0.3)  # centimetres
+    assert plausible_diagonal(13.0, low, high) == pytest.approx(0.13)  # a 13 cm apple in centimetres, not inches
 
 
 def test_heuristic_rejects_bad_meshes_with_reasons(mug):
