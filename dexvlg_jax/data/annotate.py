@@ -115,16 +115,12 @@ FILE_UNITS_M = (1.0, 1e-3, 1e-2, 0.0254)  # the units mesh files come in (m, mm,
 FILE_UNIT_RANGE = (0.05, 1.0)
 
 
-def plausible_diagonal(diagonal: float, low: float, high: float) -> float:
+def plausible_diagonal(diagonal: float, low: float, high: float) -> float | None:
     """A bounding-box diagonal given in an unknown file unit -> metres: the first of FILE_UNITS_M (metres first)
-    that puts it inside [low, high], else the one that misses the range by the smallest factor. A 148 mm bottle
-    saved in millimetres (148 "metres") is read as 0.148 m, not clipped to a 0.5 m giant; a 9 cm lemon saved in
-    metres stays 0.09 m (the caller clips it to the range)."""
-    def miss(scale: float) -> float:
-        d = diagonal * scale
-        return 0.0 if low <= d <= high else abs(np.log(d / (low if d < low else high)))
-
-    return diagonal * min(FILE_UNITS_M, key=miss)  # min keeps the first of equal misses
+    that puts it inside [low, high]; None when no unit does (the file carries no usable scale, e.g. a mesh
+    normalised to a unit cube). A 148 mm bottle saved in millimetres (148 "metres") is read as 0.148 m, not
+    clipped to a 0.5 m giant; a 9 cm lemon saved in metres stays 0.09 m (the caller clips it to its range)."""
+    return next((diagonal * unit for unit in FILE_UNITS_M if low <= diagonal * unit <= high), None)
 
 
 @dataclasses.dataclass
@@ -209,7 +205,8 @@ class HeuristicAnnotator(Annotator):
 
     def real_size(self, obj, views: Sequence[np.ndarray] = ()) -> float:
         """Category prior (or, for unknown categories, the mesh's own diagonal in the file unit that makes it
-        a plausible household object: `plausible_diagonal` with FILE_UNIT_RANGE), times a deterministic per-object jitter of +-size_jitter, clipped to
+        a plausible household object: `plausible_diagonal` with FILE_UNIT_RANGE; without one, the median category
+        prior), times a deterministic per-object jitter of +-size_jitter, clipped to
         size_range."""
         low, high = self.size_range
         prior = CATEGORY_DIAGONALS.get(str(obj.category))
@@ -219,5 +216,7 @@ class HeuristicAnnotator(Annotator):
             if not np.isfinite(diagonal) or diagonal <= 0:
                 raise AnnotationError("real_size", obj.name, "mesh has no extent")
             prior = plausible_diagonal(diagonal, *FILE_UNIT_RANGE)
+            if prior is None:  # no usable scale in the file: the typical size of the library's categories
+                prior = float(np.median(list(CATEGORY_DIAGONALS.values())))
         u = zlib.crc32(f"size:{obj.name}".encode()) / 2.0**32
         return float(np.clip(prior * (1 + self.size_jitter * (2 * u - 1)), low, high))

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from dexvlg_jax.data.annotate import FILE_UNIT_RANGE, SIZE_RANGE, AnnotationError, HeuristicAnnotator, plausible_diagonal, set_of_marks
+from dexvlg_jax.data.annotate import CATEGORY_DIAGONALS, FILE_UNIT_RANGE, SIZE_RANGE, AnnotationError, HeuristicAnnotator, plausible_diagonal, set_of_marks
 from dexvlg_jax.data.annotate_http import OpenAICompatibleAnnotator
 from dexvlg_jax.objects.library import CATEGORIES, make_object
 
@@ -46,6 +46,9 @@ def test_unknown_category_size_reads_the_file_unit(mug):
     assert plausible_diagonal(0.09, low, high) == pytest.approx(0.09)  # a small object in metres stays metres
     assert plausible_diagonal(30.0, low, high) == pytest.approx(0.3)  # centimetres
     assert plausible_diagonal(13.0, low, high) == pytest.approx(0.13)  # a 13 cm apple in centimetres, not inches
+    assert plausible_diagonal(1.7, low, high) is None  # a unit-cube mesh: no unit gives a household size
+    cube = dataclasses.replace(unknown, vertices=np.asarray(unknown.vertices) * 1.7 / metres)
+    assert annotator.real_size(cube) == pytest.approx(np.median(list(CATEGORY_DIAGONALS.values())))
 
 
 def test_heuristic_rejects_bad_meshes_with_reasons(mug):
