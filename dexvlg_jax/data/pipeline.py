@@ -262,13 +262,18 @@ def facing_grasps(poses_camera: np.ndarray, part_ids: np.ndarray, modes: np.ndar
     return np.array(sorted(keep), int)
 
 
+def records_rng(seed: int, object_id: str) -> np.random.Generator:
+    """The per-object stream of the records (camera azimuths of the renders), from the dataset seed."""
+    return np.random.default_rng([seed, zlib.crc32(object_id.encode())])
+
+
 def object_records(object_id: str, split: str, obj, grasps: dict, cfg: DatasetConfig):
     """Yield the GraspRecords of one object: the selected grasps in every rendered view (all of them, or with
     `cfg.grasps_per_view` > 0 the ones that face that camera most per part and mode, `facing_grasps`)."""
     chosen = select_grasps(grasps, cfg.max_grasps_per_part_mode)
     if len(chosen) == 0:
         return
-    rng = np.random.default_rng([cfg.seed, zlib.crc32(object_id.encode())])
+    rng = records_rng(cfg.seed, object_id)
     tabletop = Tabletop.from_json(str(grasps["tabletop"])) if str(grasps.get("tabletop", "")) else \
         object_tabletop(object_id, obj, cfg)
     object_to_world = tabletop.object_to_world

@@ -49,9 +49,14 @@ from dexvlg_jax.models.vlg import OBS_KEYS, DexVLG
 from dexvlg_jax.train.input_pipeline import ToModelInputs
 
 
+EVAL_STREAM_TAG = 0x6576616C  # "eval": keeps evaluation's random streams apart from the data engine's
+
+
 def scene_rng(seed: int, object_id: str, stream: int) -> np.random.Generator:
-    """A generator per (evaluation seed, object, stream) that does not depend on evaluation order."""
-    return np.random.default_rng([seed, zlib.crc32(object_id.encode()), stream])
+    """A generator per (evaluation seed, object, stream) that does not depend on evaluation order. Tagged so it
+    never equals the data engine's per-object stream (`data.pipeline.records_rng`): untagged, NumPy's seeding
+    ignored the trailing stream 0, and evaluation seed 0 drew exactly the training renders' camera azimuths."""
+    return np.random.default_rng([seed, zlib.crc32(object_id.encode()), stream, EVAL_STREAM_TAG])
 
 
 RETRIEVAL_NAMES = {"known": "retrieval", "unknown": "retrieval_yaw_unknown"}  # policy name by yaw knowledge
