@@ -237,7 +237,7 @@ def render_views(obj, tabletop: Tabletop, cfg: DatasetConfig, rng: np.random.Gen
     if cfg.camera_framing not in FRAMINGS:
         raise ValueError(f"DatasetConfig.camera_framing must be one of {FRAMINGS}, got {cfg.camera_framing!r}")
     scene = render.build_scene(obj.vertices, obj.faces, obj.face_part_ids, tabletop.object_to_world,
-                               num_faces=_padded_faces(len(obj.faces)))
+                               num_faces=-(-(len(obj.faces) + 12) // 1024) * 1024)  # few compiled shapes
     size = cfg.image_size
     eyes = camera_eyes(camera_azimuths(rng, cfg.views_per_object))
     target, fov_y_deg = np.zeros(3), cfg.fov_y_deg
@@ -387,7 +387,6 @@ def _shard_records(spec, meshes, cfg, cache_dir, annotator, failures, bar, state
 
 def config_dict(cfg: DatasetConfig) -> dict:
     """The config as JSON-able values (the manifest's "config"; nested dataclasses as dicts)."""
-
     def clean(x):
         if dataclasses.is_dataclass(x):
             return {f.name: clean(getattr(x, f.name)) for f in dataclasses.fields(x)}
@@ -396,8 +395,3 @@ def config_dict(cfg: DatasetConfig) -> dict:
         return x if isinstance(x, (int, float, str, bool, type(None))) else repr(x)
 
     return clean(cfg)
-
-
-def _padded_faces(num_faces: int) -> int:
-    """Pad face counts to a multiple of 1024 (plus the table) so the renderer compiles for few shapes."""
-    return int(-(-(num_faces + 12) // 1024) * 1024)
