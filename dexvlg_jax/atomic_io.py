@@ -23,6 +23,8 @@ import json
 import os
 import platform
 import secrets
+import time
+import warnings
 from typing import IO, Any, Iterator
 
 import numpy as np
@@ -143,9 +145,6 @@ def write_figure(path: str | os.PathLike, figure, **savefig_kwargs) -> str:
 def move_aside(path: str | os.PathLike, reason: str = "") -> str:
     """Renames a corrupt file to `<path>.corrupt-<unix time>` (kept for inspection, never read again) with a
     warning naming it and `reason`; returns the new path. The caller then rebuilds `path`."""
-    import time
-    import warnings
-
     path = os.fspath(path)
     target = f"{path}.corrupt-{int(time.time())}"
     os.replace(path, target)

@@ -55,21 +55,10 @@ class RunError(Exception):
     """The run could not complete for a reason outside the input (e.g. the output disk is full)."""
 
 
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    """Library exceptions that are the user's input (imported lazily: the CLIs must start fast)."""
-    types: list[type[BaseException]] = [UserError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-                                        KeyError, ValueError, zipfile.BadZipFile]
-    try:
-        from dexvlg_jax.train.checkpoint import CheckpointError, ConfigMismatchError
-        types += [CheckpointError, ConfigMismatchError]
-    except Exception:  # noqa: BLE001 - a broken optional import must not hide the user's error
-        pass
-    try:
-        from dexvlg_jax.objects.errors import ObjectError
-        types.append(ObjectError)
-    except Exception:  # noqa: BLE001
-        pass
-    return tuple(types)
+# Library exceptions that are the user's input. The stages' own (objects.errors.ObjectError is a ValueError,
+# train.checkpoint.CheckpointError a UserError) are among these, so this module imports no stage.
+USER_ERROR_TYPES = (UserError, FileNotFoundError, NotADirectoryError, IsADirectoryError, KeyError, ValueError,
+                    zipfile.BadZipFile)
 
 
 def _is_user_error(err: BaseException) -> bool:
@@ -77,7 +66,7 @@ def _is_user_error(err: BaseException) -> bool:
         return True
     if isinstance(err, OSError):
         return False  # other OS errors are the run's (disk, permissions): see _is_output_error
-    return isinstance(err, _user_error_types())
+    return isinstance(err, USER_ERROR_TYPES)
 
 
 def _is_output_error(err: BaseException) -> bool:

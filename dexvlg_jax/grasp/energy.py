@@ -57,15 +57,15 @@ class EnergyWeights:
     (100 E_dis + 100 E_pen + 1 E_joints) plus our hand-in-object and direction terms, except E_spen: DexGraspNet's
     10 (per metre of overlap) left 6 mm finger-finger overlaps on thin handles; 1000 removes them (NOTES.md)."""
 
-    fc: float = 1.0
-    dis: float = 100.0
-    pen: float = 100.0
-    hpen: float = 100.0
-    spen: float = 1000.0
-    limit: float = 1.0
-    dir: float = 1.0
-    table: float = 1000.0
-    part: float = 100.0
+    fc: float = 1.0        # force closure (DFC or LP-DFC)
+    dis: float = 100.0     # contact points to the surface
+    pen: float = 100.0     # object surface points inside the hand
+    hpen: float = 100.0    # hand points inside the object
+    spen: float = 1000.0   # hand self-penetration
+    limit: float = 1.0     # joint limits
+    dir: float = 1.0       # approach direction
+    table: float = 1000.0  # hand below the table top
+    part: float = 100.0    # contacts off the target part
 
 
 @dataclasses.dataclass(frozen=True)

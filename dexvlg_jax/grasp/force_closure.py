@@ -71,12 +71,8 @@ def net_wrench(
     return grasp_matrix(contacts, normals, ref, torque_scale) @ forces
 
 
-def dfc_energy(
-    contacts: Float[Array, "C 3"],
-    normals: Float[Array, "C 3"],
-    ref: Float[Array, "3"] | None = None,
-    torque_scale: float = 1.0,
-) -> Float[Array, ""]:
+def dfc_energy(contacts: Float[Array, "C 3"], normals: Float[Array, "C 3"], ref: Float[Array, "3"] | None = None,
+               torque_scale: float = 1.0) -> Float[Array, ""]:
     """DexGraspNet's DFC energy ``||G 1||^2`` (unit forces along the inward normals). Differentiable."""
     w = net_wrench(contacts, normals, jnp.ones(contacts.shape[0], contacts.dtype), ref, torque_scale)
     return jnp.sum(w * w)

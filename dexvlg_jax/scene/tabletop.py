@@ -42,11 +42,11 @@ class TabletopConfig:
 
     placement: str = "upright"
     stable_candidates: int = 3
-    density: float = 100.0
-    min_mass: float = 0.03
-    max_mass: float = 0.2
-    friction: float = 1.0
-    table_half_extent: float = 1.0
+    density: float = 100.0          # kg/m^3 of the solid volume
+    min_mass: float = 0.03          # kg
+    max_mass: float = 0.2           # kg
+    friction: float = 1.0           # sliding coefficient
+    table_half_extent: float = 1.0  # m
 
 
 @dataclasses.dataclass(frozen=True)

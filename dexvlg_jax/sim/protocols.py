@@ -76,11 +76,11 @@ class BaseProtocolConfig:
     table: bool
     close_time: float
     max_rotation: float
-    settle_time: float = 0.1
-    squeeze_time: float = 0.2
-    squeeze_force: float = 5.0
-    max_displacement: float = 0.05
-    max_penetration: float = 0.01
+    settle_time: float = 0.1           # s
+    squeeze_time: float = 0.2          # s
+    squeeze_force: float = 5.0         # N per finger
+    max_displacement: float = 0.05     # m
+    max_penetration: float = 0.01      # m (DexGraspBench)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,10 +88,10 @@ class SixDirectionConfig(BaseProtocolConfig):
     """Six-direction test parameters (seconds, metres, newtons, radians); shared ones in `BaseProtocolConfig`."""
 
     name: str = "six_direction"
-    table: bool = False
-    close_time: float = 0.1
-    max_rotation: float = float(np.deg2rad(15.0))
-    force_time: float = 0.5
+    table: bool = False                # the object floats: no table in the scene
+    close_time: float = 0.1            # s
+    max_rotation: float = float(np.deg2rad(15.0))  # DexGraspBench
+    force_time: float = 0.5            # s per direction
     force_scale: float = 10.0          # external force = force_scale * object mass (N)
     open_distance: float = 0.01        # pads start this far (m) back from the grasp
 
@@ -101,17 +101,17 @@ class TabletopLiftConfig(BaseProtocolConfig):
     """Tabletop-lift parameters (seconds, metres, newtons, radians); shared ones in `BaseProtocolConfig`."""
 
     name: str = "tabletop_lift"
-    table: bool = True
-    close_time: float = 0.2
-    max_rotation: float = float(np.deg2rad(30.0))
-    approach_time: float = 0.3
-    lift_time: float = 0.5
-    hold_time: float = 0.3
+    table: bool = True                 # the object rests on its Tabletop's table
+    close_time: float = 0.2            # s
+    max_rotation: float = float(np.deg2rad(30.0))  # in the palm frame, from squeeze to hold
+    approach_time: float = 0.3         # s
+    lift_time: float = 0.5             # s
+    hold_time: float = 0.3             # s
     approach_distance: float = 0.0     # wrist starts this far back along the approach (0: at the grasp)
     pregrasp_open: float = 0.01        # finger pads start this far (m) back from the grasp
-    lift_height: float = 0.2
-    min_rise: float = 0.1
-    max_table_penetration: float = 0.002
+    lift_height: float = 0.2           # m (DexGraspNet 2.0)
+    min_rise: float = 0.1              # m
+    max_table_penetration: float = 0.002  # m
     approach_checks: int = 5           # kinematic table/object checks along the approach
     gravity: bool = True               # False: no weight (tests)
 

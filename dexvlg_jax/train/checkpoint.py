@@ -34,6 +34,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from dexvlg_jax.cli_errors import UserError
 from dexvlg_jax.models.vlg import DexVLG
 from dexvlg_jax.train import sharding as sharding_lib
 from dexvlg_jax.train.run_config import train_config_from_json
@@ -42,8 +43,8 @@ from dexvlg_jax.train.state import train_state_layout
 log = logging.getLogger(__name__)
 
 
-class CheckpointError(RuntimeError):
-    """No checkpoint step in a directory could be restored."""
+class CheckpointError(UserError, RuntimeError):
+    """No checkpoint step in a directory could be restored (the user's input: the CLIs report it in one line)."""
 
 
 class ConfigMismatchError(CheckpointError):

@@ -44,10 +44,10 @@ class OptimizerConfig:
     total_steps: int = 10_000
     init_lr_fraction: float = 0.0
     end_lr_fraction: float = 0.1
-    b1: float = 0.9
+    b1: float = 0.9                 # Adam moments
     b2: float = 0.95
     eps: float = 1e-8
-    weight_decay: float = 1e-4
+    weight_decay: float = 1e-4      # AdamW, ndim >= 2 only
     clip_norm: float | None = 1.0
     ema_decay: float | None = 0.999
     frozen: tuple[str, ...] = ()
