@@ -6,7 +6,8 @@
 
 Modules: `conditions` (dataset scenes, split labels, (object, part, mode) conditions and coverage), `policies`
 (the model and the image-free retrieval baseline), `evaluator` (EvalConfig, the condition loop), `tables`
-(result tables, report files), `grasp_files` (grasp-file format, object references, evaluation).
+(result tables, report files), `grasp_files` (grasp-file format, object references, evaluation), `run_report`
+(a whole run's HTML report; import it directly).
 """
 from dexvlg_jax.eval.conditions import (
     SPLIT_LABELS,

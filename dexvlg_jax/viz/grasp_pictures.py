@@ -1,5 +1,5 @@
 """The one grasp picture: an object coloured by part with the posed hand's collision primitives, in the object
-frame (software renderer: works headless). Evaluation (`eval.tables`), the run report (`viz.run_report`) and
+frame (software renderer: works headless). Evaluation (`eval.tables`), the run report (`eval.run_report`) and
 `launch.render` all draw grasps with it."""
 from __future__ import annotations
 
