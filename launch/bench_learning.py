@@ -39,6 +39,7 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--heads", default="flow,ddpm", help="training heads (ddpm also gives the ddim arm)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's)")
+    parser.add_argument("--variant", default=None, help="network variant (models.variants; default: the config's)")
     parser.add_argument("--eval-config", default=EVAL_CONFIG, help="an eval config file[:arg]")
     parser.add_argument("--eval-set", action="append", default=[], metavar="KEY=VALUE",
                         help="override of the eval config, e.g. eval.rank_candidates=16")
@@ -49,7 +50,8 @@ def main(argv: list[str]) -> dict:
     reports, runs = {}, []
     for head in heads:
         for seed in seeds:
-            arg = f"data={args.data},head={head},seed={seed}" + (f",steps={args.steps}" if args.steps else "")
+            arg = (f"data={args.data},head={head},seed={seed}" + (f",steps={args.steps}" if args.steps else "")
+                   + (f",variant={args.variant}" if args.variant else ""))
             workdir = os.path.join(args.out, f"{head}_s{seed}")
             began = time.time()
             result = train(train_config(load_config_file(f"{TRAIN_CONFIG}:{arg}")), workdir, progress=False)

@@ -31,7 +31,7 @@ VARIANTS = {
     "configs/synth/paper.py": [None, "tiny", "runlocal"],
     "configs/synth/tiny.py": [None, "tiny", "runlocal"],
     "configs/train/tiny.py": TRAIN_ARGS,
-    "configs/train/learning.py": ["data=/d", "data=/d,head=ddpm,seed=2,steps=9,batch=4"],
+    "configs/train/learning.py": ["data=/d", "data=/d,head=ddpm,seed=2,steps=9,batch=4,variant=tiny_64"],
     "configs/train/paligemma_3b.py": [None, "head=ddim,data=/d,batch=16,steps=10,freeze_llm=true"],
     "configs/train/ddpm.py": [None, "base=tiny", "base=tiny,steps=5", "base=paligemma_3b",
                               "base=paligemma_3b,freeze_llm=true"],

@@ -98,7 +98,16 @@ DEXVLG_TINY_64 = dataclasses.replace(
     DEXVLG_TINY, vlm=dataclasses.replace(DEXVLG_TINY.vlm,
                                          vision=dataclasses.replace(DEXVLG_TINY.vlm.vision, image_size=64)))
 
-VARIANTS = {"dexvlg_3b": DEXVLG_3B, "tiny": DEXVLG_TINY, "tiny_64": DEXVLG_TINY_64}
+# Twice the tiny network's widths (head_dim 32), for the CPU learning benchmark's precision (configs/train/learning.py).
+DEXVLG_SMALL_64 = DexVLGConfig(
+    vlm=PaliGemmaConfig(
+        vision=SiglipConfig(width=64, depth=2, mlp_dim=128, num_heads=2, patch_size=8, image_size=64, out_dim=128),
+        llm=GemmaConfig(width=128, depth=2, mlp_dim=256, num_heads=2, num_kv_heads=1, head_dim=32,
+                        vocab_size=TINY_VOCAB)),
+    expert=GemmaConfig(width=64, depth=2, mlp_dim=128, num_heads=2, num_kv_heads=1, head_dim=32, vocab_size=0),
+    depth_hidden=64, num_pose_tokens=2, max_text_len=INSTRUCTION_TOKENS, diffusion_timesteps=50)
+
+VARIANTS = {"dexvlg_3b": DEXVLG_3B, "tiny": DEXVLG_TINY, "tiny_64": DEXVLG_TINY_64, "small_64": DEXVLG_SMALL_64}
 
 
 def get_variant(name: str, **overrides) -> DexVLGConfig:
