@@ -34,8 +34,8 @@ from dexvlg_jax.config_files import dataset_config, load_config_file, train_conf
 from dexvlg_jax.data import build_cache, statistics, writer
 from dexvlg_jax.devices import enable_compilation_cache
 from dexvlg_jax.eval import EvalConfig, evaluate_checkpoint
-from dexvlg_jax.train import train
 from dexvlg_jax.eval.run_report import write_run_report
+from dexvlg_jax.train import train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_CONFIG = os.path.join(REPO, "configs", "data", "demo.py")
