@@ -8,7 +8,7 @@ minutes on 2 cores.
     python -m launch.evaluate --checkpoint /tmp/learn_flow --out /tmp/learn_flow/eval
 
 arg keys: data (dataset directory, required), head (flow|ddpm|ddim), steps, batch, seed, variant
-(`models.variants`). Why small_64 for 20,000 steps (measured 2026-11-30 on the 4-instance build, `:ranked`
+(`models.variants`), roll_deg (random camera roll augmentation, `data.augment`; 0 = off). Why small_64 for 20,000 steps (measured 2026-11-30 on the 4-instance build, `:ranked`
 evaluation, 4 views, evaluation seeds 1 | 0): seen objects lifted 64.4 | 68.5%, unseen instances 42.4 | 50.0%
 (30.7 min of training), against 58.7 | 58.1% and 37.1 | 41.1% for tiny_64 after 30,000 steps (25 min alone).
 """
@@ -17,7 +17,7 @@ from configs.train.common import parse_arg
 
 
 def get_config(arg=None):
-    a = parse_arg(arg, data="", head="flow", steps=20000, batch=16, seed=0, variant="small_64")
+    a = parse_arg(arg, data="", head="flow", steps=20000, batch=16, seed=0, variant="small_64", roll_deg=0.0)
     if not a.data:
         raise ValueError("configs/train/learning.py needs data=DATASET_DIR (python -m launch.build_dataset --config "
                          "configs/data/learning.py --out DATASET_DIR)")
@@ -26,6 +26,7 @@ def get_config(arg=None):
     c.optimizer.warmup_steps = 200
     c.optimizer.ema_decay = 0.999
     c.seed = a.seed
+    c.data.roll_deg = float(a.roll_deg)
     c.log_every = 50
     c.checkpoint_every = 1000
     c.keep_checkpoints = 2

@@ -164,14 +164,15 @@ def default_operations(tokenizer=None, max_len: int = 32, image_size: int | None
 def make_data_loader(paths, batch_size: int, operations: Sequence | None = None, *, seed: int = 0,
                      num_epochs: int | None = None, shuffle: bool = True, shard_by_process: bool = True,
                      worker_count: int = 0, drop_remainder: bool = True, split: str | None = None,
-                     cache_bytes: int = 0):
+                     cache_bytes: int = 0, augment: Sequence = ()):
     """grain DataLoader over shards (`paths`: files or a dataset directory + `split`).
 
     Each JAX process reads its own slice of the records (`ShardByJaxProcess`) when `shard_by_process`;
     `batch_size` is per process. `operations` default to `[DecodeRecord()]`; a `Batch` is appended. The loader's
     iterator supports `get_state()` / `set_state(state)` (JSON bytes) for checkpointing. cache_bytes > 0: the
     operations must be deterministic (no random augmentation); their results are kept in memory up to that many
-    bytes (`MemoizedExamples`), so later epochs skip decoding.
+    bytes (`MemoizedExamples`), so later epochs skip decoding. augment: random transforms run after the
+    operations (and after the cache), e.g. `data.augment.RollAboutOpticalAxis`.
     """
     source = open_data_source(paths, split)
     operations = list(operations) if operations is not None else [DecodeRecord()]
@@ -181,6 +182,7 @@ def make_data_loader(paths, batch_size: int, operations: Sequence | None = None,
                      else grain.sharding.NoSharding())
     sampler = grain.samplers.IndexSampler(num_records=len(source), shard_options=shard_options, shuffle=shuffle,
                                           num_epochs=num_epochs, seed=seed)
+    operations += list(augment)
     operations.append(grain.transforms.Batch(batch_size=batch_size, drop_remainder=drop_remainder))
     return grain_loader(source, sampler, operations, worker_count)
 

@@ -17,6 +17,7 @@ import dataclasses
 import grain
 import numpy as np
 
+from dexvlg_jax.data.augment import RollAboutOpticalAxis
 from dexvlg_jax.data.source import (DecodeRecord, ResizeCrop, TokenizeInstruction, grain_loader, make_data_loader,
                                     pose_statistics)
 from dexvlg_jax.data.tokenizer import Tokenizer
@@ -40,6 +41,8 @@ class DataConfig:
       use_pose_statistics: set the model's pose_mean/pose_std from the manifest's statistics of `split`.
       cache_mb: decoded examples kept in memory per process (MiB; `data.source.MemoizedExamples`): a small
         dataset is decoded once instead of every epoch (the demo's training runs ~1.3x faster); 0 = off.
+      roll_deg: each training example's camera is rolled about its optical axis by a uniform random angle in
+        +-roll_deg degrees, image and grasp label together (`data.augment.RollAboutOpticalAxis`); 0 = off.
     """
 
     path: str | None = None
@@ -49,6 +52,7 @@ class DataConfig:
     tokenizer_path: str | None = None
     use_pose_statistics: bool = True
     cache_mb: int = 512
+    roll_deg: float = 0.0
 
 
 class SyntheticSource:
@@ -115,4 +119,5 @@ def make_train_loader(data: DataConfig, model: DexVLGConfig, batch_size: int, se
                   ToModelInputs()]
     return make_data_loader(data.path, batch_size, operations, seed=seed, num_epochs=num_epochs, shuffle=True,
                             shard_by_process=True, worker_count=data.worker_count, split=data.split,
-                            cache_bytes=data.cache_mb * 2**20)
+                            cache_bytes=data.cache_mb * 2**20,
+                            augment=[RollAboutOpticalAxis(data.roll_deg)] if data.roll_deg else [])

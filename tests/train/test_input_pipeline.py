@@ -57,3 +57,17 @@ def test_arrayrecord_dataset_batches(tmp_path):
     assert len(mean) == 25 and min(std) >= MIN_POSE_STD  # rotation dims are constant here: floored
     model = resolve_model_config(TrainConfig(model=MODEL, data=data))
     assert model.pose_mean == mean and model.pose_std == std
+
+    # with the roll augmentation (data.augment), every epoch turns the same record by a new angle: the label's
+    # translation keeps its length and its z (the roll is about the optical axis) but not its x, y
+    rolled = DataConfig(path=out, split="train", roll_deg=30.0)
+    plain = np.concatenate([b["pose"] for b in make_train_loader(data, MODEL, 3, seed=0, num_epochs=1)])
+    seen = []
+    for batch in make_train_loader(rolled, MODEL, 3, seed=0, num_epochs=2):
+        for pose in batch["pose"]:
+            original = plain[np.argmin(np.abs(plain[:, 2] - pose[2]))]  # the same record: z is unchanged
+            np.testing.assert_allclose(np.linalg.norm(pose[:3]), np.linalg.norm(original[:3]), rtol=1e-5)
+            seen.append(np.arctan2(pose[1], pose[0]) - np.arctan2(original[1], original[0]))
+    turned = np.angle(np.exp(1j * np.array(seen)))
+    assert len(plain) == 9 and len(turned) == 18 and np.all(np.abs(turned) <= np.deg2rad(30.0) + 1e-5)
+    assert len(np.unique(np.round(turned, 4))) == 18  # a fresh angle per record and epoch

@@ -1,0 +1,90 @@
+"""The camera-roll augmentation against the renderer: rolling the rendered images equals rendering with a rolled
+camera, and the rolled grasp label equals the label expressed in the rolled camera's frame."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import trimesh
+
+from dexvlg_jax.data.augment import RollAboutOpticalAxis, roll_matrix, roll_observation
+from dexvlg_jax.data.schema import transform_pose
+from dexvlg_jax.hand.pose import HandPose
+from dexvlg_jax.render import camera, raycast, scene
+from dexvlg_jax.scene import TabletopConfig, place_object
+from tests.render.conftest import three_part_object
+
+SIZE = 48
+THETA = np.deg2rad(12.0)
+
+
+@pytest.fixture(scope="module")
+def two_cameras():
+    """The object on the table seen by a tabletop camera and by the same camera rolled by THETA about its axis."""
+    vertices, faces, part_ids = three_part_object()
+    placed = place_object(trimesh.Trimesh(vertices, faces, process=False), 0, TabletopConfig(placement="upright"))
+    tri_scene = scene.build_scene(vertices, faces, part_ids, placed.object_to_world, num_faces=512)
+    k = camera.intrinsics_from_fov(30.0, SIZE, SIZE)
+    world_to_camera = np.asarray(camera.tabletop_camera(0.9, target=jnp.array([0.0, 0.0, 0.05])))
+    rolled = roll_matrix(THETA) @ world_to_camera
+    out = raycast.render_views(tri_scene, jnp.stack([k, k]), jnp.asarray(np.stack([world_to_camera, rolled]),
+                                                                          jnp.float32), SIZE, SIZE, chunk=256)
+    return np.asarray(k), world_to_camera, rolled, jax.device_get(out)
+
+
+def _example(k, out, view, pose):
+    return {"image": np.asarray(out.rgb[view], np.float32) * 2 - 1, "depth": np.asarray(out.depth[view]),
+            "intrinsics": k, "pose": pose, "tokens": np.arange(4)}
+
+
+def test_rolled_images_match_a_rolled_camera(two_cameras):
+    k, _, _, out = two_cameras
+    rolled = roll_observation(_example(k, out, 0, np.zeros(25, np.float32)), THETA)
+    reference_depth, depth = np.asarray(out.depth[1]), rolled["depth"]
+    inside = np.zeros_like(depth, bool)
+    inside[6:-6, 6:-6] = True  # corners of the rolled image come from outside the original one
+    both = inside & (depth > 0) & (reference_depth > 0)
+    assert both.mean() > 0.5
+    error = np.abs(depth - reference_depth)[both]
+    # nearest-neighbour resampling moves a sample by up to ~0.7 px; one pixel spans 0.9 m x tan(30 deg / 48) ~ 1 cm
+    # across, and the table, seen 45 deg down, deepens by about that per pixel: up to ~5 mm, except at silhouettes
+    footprint = 0.9 * np.tan(np.deg2rad(30.0 / SIZE))
+    assert np.median(error) < footprint / 2 and np.mean(error < 1e-2) > 0.95, (np.median(error), footprint)
+    wrong_way = roll_observation(_example(k, out, 0, np.zeros(25, np.float32)), -THETA)["depth"]
+    assert np.median(np.abs(wrong_way - reference_depth)[both]) > 2 * np.median(error)  # the test can tell
+    colour = np.abs((rolled["image"] + 1) / 2 - np.asarray(out.rgb[1]))[both]
+    assert np.median(colour) < 0.02 and np.mean(colour < 0.1) > 0.95
+    assert np.array_equal(rolled["tokens"], np.arange(4))  # other keys pass through
+
+
+def test_rolled_label_is_the_label_in_the_rolled_camera_frame(two_cameras):
+    k, world_to_camera, rolled_camera, out = two_cameras
+    rng = np.random.default_rng(0)
+    world = HandPose(translation=np.array([0.02, -0.01, 0.12]), rotation=trimesh.transformations.random_rotation_matrix(
+        rand=rng.uniform(size=3))[:3, :3], joints=rng.uniform(0, 1, 16)).to_vector().astype(np.float32)
+    rolled = roll_observation(_example(k, out, 0, transform_pose(world, world_to_camera)), THETA)
+    np.testing.assert_allclose(rolled["pose"], transform_pose(world, rolled_camera), atol=2e-6)  # float32 poses
+    # and the label's palm projects where the rolled image puts it: the point turned by THETA about (cx, cy)
+    pixel = np.asarray(camera.project(jnp.asarray(rolled["pose"][:3]), jnp.asarray(k))[0])
+    original = np.asarray(camera.project(jnp.asarray(transform_pose(world, world_to_camera)[:3]), jnp.asarray(k))[0])
+    centre = k[:2, 2]
+    c, s = np.cos(THETA), np.sin(THETA)
+    np.testing.assert_allclose(pixel - centre, np.array([[c, -s], [s, c]]) @ (original - centre), atol=1e-3)
+
+
+def test_zero_roll_is_identity_and_the_transform_draws_per_record(two_cameras):
+    k, _, _, out = two_cameras
+    example = _example(k, out, 0, np.zeros(25, np.float32))
+    same = roll_observation(example, 0.0)
+    assert all(np.array_equal(same[key], example[key]) for key in example)
+    transform = RollAboutOpticalAxis(20.0)
+    example["pose"] = HandPose(translation=np.zeros(3), rotation=np.eye(3), joints=np.zeros(16)).to_vector()
+    a = transform.random_map(example, np.random.default_rng(1))
+    b = transform.random_map(example, np.random.default_rng(1))
+    c = transform.random_map(example, np.random.default_rng(2))
+    assert np.array_equal(a["pose"], b["pose"]) and not np.array_equal(a["pose"], c["pose"])
+    roll = np.arctan2(a["pose"][4], a["pose"][3])  # first rot6d column of an identity rotation, turned in xy
+    assert 0 < abs(roll) <= np.deg2rad(20.0)
+    with pytest.raises(ValueError, match="max_deg"):
+        RollAboutOpticalAxis(-1.0)
+    with pytest.raises(ValueError, match="square pixels"):
+        roll_observation({**example, "intrinsics": np.diag([50.0, 60.0, 1.0])}, 0.1)
