@@ -4,9 +4,9 @@
 robot's camera mounted with a small roll would see the scene. For a pinhole camera with fx = fy this is exact in
 the image: rolling the camera-frame scene by R = Rz(theta) (x right, y down, z forward: `render.camera`) maps every
 pixel (u, v) to the point turned by theta about the principal point (cx, cy), and leaves every depth value (the z
-coordinate) unchanged. So the RGB image, the depth image and the part mask are resampled about (cx, cy), the
-intrinsics stay as they are, and the camera-frame grasp pose becomes Rz @ pose (`data.schema.transform_pose`).
-Pixels that come from outside the original image get depth 0 (no surface), the mask's background id and black.
+coordinate) unchanged. So the image and the depth image are resampled about (cx, cy), the intrinsics stay as they
+are, and the camera-frame grasp pose becomes Rz @ pose (`data.schema.transform_pose`). Pixels that come from
+outside the original image get depth 0 (no surface) and black.
 
 Why: the learning benchmark's held-out (unseen-instance) loss is lowest after ~2,500 of 20,000 steps and then
 rises while the training loss keeps falling (README, "The learning benchmark"): with 64 fixed camera azimuths per
@@ -27,15 +27,15 @@ import numpy as np
 from scipy import ndimage
 
 from dexvlg_jax.data.schema import transform_pose
+from dexvlg_jax.scene import yaw_matrix
 
 BLACK = -1.0  # image value of pixels that come from outside the original image (black in [-1, 1])
 
 
 def roll_matrix(theta: float) -> np.ndarray:
-    """(4, 4) rotation by theta (rad) about the camera's z (optical) axis."""
-    c, s = np.cos(theta), np.sin(theta)
+    """(4, 4) rotation by theta (rad) about the camera's z (optical) axis (`scene.yaw_matrix`'s rotation)."""
     out = np.eye(4)
-    out[:2, :2] = [[c, -s], [s, c]]
+    out[:3, :3] = yaw_matrix(theta)
     return out
 
 
