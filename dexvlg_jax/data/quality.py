@@ -11,6 +11,8 @@ Reads `manifest.json` (splits, placements) and the cached grasp files and proces
                the table: a check that passing is not an accident of one rollout);
   six_direction  the share of kept grasps that would also pass the six-direction filter (gravity-free, no table);
   coverage     each (object, part, mode) has >= `min_grasps` kept grasps, or is listed with the commonest reason;
+               "not_producible" counts those the hand cannot grasp by rule (`grasp.init.NOT_PRODUCIBLE`: too small,
+               too big, unreachable or too low on the table) and "producible_fraction" is covered / the rest;
   quality      per mode: mean penetration, self-penetration, hand-table penetration (mm) and Q1 of kept grasps,
                beside the paper's figures, as the grasp files store them (`grasp.metrics`: exact mesh and hand
                geometry); "metrics" names the metric versions found (grasp-file meta "metrics"; "grid" for files
@@ -29,6 +31,7 @@ from dexvlg_jax import objects as objects_lib
 from dexvlg_jax import sim
 from dexvlg_jax.data.writer import read_manifest
 from dexvlg_jax.grasp import io as grasp_io
+from dexvlg_jax.grasp.init import NOT_PRODUCIBLE
 from dexvlg_jax.scene import Tabletop, yaw_matrix
 
 PAPER_QUALITY = {"wrap": {"pen_mm": 1.75, "spen_mm": 0.19, "q1": 0.085},
@@ -114,7 +117,10 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
     table = [{"mode": mode, **{k: float(np.mean(v)) if v else float("nan") for k, v in q.items()},
               "metrics": sorted(versions[mode]), "paper": PAPER_QUALITY.get(mode, {})}
              for mode, q in sorted(quality.items())]
+    covered = conditions - len(uncovered)
+    not_producible = sum(u["reason"].startswith(NOT_PRODUCIBLE) for u in uncovered)
     return {"per_category_mode": rows, "totals": totals, "quality": table,
-            "coverage": {"conditions": conditions, "covered": conditions - len(uncovered),
-                         "fraction": (conditions - len(uncovered)) / max(conditions, 1), "min_grasps": min_grasps,
-                         "uncovered": uncovered}}
+            "coverage": {"conditions": conditions, "covered": covered, "fraction": covered / max(conditions, 1),
+                         "not_producible": not_producible,
+                         "producible_fraction": covered / max(conditions - not_producible, 1),
+                         "min_grasps": min_grasps, "uncovered": uncovered}}

@@ -28,8 +28,10 @@ that faces up, and only approach directions from the free half-space are kept: a
 d . up < sin(min_elevation) are redrawn (up to `max_rounds` x N draws); a part with none left is
 "not_reachable_on_table". A part wider than `max_table_span` in every horizontal direction is "part_too_big": resting
 on the table (or on the object's body, like a pot's lid) it can only be closed across sideways, and the open LEAP
-Hand's thumb and index pads are 21.8 cm apart (OPEN_JOINTS["pinch"]; the limit is 20 cm). The hand-table energy and
-filter (`energy`, `metrics`) do the rest.
+Hand's thumb and index pads are 21.8 cm apart (OPEN_JOINTS["pinch"]; the limit is 20 cm). A part whose side
+surface (normals within 45 deg of horizontal) ends lower above the table than a sideways thumb pad can reach
+(`lowest_pad_height`: 1.1 cm, the fingertip's primitives beyond the pad) is "below_fingertip_reach": no opposed
+squeeze can hold it (a knife blade lying flat). The hand-table energy and filter (`energy`, `metrics`) do the rest.
 Every sample then gets a cone jitter of d and a roll about it (config), and joints from a truncated normal about
 the mode's open and closed poses (sigma = joint_jitter x joint range); each finger then closes from open towards
 closed until it is `closure_margin` from the object (SDF grid at the finger's surface points), so contacts start
@@ -48,8 +50,9 @@ from jaxtyping import Array, Float
 
 from dexvlg_jax import hand
 from dexvlg_jax.geometry.mesh_sdf import sdf_grid_query
+from dexvlg_jax.geometry.primitives import BOX
 from dexvlg_jax.geometry.rotations import matrix_to_rot6d, rot6d_to_matrix
-from dexvlg_jax.grasp.energy import primitive_heights
+from dexvlg_jax.grasp.energy import _site_normal_local, primitive_heights
 from dexvlg_jax.hand.kinematics import penetration_spheres
 
 PART_CLASSES = ("lid", "disk", "L", "shaft")
@@ -65,6 +68,8 @@ CLOSED_JOINTS = {
     "pinch": (1.4, 0.0, 1.0, 0.8) * 2 + (0.1, 0.0, 0.1, 0.1) + (1.5, 0.3, 0.8, 0.8),
 }
 FINGER_LINKS = ((1, 2, 3, 4), (5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16))
+# `part_failure` reasons that say the hand cannot grasp the part (not that its data is broken).
+NOT_PRODUCIBLE = ("part_too_small", "part_too_big", "not_reachable_on_table", "below_fingertip_reach")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +137,49 @@ def part_failure(obj, part_id: int, cfg: InitConfig, table_plane=None) -> str | 
         _, d, _ = placement(part, 64, np.random.default_rng(0), cfg)
         if len(d) == 0:
             return "not_reachable_on_table: every approach direction of the part's rule comes from below the table"
+        side_top, reach = side_height(obj, part_id, table_plane), lowest_pad_height()
+        if side_top < reach:
+            return (f"below_fingertip_reach: the part's sides end {100 * side_top:.1f} cm above the table, below "
+                    f"the lowest a sideways thumb pad can touch ({100 * reach:.1f} cm: its fingertip reaches below it)")
     return None
+
+
+def side_height(obj, part_id: int, table_plane, side_cone: float = np.pi / 4) -> float:
+    """Height (m) above the table top of the part's highest *side* surface sample: one whose outward normal is
+    within `side_cone` of horizontal (pi / 4 = the friction angle of mu = 1: a pad pressing there squeezes the part
+    rather than only pushing it down or up). -inf if the part has none. table_plane: (up (3,), offset), object
+    frame."""
+    up, offset = table_plane
+    mine = np.asarray(obj.surface_part_ids) == part_id
+    normal_up = np.asarray(obj.surface_normals)[mine] @ np.asarray(up)
+    heights = np.asarray(obj.surface_points)[mine] @ np.asarray(up) - offset
+    side = np.abs(normal_up) <= np.sin(side_cone)
+    return float(heights[side].max()) if side.any() else -np.inf
+
+
+@functools.lru_cache(maxsize=None)
+def lowest_pad_height(sites: tuple = ("th_pad", "if_pad", "mf_pad")) -> float:
+    """A lower bound (m) on how high above the table every one of `sites` must be to touch a part's side: per pad,
+    the least reach of its link's exact collision primitives (boxes, capsules) beyond the pad centre over the
+    directions of the pad's plane (the pad facing sideways, its palmar normal horizontal, the link pointing down
+    in its least-reaching direction); the max over the pads. Both modes oppose the thumb to the fingers, so a part
+    whose sides all lie lower cannot be squeezed. LEAP: thumb 1.1 cm, index and middle 0.9 cm.
+    """
+    h = hand.load_hand()
+    angles = np.linspace(0.0, 2 * np.pi, 360, endpoint=False)[:, None]
+    heights = []
+    for site in sites:
+        normal = np.asarray(_site_normal_local(site), np.float64)
+        u = _unit(np.cross(normal, [1.0, 0.0, 0.0]) if abs(normal[0]) < 0.9 else np.cross(normal, [0.0, 1.0, 0.0]))
+        directions = np.cos(angles) * u + np.sin(angles) * np.cross(normal, u)  # (360, 3), link frame
+        reach = np.full(len(directions), -np.inf)
+        for g in np.flatnonzero(np.asarray(h.geom_link) == h.site_link[site]):
+            along = np.abs(directions @ np.asarray(h.geom_rot[g]))  # (360, 3): |d . a_j| per primitive axis
+            size = np.asarray(h.geom_size[g])
+            extent = along @ size if h.geom_kind[g] == BOX else along[:, 2] * size[1] + size[0]
+            reach = np.maximum(reach, directions @ (np.asarray(h.geom_pos[g]) - np.asarray(h.site_pos[site])) + extent)
+        heights.append(reach.min())
+    return float(max(heights))
 
 
 def horizontal_span(axes: np.ndarray, extents: np.ndarray, up: np.ndarray, directions: int = 90) -> float:

@@ -23,6 +23,8 @@ def test_yield_coverage_and_ceiling_of_known_verdicts(good):
     reasons = {(u["object"], u["mode"]): u["reason"] for u in cov["uncovered"]}
     assert reasons[("shaft_0", "pinch")].startswith("part_too_big")
     assert reasons[("shaft_2", "wrap")] == "simulation: tabletop_lift: dropped"
+    # part_too_big is a rule the hand cannot beat; a dropped grasp is not: 2 of the 3 producible are covered.
+    assert cov["not_producible"] == 1 and cov["producible_fraction"] == pytest.approx(2 / 3)
 
 
 def test_a_dataset_whose_kept_grasp_cannot_lift_has_a_low_ceiling(tmp_path):

@@ -130,3 +130,40 @@ def test_pinch_closes_around_the_target_and_starts_clear(obj):
     assert np.median(radial) < 0.01 and radial.max() < 0.03  # the pinch closes on the axis (the target line)
     palm = poses[:, :3] + np.einsum("gij,j->gi", rot, hand.load_hand().site_pos["palm_center"])
     assert np.all(np.linalg.norm(palm[:, :2], axis=1) > 0.03)  # the palm itself is outside the surface
+
+
+def test_lowest_pad_height_matches_the_primitive_meshes():
+    """The pad's least reach beyond its centre, against an independent computation: the vertices of trimesh meshes
+    of the distal link's collision primitives (`viz.meshes`) projected on 3,600 directions of the pad's plane."""
+    from dexvlg_jax.grasp.energy import _site_normal_local
+    from dexvlg_jax.viz.meshes import _primitive_mesh
+
+    h = hand.load_hand()
+    for site in ("th_pad", "if_pad"):
+        link = h.site_link[site]
+        vertices = np.concatenate([
+            _primitive_mesh(h.geom_kind[g], np.asarray(h.geom_size[g])).vertices @ np.asarray(h.geom_rot[g]).T
+            + np.asarray(h.geom_pos[g]) for g in np.flatnonzero(np.asarray(h.geom_link) == link)])
+        normal = np.asarray(_site_normal_local(site), np.float64)
+        u = np.cross(normal, [0.0, 0.0, 1.0]) if abs(normal[2]) < 0.9 else np.cross(normal, [1.0, 0.0, 0.0])
+        u /= np.linalg.norm(u)
+        angles = np.linspace(0, 2 * np.pi, 3600, endpoint=False)[:, None]
+        directions = np.cos(angles) * u + np.sin(angles) * np.cross(normal, u)
+        expected = np.min(np.max(directions @ (vertices - np.asarray(h.site_pos[site])).T, axis=1))
+        assert I.lowest_pad_height((site,)) == pytest.approx(expected, abs=3e-4)  # capsule meshes: 12 segments
+    assert I.lowest_pad_height() == max(I.lowest_pad_height((s,)) for s in ("th_pad", "if_pad", "mf_pad"))
+
+
+def test_a_part_whose_sides_are_lower_than_the_pads_reach_is_not_producible():
+    """A puck lying on the table whose side is lower than the thumb pad can be (a flat-lying knife blade) cannot
+    be squeezed; a taller puck and a standing cylinder can. The table top is the objects' bottom face."""
+    reach = I.lowest_pad_height()
+    low = cylinder_object(0.03, 0.8 * reach, num_points=512, resolution=24)
+    reason = I.part_failure(low, 0, CFG, table_plane=(np.array([0.0, 0.0, 1.0]), -0.4 * reach))
+    assert reason.startswith(f"below_fingertip_reach: the part's sides end {80 * reach:.1f} cm")
+    tall = cylinder_object(0.03, 2.5 * reach, num_points=512, resolution=24)
+    assert I.part_failure(tall, 0, CFG, table_plane=(np.array([0.0, 0.0, 1.0]), -1.25 * reach)) is None
+    top = I.side_height(tall, 0, (np.array([0.0, 0.0, 1.0]), -1.25 * reach))
+    assert 2.5 * reach - 2e-3 < top <= 2.5 * reach + 1e-6  # the highest of 512 surface samples on the side
+    # Lifted off the table by 1 cm (it rests on something else), the low puck's side is reachable.
+    assert I.part_failure(low, 0, CFG, table_plane=(np.array([0.0, 0.0, 1.0]), -0.4 * reach - 0.01)) is None
