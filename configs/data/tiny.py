@@ -19,6 +19,11 @@ def get_config(arg=None):
     c.instances_per_category = 1
     c.processing.update(grid_resolution=32, num_surface_points=1024, coacd_max_pieces=12)
     c.synth = synth_tiny.get_config()
+    # The tabletop-lift simulation that follows is the filter of record, so the Q1 >= 0.01 screen (worst-case wrench
+    # about the object's origin) is off: re-simulating the learning build's grasps that failed only that screen,
+    # 183 of 636 lifted (hammers, flashlights, mugs, spray bottles: conditions with >= 4 kept grasps 39 -> 48 of
+    # 256; demo objects 15 -> 20 of 44). Q1 stays a reported quality figure. (Stand-alone synthesis keeps it.)
+    c.synth.filter.min_q1 = 0.0
     c.image_size = 64
     c.max_grasps_per_part_mode = 4
     c.objects_per_shard = 1
