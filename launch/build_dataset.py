@@ -1,8 +1,8 @@
 """Build the dataset: `python -m launch.build_dataset --config configs/data/<name>.py[:arg] --out DIR
 [--shard i/n] [--set key=value ...]`.
 
-Runs objects -> process -> annotate -> synthesise -> six-direction sim filter -> render -> ArrayRecord shards,
-resumably (re-run the same command after an interruption). On a multi-host pod every process takes its share
+Runs objects -> process -> annotate -> synthesise on the table -> tabletop-lift sim filter -> render -> ArrayRecord
+shards, resumably (re-run the same command after an interruption). On a multi-host pod every process takes its share
 of shards (jax.process_index() / process_count()); on one machine `--shard i/n` does the same. Prints the
 manifest's counts and writes statistics (JSON + PNG histograms) next to the shards.
 """
