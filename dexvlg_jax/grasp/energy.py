@@ -135,15 +135,18 @@ def synth_object(processed, num_points: int | None = None, grid_shape: tuple | N
                        table_offset=jnp.asarray(offset, jnp.float32))
 
 
+def primitive_reach(along: Float[Array, "... 3"], size: Float[Array, "... 3"], is_box) -> Float[Array, "..."]:
+    """How far (m) a hand primitive extends from its centre along a unit direction d, exactly: along = |d . a_j|
+    for its local axes a_j, size = its `geom_size` row (box: half-extents; capsule: radius, half-length along a_2)."""
+    return jnp.where(is_box, jnp.sum(along * size, -1), along[..., 2] * size[..., 1] + size[..., 0])
+
+
 def primitive_heights(frames: hand.LinkFrames, up: Float[Array, "3"], offset: Float[Array, ""]) -> Float[Array, "G"]:
     """Exact height (m) above the plane up . p = offset of each hand primitive's lowest point (negative: below)."""
     h = hand.load_hand()
     centre, rot = hand.primitive_frames(frames)
     along = jnp.abs(jnp.einsum("i,gij->gj", up, rot))  # (G, 3): |u . a_j| per local axis
-    size = jnp.asarray(h.geom_size, jnp.float32)
-    box = jnp.sum(along * size, -1)
-    capsule = along[:, 2] * size[:, 1] + size[:, 0]
-    reach = jnp.where(jnp.asarray(h.geom_kind == BOX), box, capsule)
+    reach = primitive_reach(along, jnp.asarray(h.geom_size, jnp.float32), jnp.asarray(h.geom_kind == BOX))
     return centre @ up - offset - reach
 
 

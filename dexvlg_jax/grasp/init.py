@@ -52,7 +52,7 @@ from dexvlg_jax import hand
 from dexvlg_jax.geometry.mesh_sdf import sdf_grid_query
 from dexvlg_jax.geometry.primitives import BOX
 from dexvlg_jax.geometry.rotations import matrix_to_rot6d, rot6d_to_matrix
-from dexvlg_jax.grasp.energy import _site_normal_local, primitive_heights
+from dexvlg_jax.grasp.energy import _site_normal_local, primitive_heights, primitive_reach
 from dexvlg_jax.hand.kinematics import penetration_spheres
 
 PART_CLASSES = ("lid", "disk", "L", "shaft")
@@ -175,8 +175,7 @@ def lowest_pad_height(sites: tuple = ("th_pad", "if_pad", "mf_pad")) -> float:
         reach = np.full(len(directions), -np.inf)
         for g in np.flatnonzero(np.asarray(h.geom_link) == h.site_link[site]):
             along = np.abs(directions @ np.asarray(h.geom_rot[g]))  # (360, 3): |d . a_j| per primitive axis
-            size = np.asarray(h.geom_size[g])
-            extent = along @ size if h.geom_kind[g] == BOX else along[:, 2] * size[1] + size[0]
+            extent = np.asarray(primitive_reach(along, np.asarray(h.geom_size[g]), h.geom_kind[g] == BOX))
             reach = np.maximum(reach, directions @ (np.asarray(h.geom_pos[g]) - np.asarray(h.site_pos[site])) + extent)
         heights.append(reach.min())
     return float(max(heights))
