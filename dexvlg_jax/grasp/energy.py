@@ -156,7 +156,7 @@ def contact_site_names(mode: str) -> tuple:
     return constants.WRAP_CONTACT_SITES if mode == "wrap" else constants.PINCH_CONTACT_SITES
 
 
-def _site_normal_local(name: str) -> np.ndarray:
+def site_normal_local(name: str) -> np.ndarray:
     """Outward (palmar) normal of a contact site in its link frame."""
     h = hand.load_hand()
     link_name = constants.LINK_NAMES[h.site_link[name]]
@@ -169,7 +169,7 @@ def hand_contacts(frames: hand.LinkFrames, mode: str):
     names = contact_site_names(mode)
     h = hand.load_hand()
     links = np.array([h.site_link[n] for n in names])
-    normals = np.stack([_site_normal_local(n) for n in names])
+    normals = np.stack([site_normal_local(n) for n in names])
     return hand.site_positions(frames, names), jnp.einsum("cij,cj->ci", frames.rot[links], jnp.asarray(normals))
 
 

@@ -52,7 +52,7 @@ from dexvlg_jax import hand
 from dexvlg_jax.geometry.mesh_sdf import sdf_grid_query
 from dexvlg_jax.geometry.primitives import BOX
 from dexvlg_jax.geometry.rotations import matrix_to_rot6d, rot6d_to_matrix
-from dexvlg_jax.grasp.energy import _site_normal_local, primitive_heights, primitive_reach
+from dexvlg_jax.grasp.energy import site_normal_local, primitive_heights, primitive_reach
 from dexvlg_jax.hand.kinematics import penetration_spheres
 
 PART_CLASSES = ("lid", "disk", "L", "shaft")
@@ -163,13 +163,13 @@ def lowest_pad_height(sites: tuple = ("th_pad", "if_pad", "mf_pad")) -> float:
     the least reach of its link's exact collision primitives (boxes, capsules) beyond the pad centre over the
     directions of the pad's plane (the pad facing sideways, its palmar normal horizontal, the link pointing down
     in its least-reaching direction); the max over the pads. Both modes oppose the thumb to the fingers, so a part
-    whose sides all lie lower cannot be squeezed. LEAP: thumb 1.1 cm, index and middle 0.9 cm.
+    whose sides all lie lower cannot be squeezed. LEAP: thumb 1.07 cm, index and middle 1.00 cm.
     """
     h = hand.load_hand()
     angles = np.linspace(0.0, 2 * np.pi, 360, endpoint=False)[:, None]
     heights = []
     for site in sites:
-        normal = np.asarray(_site_normal_local(site), np.float64)
+        normal = np.asarray(site_normal_local(site), np.float64)
         u = _unit(np.cross(normal, [1.0, 0.0, 0.0]) if abs(normal[0]) < 0.9 else np.cross(normal, [0.0, 1.0, 0.0]))
         directions = np.cos(angles) * u + np.sin(angles) * np.cross(normal, u)  # (360, 3), link frame
         reach = np.full(len(directions), -np.inf)

@@ -135,7 +135,7 @@ def test_pinch_closes_around_the_target_and_starts_clear(obj):
 def test_lowest_pad_height_matches_the_primitive_meshes():
     """The pad's least reach beyond its centre, against an independent computation: the vertices of trimesh meshes
     of the distal link's collision primitives (`viz.meshes`) projected on 3,600 directions of the pad's plane."""
-    from dexvlg_jax.grasp.energy import _site_normal_local
+    from dexvlg_jax.grasp.energy import site_normal_local
     from dexvlg_jax.viz.meshes import _primitive_mesh
 
     h = hand.load_hand()
@@ -144,7 +144,7 @@ def test_lowest_pad_height_matches_the_primitive_meshes():
         vertices = np.concatenate([
             _primitive_mesh(h.geom_kind[g], np.asarray(h.geom_size[g])).vertices @ np.asarray(h.geom_rot[g]).T
             + np.asarray(h.geom_pos[g]) for g in np.flatnonzero(np.asarray(h.geom_link) == link)])
-        normal = np.asarray(_site_normal_local(site), np.float64)
+        normal = np.asarray(site_normal_local(site), np.float64)
         u = np.cross(normal, [0.0, 0.0, 1.0]) if abs(normal[2]) < 0.9 else np.cross(normal, [1.0, 0.0, 0.0])
         u /= np.linalg.norm(u)
         angles = np.linspace(0, 2 * np.pi, 3600, endpoint=False)[:, None]
