@@ -52,7 +52,7 @@ from dexvlg_jax import hand
 from dexvlg_jax.geometry.mesh_sdf import sdf_grid_query
 from dexvlg_jax.geometry.primitives import BOX
 from dexvlg_jax.geometry.rotations import matrix_to_rot6d, rot6d_to_matrix
-from dexvlg_jax.grasp.energy import site_normal_local, primitive_heights, primitive_reach
+from dexvlg_jax.grasp.energy import primitive_heights, primitive_reach, site_normal_local
 from dexvlg_jax.hand.kinematics import penetration_spheres
 
 PART_CLASSES = ("lid", "disk", "L", "shaft")
@@ -166,12 +166,10 @@ def lowest_pad_height(sites: tuple = ("th_pad", "if_pad", "mf_pad")) -> float:
     whose sides all lie lower cannot be squeezed. LEAP: thumb 1.07 cm, index and middle 1.00 cm.
     """
     h = hand.load_hand()
-    angles = np.linspace(0.0, 2 * np.pi, 360, endpoint=False)[:, None]
+    angles = np.linspace(0.0, 2 * np.pi, 360, endpoint=False)
     heights = []
     for site in sites:
-        normal = np.asarray(site_normal_local(site), np.float64)
-        u = _unit(np.cross(normal, [1.0, 0.0, 0.0]) if abs(normal[0]) < 0.9 else np.cross(normal, [0.0, 1.0, 0.0]))
-        directions = np.cos(angles) * u + np.sin(angles) * np.cross(normal, u)  # (360, 3), link frame
+        directions = in_plane_directions(site_normal_local(site), angles)  # (360, 3) in the pad's plane, link frame
         reach = np.full(len(directions), -np.inf)
         for g in np.flatnonzero(np.asarray(h.geom_link) == h.site_link[site]):
             along = np.abs(directions @ np.asarray(h.geom_rot[g]))  # (360, 3): |d . a_j| per primitive axis
@@ -184,12 +182,16 @@ def lowest_pad_height(sites: tuple = ("th_pad", "if_pad", "mf_pad")) -> float:
 def horizontal_span(axes: np.ndarray, extents: np.ndarray, up: np.ndarray, directions: int = 90) -> float:
     """The narrowest width (m) of a part's oriented box (axes (3, 3) columns, extents (3,)) over horizontal
     directions, i.e. orthogonal to `up` (3,): min over unit u in that plane of sum_i e_i |A_i . u|."""
-    up = _unit(np.asarray(up, np.float64))
-    a = _unit(np.cross(up, [1.0, 0.0, 0.0]) if abs(up[0]) < 0.9 else np.cross(up, [0.0, 1.0, 0.0]))
-    b = np.cross(up, a)
-    phi = np.linspace(0.0, np.pi, directions, endpoint=False)[:, None]
-    u = np.cos(phi) * a + np.sin(phi) * b  # (D, 3)
+    u = in_plane_directions(up, np.linspace(0.0, np.pi, directions, endpoint=False))  # (D, 3)
     return float(np.min(np.abs(u @ np.asarray(axes, np.float64)) @ np.asarray(extents, np.float64)))
+
+
+def in_plane_directions(normal: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """Unit directions (A, 3) orthogonal to `normal` (3,), at `angles` (A,) rad from a fixed in-plane axis."""
+    normal = _unit(np.asarray(normal, np.float64))
+    a = _unit(np.cross(normal, [1.0, 0.0, 0.0]) if abs(normal[0]) < 0.9 else np.cross(normal, [0.0, 1.0, 0.0]))
+    angles = np.asarray(angles, np.float64)[:, None]
+    return np.cos(angles) * a + np.sin(angles) * np.cross(normal, a)
 
 
 def _unit(v):

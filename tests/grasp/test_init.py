@@ -156,7 +156,7 @@ def test_lowest_pad_height_matches_the_primitive_meshes():
 
 def test_a_part_whose_sides_are_lower_than_the_pads_reach_is_not_producible():
     """A puck lying on the table whose side is lower than the thumb pad can be (a flat-lying knife blade) cannot
-    be squeezed; a taller puck and a standing cylinder can. The table top is the objects' bottom face."""
+    be squeezed; a taller puck, or the same puck raised 1 cm, can. The table top is the bottom face unless raised."""
     reach = I.lowest_pad_height()
     low = cylinder_object(0.03, 0.8 * reach, num_points=512, resolution=24)
     reason = I.part_failure(low, 0, CFG, table_plane=(np.array([0.0, 0.0, 1.0]), -0.4 * reach))
