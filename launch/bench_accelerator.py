@@ -30,6 +30,9 @@ def main(argv) -> dict:
     p.add_argument("--budget-s", type=float, default=480.0, help="global deadline for all sections (seconds)")
     p.add_argument("--sections", default=",".join(accelerator.SECTIONS),
                    help=f"comma-separated subset of {accelerator.SECTIONS}")
+    p.add_argument("--size", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one of the sizes (dexvlg_jax.bench.accelerator.FULL / TINY), a Python literal: "
+                        "e.g. --size 'synth_batches=(4096,)' --size \"synth_kinds=('dfc',)\"; repeatable")
     p.add_argument("--prepare", action="store_true", help="only process the objects into OUT/objects and exit")
     args = p.parse_args(argv)
     out = pathlib.Path(args.out)
@@ -43,6 +46,10 @@ def main(argv) -> dict:
     unknown = sorted(set(sections) - set(accelerator.SECTIONS))
     if unknown:
         raise SystemExit(f"--sections: unknown {unknown}; known: {accelerator.SECTIONS}")
-    result = accelerator.run(out, sections, args.budget_s, args.tiny, tabletop_lift_configs)
+    try:
+        accelerator.override_sizes(accelerator.FULL, args.size)  # fail before any work
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    result = accelerator.run(out, sections, args.budget_s, args.tiny, tabletop_lift_configs, args.size)
     print(accelerator.table(result), end="", file=sys.stderr, flush=True)
     return result

@@ -26,6 +26,7 @@ them cached.
 """
 from __future__ import annotations
 
+import ast
 import json
 import pathlib
 import time
@@ -38,6 +39,7 @@ from dexvlg_jax.bench.model_section import model_section
 from dexvlg_jax.bench.stage_sections import render_section, simulation_section, synthesis_section
 from dexvlg_jax.objects import ProcessingConfig, make_object, process_many
 
+FC_KINDS = ("lp_dfc", "dfc")  # the synthesis section's energies, in the order they run
 SECTIONS = ("synthesis", "simulation", "model", "render")
 WEIGHTS = {"synthesis": 0.35, "simulation": 0.25, "model": 0.3, "render": 0.1}
 # Four embedded objects every part of which the hand can grasp (the mug's body is too wide), so that every object
@@ -45,13 +47,35 @@ WEIGHTS = {"synthesis": 0.35, "simulation": 0.25, "model": 0.3, "render": 0.1}
 CATEGORIES = ("bottle", "hammer", "screwdriver", "knife")
 
 FULL = dict(synth_batches=(1024, 4096, 16384), synth_iters=800, synth_modes=("wrap", "pinch"),
-            sim_batches=(1024, 4096, 8192), agree_trials=256, sim_settings="", variant="dexvlg_3b",
-            per_device_batches=(64, 32, 16, 8, 4, 2, 1), probe_per_device=8, train_steps=5, repeats=5,
-            render_batch=256, render_size=224, render_chunks=(1024, 4096))
+            synth_kinds=FC_KINDS, sim_batches=(1024, 4096, 8192), agree_trials=256, sim_settings="",
+            variant="dexvlg_3b", per_device_batches=(64, 32, 16, 8, 4, 2, 1), probe_per_device=8, train_steps=5,
+            repeats=5, render_batch=256, render_size=224, render_chunks=(1024, 4096))
 # CPU sizes for the test suite: one size per section (every compilation costs ~10-60 s on 2 cores).
-TINY = dict(synth_batches=(8,), synth_iters=50, synth_modes=("wrap",), sim_batches=(8,), agree_trials=256,
-            sim_settings="tiny", variant="tiny", per_device_batches=(2, 1), probe_per_device=1, train_steps=2,
-            repeats=2, render_batch=2, render_size=32, render_chunks=(256,))
+TINY = dict(synth_batches=(8,), synth_iters=50, synth_modes=("wrap",), synth_kinds=FC_KINDS, sim_batches=(8,),
+            agree_trials=256, sim_settings="tiny", variant="tiny", per_device_batches=(2, 1), probe_per_device=1,
+            train_steps=2, repeats=2, render_batch=2, render_size=32, render_chunks=(256,))
+
+
+def override_sizes(sizes: dict, overrides: list[str]) -> dict:
+    """`sizes` (`FULL` or `TINY`) with each "KEY=VALUE" of `overrides` applied (VALUE a Python literal of the
+    default's type, e.g. "synth_batches=(4096,)"); ValueError naming the entry for an unknown key, a value that is
+    not a literal, or one of another type."""
+    out = dict(sizes)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or key not in sizes:
+            raise ValueError(f"--size {item!r}: expected KEY=VALUE with KEY one of {sorted(sizes)}")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError) as error:
+            raise ValueError(f"--size {item!r}: VALUE is not a Python literal ({error})") from None
+        if isinstance(sizes[key], tuple) and isinstance(value, list):
+            value = tuple(value)
+        if type(value) is not type(sizes[key]):
+            raise ValueError(f"--size {item!r}: {key} takes a {type(sizes[key]).__name__} like {sizes[key]!r}, "
+                             f"got a {type(value).__name__}")
+        out[key] = value
+    return out
 
 
 def benchmark_objects(out: pathlib.Path, tiny: bool):
@@ -68,7 +92,7 @@ def benchmark_objects(out: pathlib.Path, tiny: bool):
 
 
 def run(out: pathlib.Path, sections: list[str], budget_s: float, tiny: bool,
-        sim_configs: Callable[[str], tuple]) -> dict:
+        sim_configs: Callable[[str], tuple], size_overrides: list[str] = ()) -> dict:
     """Run `sections` (a subset of `SECTIONS`, in order) within `budget_s` seconds in all (shared by `WEIGHTS`), at
     `TINY` or `FULL` sizes, writing out/accelerator.json and .txt after every section (`write_result`).
 
@@ -77,7 +101,7 @@ def run(out: pathlib.Path, sections: list[str], budget_s: float, tiny: bool,
     one runs.
     """
     budget = Budget(budget_s, {s: WEIGHTS[s] for s in sections})
-    sizes = TINY if tiny else FULL
+    sizes = override_sizes(TINY if tiny else FULL, list(size_overrides))
     result = {"tiny": tiny, "budget_s": budget_s, "device": device_info(), "sizes": dict(sizes)}
     objs = None
     write_result(out, result)

@@ -32,8 +32,8 @@ def upright(obj):
 
 
 def synthesis_section(sizes: dict, budget: Budget, deadline: float, objs) -> dict:
-    """Grasp synthesis (LP-DFC and DFC) on `objs` (processed objects, upright on the table) at each of
-    sizes["synth_batches"] hands per optimiser call, sizes["synth_iters"] iterations, modes sizes["synth_modes"]:
+    """Grasp synthesis (each energy of sizes["synth_kinds"]: LP-DFC, DFC) on `objs` (processed objects, upright on
+    the table) at each of sizes["synth_batches"] hands per optimiser call, sizes["synth_iters"] iterations, modes sizes["synth_modes"]:
     hand-iterations/s, valid grasps/s and the kept grasps' mean quality per (energy, batch)."""
     placements = [upright(o) for o in objs]
     iters = sizes["synth_iters"]
@@ -45,7 +45,7 @@ def synthesis_section(sizes: dict, budget: Budget, deadline: float, objs) -> dic
                    "table), before simulation"}
     prevs = {}  # fc kind -> (batch, steady seconds per object, compile seconds) of its last run
     for batch in sizes["synth_batches"]:  # size-major: both kinds are measured at the smallest size first
-        for fc in ("lp_dfc", "dfc"):
+        for fc in sizes["synth_kinds"]:
             key, prev = f"{fc}_b{batch}", prevs.get(fc)
             est = None if prev is None else (len(objs) * prev[1] * batch / prev[0] + prev[2])
             if not budget.fits(est, deadline):

@@ -91,3 +91,14 @@ def test_peak_flops_and_model_flops():
     # the embedding table is excluded: fewer matmul params than the llm's parameter count
     assert llm["matmul_params"] < 102720
     assert flops["train_flops"] == pytest.approx(3 * flops["forward_flops"])
+
+
+def test_size_overrides_apply_and_name_bad_entries():
+    from dexvlg_jax.bench.accelerator import FULL, override_sizes
+    sizes = override_sizes(FULL, ["synth_batches=(4096,)", "synth_kinds=['dfc']", "synth_iters=100"])
+    assert sizes["synth_batches"] == (4096,) and sizes["synth_kinds"] == ("dfc",) and sizes["synth_iters"] == 100
+    assert FULL["synth_batches"] == (1024, 4096, 16384)  # the defaults are untouched
+    for bad, says in [("synth_batch=(1,)", "KEY one of"), ("synth_iters=many", "not a Python literal"),
+                      ("synth_iters=1.5", "takes a int"), ("synth_iters", "KEY=VALUE")]:
+        with pytest.raises(ValueError, match=says):
+            override_sizes(FULL, [bad])
