@@ -13,9 +13,10 @@ DIR/accelerator.txt (a short table):
   imports) at 1024 / 4096 / 8192 trials: trials/s, simulated steps/s (after a compile call); agreement with the
   C backend on the first 256 of the same trials. Trials: a known-good cylinder grasp, perturbed.
 - model: DexVLG at PaliGemma-3B shapes, random weights, the paligemma_3b training recipe (float32 master params,
-  bfloat16 compute, AdamW, EMA, SigLIP frozen), FSDP over all devices: step time and samples/s at the largest
-  batch that fits (descending list, OOM caught), MFU (formula: `dexvlg_jax.bench.flops`); flow sampling latency
-  for 64 grasps x 10 Euler steps with bf16 weights, with and without the prefix KV cache.
+  bfloat16 compute, AdamW, EMA, SigLIP frozen, layers rematerialised as sizes "remat_policy"), FSDP over all
+  devices: step time and samples/s at the largest batch that fits (descending list, OOM caught), MFU (formula:
+  `dexvlg_jax.bench.flops`); flow sampling latency for 64 grasps x 10 Euler steps with bf16 weights, with and
+  without the prefix KV cache.
 - render: 224 x 224 RGB-D + part mask, 256 views per call, images/s.
 
 Time guard: `--budget-s` is shared among the sections (weights below; unused time passes on). Before each size
@@ -48,12 +49,14 @@ CATEGORIES = ("bottle", "hammer", "screwdriver", "knife")
 
 FULL = dict(synth_batches=(1024, 4096, 16384), synth_iters=800, synth_modes=("wrap", "pinch"),
             synth_kinds=FC_KINDS, sim_batches=(1024, 4096, 8192), agree_trials=256, sim_settings="",
-            variant="dexvlg_3b", per_device_batches=(64, 32, 16, 8, 4, 2, 1), probe_per_device=8, train_steps=5,
-            repeats=5, render_batch=256, render_size=224, render_chunks=(1024, 4096))
+            variant="dexvlg_3b", remat_policy="nothing_saveable", per_device_batches=(64, 32, 16, 8, 4, 2, 1),
+            probe_per_device=8, train_steps=5, repeats=5, render_batch=256, render_size=224,
+            render_chunks=(1024, 4096))
 # CPU sizes for the test suite: one size per section (every compilation costs ~10-60 s on 2 cores).
 TINY = dict(synth_batches=(8,), synth_iters=50, synth_modes=("wrap",), synth_kinds=FC_KINDS, sim_batches=(8,),
-            agree_trials=256, sim_settings="tiny", variant="tiny", per_device_batches=(2, 1), probe_per_device=1,
-            train_steps=2, repeats=2, render_batch=2, render_size=32, render_chunks=(256,))
+            agree_trials=256, sim_settings="tiny", variant="tiny", remat_policy="nothing_saveable",
+            per_device_batches=(2, 1), probe_per_device=1, train_steps=2, repeats=2, render_batch=2,
+            render_size=32, render_chunks=(256,))
 
 
 def override_sizes(sizes: dict, overrides: list[str]) -> dict:

@@ -20,12 +20,12 @@ from dexvlg_jax.train import sharding as S
 
 
 def model_section(sizes: dict, budget: Budget, deadline: float) -> dict:
-    """DexVLG variant sizes["variant"] (flow head, bfloat16 compute, random weights), the paligemma_3b recipe, FSDP
-    over every device: train step time, samples/s and MFU at the largest batch of sizes["per_device_batches"]
-    (per device) that fits, timed over sizes["train_steps"] steps; then the latency (ms, median of
-    sizes["repeats"]) of sampling 64 grasps x 10 Euler steps with bf16 weights, with and without the prefix KV
-    cache. Raises RuntimeError when no batch fits in device memory."""
-    config = get_variant(sizes["variant"], head="flow", dtype="bfloat16")
+    """DexVLG variant sizes["variant"] (flow head, bfloat16 compute, random weights, layers rematerialised as
+    sizes["remat_policy"]), the paligemma_3b recipe, FSDP over every device: train step time, samples/s and MFU
+    at the largest batch of sizes["per_device_batches"] (per device) that fits, timed over sizes["train_steps"]
+    steps; then the latency (ms, median of sizes["repeats"]) of sampling 64 grasps x 10 Euler steps with bf16
+    weights, with and without the prefix KV cache. Raises RuntimeError when no batch fits in device memory."""
+    config = get_variant(sizes["variant"], head="flow", dtype="bfloat16", remat_policy=sizes["remat_policy"])
     net = DexVLG(config)
     ocfg = OptimizerConfig(learning_rate=5e-5, warmup_steps=1000, total_steps=50_000, ema_decay=0.9999,
                            frozen=("img/.*",))  # configs/train/paligemma_3b.py
@@ -35,7 +35,9 @@ def model_section(sizes: dict, budget: Budget, deadline: float) -> dict:
     flops = model_flops_per_example(config, shapes)
     peak = peak_flops(str(jax.devices()[0].device_kind))
     out = {"variant": sizes["variant"], "params": param_count(shapes), "mesh": dict(mesh.shape),
-           "recipe": "float32 params + AdamW + EMA, bfloat16 compute, img/* frozen (configs/train/paligemma_3b.py)",
+           "remat_policy": sizes["remat_policy"],
+           "recipe": "float32 params + AdamW + EMA, bfloat16 compute, img/* frozen, layers rematerialised as "
+                     "remat_policy (configs/train/paligemma_3b.py)",
            "flops_per_example": {"train": flops["train_flops"], "forward": flops["forward_flops"]},
            "flops_formula": flops["formula"], "peak_flops_per_device": peak,
            "peak_table": "dense bf16: H100 SXM / H200 989 TFLOP/s, A100 312 (dexvlg_jax.bench.flops)", "tries": []}

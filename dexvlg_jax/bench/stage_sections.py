@@ -33,8 +33,8 @@ def upright(obj):
 
 def synthesis_section(sizes: dict, budget: Budget, deadline: float, objs) -> dict:
     """Grasp synthesis (each energy of sizes["synth_kinds"]: LP-DFC, DFC) on `objs` (processed objects, upright on
-    the table) at each of sizes["synth_batches"] hands per optimiser call, sizes["synth_iters"] iterations, modes sizes["synth_modes"]:
-    hand-iterations/s, valid grasps/s and the kept grasps' mean quality per (energy, batch)."""
+    the table) at each of sizes["synth_batches"] hands per optimiser call, sizes["synth_iters"] iterations, modes
+    sizes["synth_modes"]: hand-iterations/s, valid grasps/s and the kept grasps' mean quality per (energy, batch)."""
     placements = [upright(o) for o in objs]
     iters = sizes["synth_iters"]
     out = {"objects": [o.name for o in objs], "iterations": iters, "table_aware": True, "placement": "upright, yaw 0",

@@ -110,6 +110,19 @@ def _attend(q, k, v, mask):
     return out.reshape(batch, q_len, num_heads, head_dim)
 
 
+# Rematerialisation choices (`jax.checkpoint_policies` names; "none" keeps every activation): what a layer saves
+# for its backward pass. nothing_saveable: only the layer inputs (least memory, one extra forward pass);
+# dots_with_no_batch_dims_saveable: also the weight matmul outputs (less recomputation, more memory).
+REMAT_POLICIES = ("none", "nothing_saveable", "dots_with_no_batch_dims_saveable", "dots_saveable")
+
+
+def checkpoint_policy(name: str):
+    """The `jax.checkpoint_policies` function named `name` (one of `REMAT_POLICIES` other than "none")."""
+    if name not in REMAT_POLICIES[1:]:
+        raise ValueError(f"remat_policy must be one of {REMAT_POLICIES}, got {name!r}")
+    return getattr(jax.checkpoint_policies, name)
+
+
 def _cast(tree, dtype):
     return jax.tree.map(lambda a: a.astype(dtype), tree)
 
@@ -157,10 +170,12 @@ def layer_streams(layer_params: Sequence[dict], xs: Sequence[Float[Array, "B Ls 
 def run_layers(stacked_params: Sequence[dict], xs: Sequence[Float[Array, "B Ls Ds"]],
                positions: Sequence[Int[Array, "B Ls"]], mask: Bool[Array, "B Lq Lk"],
                cached_kv: tuple[Array, Array] | None = None, dtype=jnp.float32,
-               eps: float = 1e-6, rope_base: float = 10_000.0):
+               eps: float = 1e-6, rope_base: float = 10_000.0, remat_policy: str = "none"):
     """All layers (lax.scan over the leading layer axis) for one or more streams; see `layer_streams`.
 
     `stacked_params[i]` is stream i's `layers` dict; `cached_kv` is (k, v) each (Lyr, B, Lc, K, H).
+    remat_policy: "none", or a `jax.checkpoint_policies` name (`REMAT_POLICIES`): each layer is rematerialised
+    in the backward pass, keeping only what the policy saves (same values and gradients, less activation memory).
     Returns (xs after the last layer, (k, v) each (Lyr, B, sum Ls, K, H)) in `dtype`.
     """
     stacked_params = [_cast(p, dtype) for p in stacked_params]
@@ -171,6 +186,8 @@ def run_layers(stacked_params: Sequence[dict], xs: Sequence[Float[Array, "B Ls D
         new_xs, kv = layer_streams(params, carry, positions, mask, cache, eps, rope_base)
         return new_xs, kv
 
+    if remat_policy != "none":
+        body = jax.checkpoint(body, policy=checkpoint_policy(remat_policy), prevent_cse=False)
     xs, kv = jax.lax.scan(body, xs, (list(stacked_params), cached_kv))
     return xs, kv
 

@@ -41,7 +41,7 @@ class DexVLGNet(nn.Module):
 
     def setup(self):
         c, dtype = self.config, self.config.dtype
-        self.img = SigLIP(c.vlm.vision, dtype, name="img")
+        self.img = SigLIP(c.vlm.vision, dtype, c.remat_policy, name="img")
         self.llm = Gemma(c.vlm.llm, dtype, name="llm")
         self.depth = DepthEncoder(DepthEncoderConfig(c.vlm.vision.patch_size, c.depth_hidden, c.vlm.llm.width),
                                   dtype, name="depth")
@@ -69,7 +69,8 @@ class DexVLGNet(nn.Module):
         x, valid = self.embed_prefix(image, depth, intrinsics, tokens, token_mask)
         mask = prefix_lm_mask(valid, jnp.zeros(valid.shape, jnp.int32))
         _, kv = run_layers([self.llm.layer_params()], [x], [positions_from_mask(valid)], mask, None,
-                           jnp.dtype(self.config.dtype), self.config.vlm.llm.norm_eps, self.config.vlm.llm.rope_base)
+                           jnp.dtype(self.config.dtype), self.config.vlm.llm.norm_eps, self.config.vlm.llm.rope_base,
+                           self.config.remat_policy)
         return kv, valid
 
     # ----- suffix -----
@@ -98,7 +99,7 @@ class DexVLGNet(nn.Module):
                                                                              prefix_valid.shape[1])),
                                 jnp.ones((suffix.shape[0], num, num), bool)], axis=2)
         (hidden,), _ = run_layers([self.pose_expert.layer_params()], [suffix], [positions], mask, kv,
-                                  jnp.dtype(c.dtype), c.expert.norm_eps, c.expert.rope_base)
+                                  jnp.dtype(c.dtype), c.expert.norm_eps, c.expert.rope_base, c.remat_policy)
         return self.readout(hidden)
 
     def denoise_joint(self, image, depth, intrinsics, tokens, token_mask, noisy_pose: Float[Array, "B 25"],
@@ -114,7 +115,7 @@ class DexVLGNet(nn.Module):
         split = prefix.shape[1]
         (_, hidden), _ = run_layers([self.llm.layer_params(), self.pose_expert.layer_params()], [prefix, suffix],
                                     [positions[:, :split], positions[:, split:]], prefix_lm_mask(valid, ar), None,
-                                    jnp.dtype(c.dtype), c.expert.norm_eps, c.expert.rope_base)
+                                    jnp.dtype(c.dtype), c.expert.norm_eps, c.expert.rope_base, c.remat_policy)
         return self.readout(hidden)
 
     def init_all(self, image, depth, intrinsics, tokens, token_mask, noisy_pose, t):

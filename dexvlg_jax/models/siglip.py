@@ -23,6 +23,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from dexvlg_jax.models.gemma import checkpoint_policy
+
 
 @dataclasses.dataclass(frozen=True)
 class SiglipConfig:
@@ -86,14 +88,20 @@ class Encoder1DBlock(nn.Module):
 
 
 class Encoder(nn.Module):
+    """`depth` scanned blocks + final LayerNorm; remat_policy as `gemma.run_layers` (the parameter tree is the same)."""
+
     depth: int
     mlp_dim: int
     num_heads: int
     dtype: str = "float32"
+    remat_policy: str = "none"
 
     @nn.compact
     def __call__(self, x):
-        scanned = nn.scan(Encoder1DBlock, variable_axes={"params": 0}, split_rngs={"params": True},
+        block = Encoder1DBlock
+        if self.remat_policy != "none":
+            block = nn.remat(block, policy=checkpoint_policy(self.remat_policy), prevent_cse=False)
+        scanned = nn.scan(block, variable_axes={"params": 0}, split_rngs={"params": True},
                           in_axes=nn.broadcast, length=self.depth)
         x, _ = scanned(self.mlp_dim, self.num_heads, self.dtype, name="encoderblock")(x, None)
         return nn.LayerNorm(epsilon=1e-6, dtype=self.dtype, name="encoder_norm")(x)
@@ -104,6 +112,7 @@ class SigLIP(nn.Module):
 
     config: SiglipConfig
     dtype: str = "float32"
+    remat_policy: str = "none"
 
     @nn.compact
     def __call__(self, image: Float[Array, "B H W 3"]) -> Float[Array, "B T Dout"]:
@@ -117,5 +126,5 @@ class SigLIP(nn.Module):
         pos = self.param("pos_embedding", nn.initializers.normal(stddev=1 / jnp.sqrt(c.width)),
                          (1, c.num_tokens, c.width))
         x = x + pos.astype(self.dtype)
-        x = Encoder(c.depth, c.mlp_dim, c.num_heads, self.dtype, name="Transformer")(x)
+        x = Encoder(c.depth, c.mlp_dim, c.num_heads, self.dtype, self.remat_policy, name="Transformer")(x)
         return nn.Dense(c.out_dim, dtype=self.dtype, name="head")(x)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from dexvlg_jax.hand.constants import POSE_DIM  # translation (3, camera frame) + rot6d (6) + 16 joints: hand/pose.py
-from dexvlg_jax.models.gemma import GEMMA_300M_EXPERT, GemmaConfig
+from dexvlg_jax.models.gemma import GEMMA_300M_EXPERT, REMAT_POLICIES, GemmaConfig
 from dexvlg_jax.models.paligemma import PALIGEMMA_3B_224, PaliGemmaConfig
 from dexvlg_jax.models.siglip import SiglipConfig
 
@@ -38,6 +38,9 @@ class DexVLGConfig:
       default_steps: sampling steps when none are given (flow / ddim); ddpm defaults to `diffusion_timesteps`.
       pose_mean, pose_std: per-dimension dataset statistics (25); the model works on (pose - mean) / std.
       dtype: compute dtype ("float32" or "bfloat16"); parameters stay float32.
+      remat_policy: activation rematerialisation of every SigLIP and Gemma layer in training ("none" or a
+        `jax.checkpoint_policies` name of `gemma.REMAT_POLICIES`): same outputs and gradients, less memory per
+        example, more compute. The parameter tree does not change, so checkpoints load either way.
     """
 
     vlm: PaliGemmaConfig
@@ -52,6 +55,7 @@ class DexVLGConfig:
     pose_mean: tuple = (0.0,) * POSE_DIM
     pose_std: tuple = (1.0,) * POSE_DIM
     dtype: str = "float32"
+    remat_policy: str = "none"
 
     def __post_init__(self):
         llm, expert = self.vlm.llm, self.expert
@@ -61,6 +65,8 @@ class DexVLGConfig:
                                  f"{getattr(llm, field)} (attention is shared per layer)")
         if self.head not in HEADS:
             raise ValueError(f"DexVLGConfig: head={self.head!r} is not one of {HEADS}")
+        if self.remat_policy not in REMAT_POLICIES:
+            raise ValueError(f"DexVLGConfig: remat_policy={self.remat_policy!r} is not one of {REMAT_POLICIES}")
         if len(self.pose_mean) != POSE_DIM or len(self.pose_std) != POSE_DIM:
             raise ValueError(f"DexVLGConfig: pose_mean/pose_std need {POSE_DIM} values, got "
                              f"{len(self.pose_mean)}/{len(self.pose_std)}")
