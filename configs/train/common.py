@@ -13,7 +13,7 @@ from dexvlg_jax.train.run_config import TrainConfig
 
 # DexVLGConfig fields a config may set over its variant's values (`--set model.head=ddim`).
 MODEL_FIELDS = ("head", "dtype", "diffusion_timesteps", "beta_schedule", "default_steps", "depth_hidden",
-                "num_pose_tokens", "max_text_len", "remat_policy")
+                "num_pose_tokens", "max_text_len", "noise_samples", "remat_policy")
 
 
 def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:

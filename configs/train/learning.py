@@ -8,7 +8,7 @@ minutes on 2 cores.
     python -m launch.evaluate --checkpoint /tmp/learn_flow --out /tmp/learn_flow/eval
 
 arg keys: data (dataset directory, required), head (flow|ddpm|ddim), steps, batch, seed, variant
-(`models.variants`), roll_deg (random camera roll augmentation, `data.augment`; 0 = off: +-15 deg lifted
+(`models.variants`), noise_samples (noisy poses per example in the loss, `DexVLGConfig`), roll_deg (random camera roll augmentation, `data.augment`; 0 = off: +-15 deg lifted
 10 more unseen-instance trials in 100 at 4,000 steps but lost 6 there and 14 on seen objects at 20,000; README).
 Why small_64 for 20,000 steps (measured 2026-11-30 on the 4-instance build, `:ranked` evaluation, 4 views,
 evaluation seeds 1 | 0): seen objects lifted 64.4 | 68.5%, unseen instances 42.4 | 50.0% (30.7 min of
@@ -19,12 +19,14 @@ from configs.train.common import parse_arg
 
 
 def get_config(arg=None):
-    a = parse_arg(arg, data="", head="flow", steps=20000, batch=16, seed=0, variant="small_64", roll_deg=0.0)
+    a = parse_arg(arg, data="", head="flow", steps=20000, batch=16, seed=0, variant="small_64", roll_deg=0.0,
+                  noise_samples=1)
     if not a.data:
         raise ValueError("configs/train/learning.py needs data=DATASET_DIR (python -m launch.build_dataset --config "
                          "configs/data/learning.py --out DATASET_DIR)")
     c = tiny.get_config(f"head={a.head},steps={a.steps},data={a.data},batch={a.batch}")  # lr 1e-3, fsdp 1
     c.model.variant = a.variant
+    c.model.noise_samples = a.noise_samples
     c.optimizer.warmup_steps = 200
     c.optimizer.ema_decay = 0.999
     c.seed = a.seed

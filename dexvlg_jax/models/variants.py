@@ -38,6 +38,8 @@ class DexVLGConfig:
       default_steps: sampling steps when none are given (flow / ddim); ddpm defaults to `diffusion_timesteps`.
       pose_mean, pose_std: per-dimension dataset statistics (25); the model works on (pose - mean) / std.
       dtype: compute dtype ("float32" or "bfloat16"); parameters stay float32.
+      noise_samples: noisy poses per example in the training loss (flow times / diffusion steps with their noise),
+        sharing the example's encoded prefix: more targets per step for the cost of the small pose expert only.
       remat_policy: activation rematerialisation of every SigLIP and Gemma layer in training ("none" or a
         `jax.checkpoint_policies` name of `gemma.REMAT_POLICIES`): same outputs and gradients, less memory per
         example, more compute. The parameter tree does not change, so checkpoints load either way.
@@ -55,6 +57,7 @@ class DexVLGConfig:
     pose_mean: tuple = (0.0,) * POSE_DIM
     pose_std: tuple = (1.0,) * POSE_DIM
     dtype: str = "float32"
+    noise_samples: int = 1
     remat_policy: str = "none"
 
     def __post_init__(self):
@@ -65,6 +68,8 @@ class DexVLGConfig:
                                  f"{getattr(llm, field)} (attention is shared per layer)")
         if self.head not in HEADS:
             raise ValueError(f"DexVLGConfig: head={self.head!r} is not one of {HEADS}")
+        if self.noise_samples < 1:
+            raise ValueError(f"DexVLGConfig: noise_samples must be >= 1, got {self.noise_samples}")
         if self.remat_policy not in REMAT_POLICIES:
             raise ValueError(f"DexVLGConfig: remat_policy={self.remat_policy!r} is not one of {REMAT_POLICIES}")
         if len(self.pose_mean) != POSE_DIM or len(self.pose_std) != POSE_DIM:

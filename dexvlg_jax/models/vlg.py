@@ -94,12 +94,17 @@ class DexVLG:
         """Loss of the configured head on one batch: flow-matching velocity MSE, or DDPM epsilon MSE.
 
         The prefix is encoded once and shared by the loss's noisy poses (training uses the same cached path as
-        sampling). Returns (scalar loss, metrics dict).
+        sampling): `config.noise_samples` noisy poses (flow times / diffusion steps) per example, the loss their
+        mean. Returns (scalar loss, metrics dict).
         """
         c = self.config
         obs = _obs_args(batch)
         x = self.normalize(jnp.asarray(batch["pose"], jnp.float32))
         kv, prefix_valid = self.net.apply({"params": params}, *obs, method=DexVLGNet.encode_prefix)
+        if c.noise_samples > 1:  # rows b * M + m: example b's m-th noisy pose
+            kv = jax.tree.map(lambda a: jnp.repeat(a, c.noise_samples, axis=1), kv)
+            prefix_valid = jnp.repeat(prefix_valid, c.noise_samples, axis=0)
+            x = jnp.repeat(x, c.noise_samples, axis=0)
 
         def predict(noisy, t):
             return self.net.apply({"params": params}, kv, prefix_valid, noisy, t, method=DexVLGNet.denoise_cached)

@@ -140,3 +140,19 @@ def test_tokenizer_conventions():
     assert batch_tokens.shape == (2, 8) and batch_mask[1].all()
     assert batch_tokens[1, -1] == tok._sp.piece_to_id("\n")  # truncation keeps the separator
     assert len(open(tok.model_path, "rb").read()) < 1_000_000
+
+
+@pytest.mark.parametrize("head", ["flow", "ddpm"])
+def test_noise_samples_equal_repeating_each_example(tiny, head):
+    # M noisy poses per example share its prefix: the loss equals the single-sample loss on a batch where each
+    # example appears M times in a row (same key: the same noise and times are drawn for the B * M rows).
+    _, params = tiny
+    batch = fake_batch(get_variant("tiny"), batch_size=3, seed=5)
+    repeated = {k: np.repeat(v, 4, axis=0) for k, v in batch.items()}
+    shared = DexVLG(get_variant("tiny", head=head, noise_samples=4)).compute_loss(params, jax.random.key(7), batch)
+    single = DexVLG(get_variant("tiny", head=head)).compute_loss(params, jax.random.key(7), repeated)
+    np.testing.assert_allclose(shared[0], single[0], rtol=1e-5)
+    other = DexVLG(get_variant("tiny", head=head)).compute_loss(params, jax.random.key(7), batch)
+    assert abs(float(other[0]) - float(shared[0])) > 1e-4  # the M draws are not the one-sample draw
+    with pytest.raises(ValueError, match="noise_samples must be >= 1"):
+        get_variant("tiny", noise_samples=0)
