@@ -40,13 +40,12 @@ from dexvlg_jax.data.build_state import BuildState, failure_record
 from dexvlg_jax.data.shards import plan_shards, shard_of_work
 from dexvlg_jax.data.splits import assign_splits
 from dexvlg_jax.data.schema import GraspRecord, transform_pose
-from dexvlg_jax.grasp import io as grasp_io
 from dexvlg_jax.hand.pose import HandPose
-from dexvlg_jax.grasp.synthesize import SynthConfig, synthesize_object
+from dexvlg_jax.data.synthesis import synthesize_cached
+from dexvlg_jax.grasp.synthesize import SynthConfig
 from dexvlg_jax.objects.mesh_io import MESH_SUFFIXES
 from dexvlg_jax.scene import (FRAMINGS, Tabletop, TabletopConfig, camera_azimuths, camera_eyes, object_framing,
                               place_object)
-from dexvlg_jax.sim import evaluate as simulate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +57,10 @@ class DatasetConfig:
     whose palm faces that camera most: the hand between camera and object, a nearly single-valued target per
     observation instead of every grasp around the object (`facing_grasps`). `tabletop`: how objects are placed (upright with a yaw, or trimesh's stable
     poses: the paper's "placed stably"), their mass and friction. `sim_protocols`: the simulation filters a
-    grasp must pass (all of them) when `sim_filter` is on; "tabletop_lift" is the protocol evaluation uses."""
+    grasp must pass (all of them) when `sim_filter` is on; "tabletop_lift" is the protocol evaluation uses.
+    `topup_rounds`: extra synthesis rounds for each (part, mode) with at least `topup_min_kept` but fewer than
+    `topup_target` kept grasps; `q1_waiver_below` > 0: a (part, mode) with fewer kept grasps that pass the Q1 screen
+    also keeps the ones that failed only Q1 and lift the object in simulation (`data.synthesis`)."""
 
     categories: tuple = ()
     instances_per_category: int = 2
@@ -69,6 +71,10 @@ class DatasetConfig:
     sim_filter: bool = True
     sim_protocols: tuple = ("tabletop_lift",)
     sim_backend: str = "c"
+    topup_rounds: int = 0
+    topup_target: int = 4
+    topup_min_kept: int = 1
+    q1_waiver_below: int = 0
     views_per_object: int = 2
     image_size: int = 224
     tabletop: TabletopConfig = TabletopConfig()
@@ -178,42 +184,6 @@ def prepare_object(object_id: str, mesh, cfg: DatasetConfig, cache_dir: str,
 def object_tabletop(object_id: str, obj, cfg: DatasetConfig) -> Tabletop:
     """The object's one placement on the table (seeded by the dataset seed and the object id)."""
     return place_object(obj, np.random.default_rng([cfg.seed, zlib.crc32(object_id.encode()), 1]), cfg.tabletop)
-
-
-def simulation_verdicts(obj, poses, valid, tabletop: Tabletop, protocols, backend: str) -> dict:
-    """Run every protocol on the valid poses in the placed scene: {"sim_success", "sim_reason" (first failing
-    protocol's reason), "sim_<protocol>_success", "sim_<protocol>_reason"} arrays over all G grasps."""
-    valid = np.asarray(valid, bool)
-    out = {"sim_success": valid.copy(), "sim_reason": np.array(["" if v else "not_simulated" for v in valid],
-                                                                dtype=object)}
-    for protocol in protocols:
-        success, reason = np.zeros(len(valid), bool), np.array(["not_simulated"] * len(valid), dtype=object)
-        if valid.any():
-            rec = simulate(obj, np.asarray(poses)[valid], protocol=protocol, backend=backend,
-                           tabletops=tabletop).records[0]
-            success[valid], reason[valid] = rec.success, rec.reason
-        first_failure = out["sim_success"] & ~success
-        out["sim_reason"][first_failure] = [f"{protocol}: {r}" for r in reason[first_failure]]
-        out["sim_success"] &= success
-        out[f"sim_{protocol}_success"], out[f"sim_{protocol}_reason"] = success, reason.astype(str)
-    out["sim_reason"] = out["sim_reason"].astype(str)
-    return out
-
-
-def synthesize_cached(object_id: str, obj, cfg: DatasetConfig, cache_dir: str) -> dict:
-    """Grasps of one object on its table (`grasp.io` arrays + `tabletop`) with the simulation verdicts; cached."""
-    path = os.path.join(cache_dir, "grasps", f"{object_id}.npz")
-    if os.path.exists(path):
-        return grasp_io.load_grasps(path)
-    tabletop = object_tabletop(object_id, obj, cfg)
-    arrays, meta = synthesize_object(obj, cfg.synth, object_ref=f"../objects/{object_id}.npz", tabletop=tabletop)
-    valid = np.asarray(arrays["valid"], bool)
-    if cfg.sim_filter:
-        verdicts = simulation_verdicts(obj, arrays["poses"], valid, tabletop, cfg.sim_protocols, cfg.sim_backend)
-    else:
-        verdicts = {"sim_success": valid, "sim_reason": np.array(["" if v else "not_simulated" for v in valid])}
-    grasp_io.save_grasps(path, dict(arrays, **verdicts), meta)  # atomic (temp + rename)
-    return grasp_io.load_grasps(path)
 
 
 # ---------------------------------------------------------------------------------------------------- records
@@ -373,7 +343,7 @@ def _shard_records(spec, meshes, cfg, cache_dir, annotator, failures, bar, state
         try:
             obj = prepare_object(object_id, meshes[object_id], cfg, cache_dir, annotator)
             stage = "synthesize"
-            grasps = synthesize_cached(object_id, obj, cfg, cache_dir)
+            grasps = synthesize_cached(object_id, obj, cfg, cache_dir, object_tabletop(object_id, obj, cfg))
             stage = "render"
             yield from object_records(object_id, spec.split, obj, grasps, cfg)
             state.clear_failure(object_id)

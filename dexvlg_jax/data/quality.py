@@ -6,6 +6,7 @@ and the paper's quality table.
 
 Reads `manifest.json` (splits, placements) and the cached grasp files and processed objects. Figures:
   yield        kept grasps (synthesis filter + simulation filter) per synthesised pose, per category and mode;
+               "q1_waived" counts the kept ones that failed only the Q1 screen (`DatasetConfig.q1_waiver_below`);
   ceiling      the kept grasps re-simulated with the evaluation's protocol (`sim`, tabletop lift) in the stored
                placement, and again after turning the object by a random yaw (the same physics on another part of
                the table: a check that passing is not an accident of one rollout);
@@ -74,8 +75,9 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
         kept, synthesised = _kept(grasps), np.all(np.isfinite(grasps["poses"]), axis=1)
         for mode in np.unique(modes):
             sel = modes == mode
+            waived = np.asarray(grasps.get("q1_waived", np.zeros(len(modes), bool)), bool)
             per[(category, mode)].update(poses=int((sel & synthesised).sum()), valid=int((sel & grasps["valid"]).sum()),
-                                         kept=int((sel & kept).sum()))
+                                         kept=int((sel & kept).sum()), q1_waived=int((sel & kept & waived).sum()))
             for k in ("pen_mm", "spen_mm", "table_mm", "q1"):
                 if k in grasps:
                     quality[mode][k].extend(np.asarray(grasps[k])[sel & kept].tolist())
@@ -100,7 +102,7 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
     rows = []
     for (category, mode), c in sorted(per.items()):
         row = {"category": category, "mode": mode, "poses": c["poses"], "valid": c["valid"], "kept": c["kept"],
-               "yield": c["kept"] / max(c["poses"], 1)}
+               "q1_waived": c["q1_waived"], "yield": c["kept"] / max(c["poses"], 1)}
         if recheck:
             for k in ("ceiling", "ceiling_turned", "six_direction"):
                 row[k] = c[k] / c["kept"] if c["kept"] else float("nan")
@@ -110,6 +112,7 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
         sel = [r for r in rows if mode == "all" or r["mode"] == mode]
         kept = sum(r["kept"] for r in sel)
         totals[mode] = {"poses": sum(r["poses"] for r in sel), "kept": kept,
+                        "q1_waived": sum(r["q1_waived"] for r in sel),
                         "yield": kept / max(sum(r["poses"] for r in sel), 1)}
         if recheck:
             for k in ("ceiling", "ceiling_turned", "six_direction"):

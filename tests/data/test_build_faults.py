@@ -24,7 +24,7 @@ CFG = pipeline.DatasetConfig(
     unseen_instance_fraction=0.0, test_seen_fraction=0.0)
 
 
-def _fake_synthesis(object_id, obj, cfg, cache_dir):
+def _fake_synthesis(object_id, obj, cfg, cache_dir, tabletop):
     rot = Rotation.random(2, random_state=0).as_matrix()
     poses = np.concatenate([np.zeros((2, 3)), rot[:, :, 0], rot[:, :, 1], np.zeros((2, 16))], 1).astype(np.float32)
     return {"poses": poses, "valid": np.ones(2, bool), "sim_success": np.ones(2, bool), "part_id": np.zeros(2, int),
