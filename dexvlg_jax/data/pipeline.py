@@ -11,7 +11,8 @@ The placement is stored with the grasps (`tabletop` in the grasp file) and in th
     <split>-<k>.array_record (+ .summary.json)   complete shards (see `data.writer`), manifest.json
     cache/objects/<object_id>.npz                processed objects (`objects.save_processed`)
     cache/grasps/<object_id>.npz                 synthesised grasps (`grasp.io`), plus `sim_success`/`sim_reason`
-                                                 (all filters) and `sim_<protocol>_success`/`_reason` per filter
+                                                 (all filters) and `sim_<protocol>_success`/`_reason` per filter;
+                                                 `q1_low`/`q1_waived` with the Q1 waiver (`data.synthesis`)
     statistics.json, statistics/*.png            counts per category / part / mode, metric histograms
 
 Every stage's output per object is cached atomically (temp file + rename), and a shard is committed only when

@@ -4,13 +4,18 @@
 
 Round 0 is `grasp.synthesize_object` over every part and mode (`cfg.synth.init.num_per_part` poses each), then the
 simulation filters (`cfg.sim_protocols`, in the object's own placed scene). A condition (part, mode) is *kept* when
-its grasps pass both. Top-up rounds (`cfg.topup_rounds` > 0) synthesise `num_per_part` more poses, with a new seed,
-for each condition that has at least `cfg.topup_min_kept` but fewer than `cfg.topup_target` kept grasps: a condition
-that yields some grasps is likely to yield more, while one with none after a round rarely pays for another (demo
-build: 20 of 29 uncovered conditions had no kept grasp; caps, handles and triggers that the fixed contact sets do
-not fit). Every round is appended to the cached file and written atomically, with the rounds done in its meta
-(`topup_rounds`), so an interrupted build resumes after the last finished round and a build asking for more rounds
-than a cached file has continues from it.
+its grasps pass both. Two optional ways to spend more on conditions that end short of grasps (off by default;
+measured in grasp/NOTES.md):
+
+* Top-up rounds (`cfg.topup_rounds`): for each condition with at least `cfg.topup_min_kept` but fewer than
+  `cfg.topup_target` kept grasps, synthesise more poses with a new seed (`num_per_part`, or more to fill the
+  optimiser's padded batch at the same cost). A condition with none kept is not topped up: more poses of the same
+  initialisation rarely reach it. Each round is appended to the cached file and written atomically with the rounds
+  done in its meta (`topup_rounds`), so an interrupted build resumes after the last finished round and a build
+  asking for more rounds than a cached file has continues from it.
+* The Q1 waiver (`cfg.q1_waiver_below` > 0): synthesis filters without the Q1 screen and marks the grasps that
+  failed only Q1 (`q1_low`); they are simulated like the rest and kept (`q1_waived`) only in a condition with fewer
+  than `q1_waiver_below` kept grasps that pass Q1, rejected as "low_q1" elsewhere (`apply_q1_waiver`).
 """
 from __future__ import annotations
 
