@@ -42,7 +42,7 @@ from dexvlg_jax.data.shards import plan_shards, shard_of_work
 from dexvlg_jax.data.splits import assign_splits
 from dexvlg_jax.data.schema import GraspRecord, transform_pose
 from dexvlg_jax.hand.pose import HandPose
-from dexvlg_jax.data.synthesis import synthesize_cached
+from dexvlg_jax.data.synthesis import kept_mask, synthesize_cached
 from dexvlg_jax.grasp.synthesize import SynthConfig
 from dexvlg_jax.objects.mesh_io import MESH_SUFFIXES
 from dexvlg_jax.scene import (FRAMINGS, Tabletop, TabletopConfig, camera_azimuths, camera_eyes, object_framing,
@@ -191,7 +191,7 @@ def object_tabletop(object_id: str, obj, cfg: DatasetConfig) -> Tabletop:
 def select_grasps(grasps: dict, max_per_part_mode: int) -> np.ndarray:
     """Indices of passing grasps (valid and sim-successful), at most `max_per_part_mode` per (part, mode),
     lowest energy first."""
-    ok = np.asarray(grasps["valid"], bool) & np.asarray(grasps["sim_success"], bool)
+    ok = kept_mask(grasps)
     chosen = []
     for part in np.unique(grasps["part_id"][ok]):
         for mode in np.unique(grasps["mode"][ok]):

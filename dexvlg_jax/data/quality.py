@@ -30,6 +30,7 @@ import numpy as np
 
 from dexvlg_jax import objects as objects_lib
 from dexvlg_jax import sim
+from dexvlg_jax.data.synthesis import kept_mask
 from dexvlg_jax.data.writer import read_manifest
 from dexvlg_jax.grasp import io as grasp_io
 from dexvlg_jax.grasp.init import NOT_PRODUCIBLE
@@ -37,10 +38,6 @@ from dexvlg_jax.scene import Tabletop, yaw_matrix
 
 PAPER_QUALITY = {"wrap": {"pen_mm": 1.75, "spen_mm": 0.19, "q1": 0.085},
                  "pinch": {"pen_mm": 1.42, "spen_mm": 0.22, "q1": 0.067}}
-
-
-def _kept(grasps: dict) -> np.ndarray:
-    return np.asarray(grasps["valid"], bool) & np.asarray(grasps.get("sim_success", grasps["valid"]), bool)
 
 
 def _turned(tabletop: Tabletop, yaw: float) -> Tabletop:
@@ -72,10 +69,10 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
         grasps = grasp_io.load_grasps(path)
         obj = objects_lib.load_processed(os.path.join(dataset_dir, "cache", "objects", f"{object_id}.npz"))
         category, modes = grasps["category"], np.asarray(grasps["mode"]).astype(str)
-        kept, synthesised = _kept(grasps), np.all(np.isfinite(grasps["poses"]), axis=1)
+        kept, synthesised = kept_mask(grasps), np.all(np.isfinite(grasps["poses"]), axis=1)
+        waived = np.asarray(grasps.get("q1_waived", np.zeros(len(modes), bool)), bool)
         for mode in np.unique(modes):
             sel = modes == mode
-            waived = np.asarray(grasps.get("q1_waived", np.zeros(len(modes), bool)), bool)
             per[(category, mode)].update(poses=int((sel & synthesised).sum()), valid=int((sel & grasps["valid"]).sum()),
                                          kept=int((sel & kept).sum()), q1_waived=int((sel & kept & waived).sum()))
             for k in ("pen_mm", "spen_mm", "table_mm", "q1"):

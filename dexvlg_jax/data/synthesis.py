@@ -32,6 +32,7 @@ from dexvlg_jax.scene import Tabletop
 from dexvlg_jax.sim import evaluate as simulate
 
 SCALAR_FIELDS = ("object", "object_name", "category", "tabletop")
+WAIVER_FLAGS = ("q1_low", "q1_waived")  # False for rows of a round without the waiver (they were Q1-screened)
 ROUND_SEED_STRIDE = 1000  # round r synthesises with seed cfg.synth.seed + r * stride + mode index
 
 
@@ -55,9 +56,14 @@ def simulation_verdicts(obj, poses, valid, tabletop: Tabletop, protocols, backen
     return out
 
 
+def kept_mask(grasps: dict) -> np.ndarray:
+    """(G,) bool: the grasps a dataset keeps, valid and sim-successful (valid alone in a file without verdicts)."""
+    return np.asarray(grasps["valid"], bool) & np.asarray(grasps.get("sim_success", grasps["valid"]), bool)
+
+
 def kept_counts(grasps: dict) -> dict:
-    """{(part_id, mode): kept grasps} over every condition that has a row (kept = valid and sim-successful)."""
-    kept = np.asarray(grasps["valid"], bool) & np.asarray(grasps["sim_success"], bool)
+    """{(part_id, mode): kept grasps} over every condition that has a row (`kept_mask`)."""
+    kept = kept_mask(grasps)
     parts, modes = np.asarray(grasps["part_id"]), np.asarray(grasps["mode"]).astype(str)
     return {(int(p), str(m)): int((kept & (parts == p) & (modes == m)).sum())
             for p, m in sorted(set(zip(parts.tolist(), modes.tolist())))}
@@ -77,7 +83,11 @@ def topup_conditions(grasps: dict, target: int, min_kept: int) -> dict:
 
 def _concatenate(a: dict, b: dict) -> dict:
     """Row-wise union of two grasp dicts of one object: scalar fields from `a`, row fields that both have
-    (rounds of the same code have the same fields; numpy widens string dtypes as needed)."""
+    (numpy widens string dtypes as needed); a waiver flag that one side lacks is False on its rows, so a cache
+    built without the waiver and a round with it (or the reverse) keep every row's flag."""
+    flags = [k for k in WAIVER_FLAGS if k in a or k in b]
+    a = {**{k: np.zeros(len(a["poses"]), bool) for k in flags}, **a}
+    b = {**{k: np.zeros(len(b["poses"]), bool) for k in flags}, **b}
     return {k: a[k] if k in SCALAR_FIELDS else np.concatenate([np.asarray(a[k]), np.asarray(b[k])])
             for k in a if k in b}
 

@@ -135,3 +135,26 @@ def test_a_round_fills_the_padded_batch_and_filters_without_q1_when_waiving(monk
     plain = dataclasses.replace(cfg, q1_waiver_below=0)
     synthesis._one_round(None, plain, "x", None)
     assert seen[2].filter.min_q1 == plain.synth.filter.min_q1 > 0
+
+
+def test_a_waiver_round_on_a_cache_built_without_it_screens_only_its_own_rows(tmp_path, monkeypatch):
+    """Round 0 cached without the waiver (no `q1_low`); a top-up round with it adds low-Q1 rows: the old rows keep
+    their verdicts and the new low-Q1 ones are decided by the waiver, none slips through unscreened."""
+    def one_round(obj, cfg, object_id, tabletop, modes=None, part_ids=None, seed=None):
+        if modes is None:
+            return _rows([0] * 4, ["wrap"] * 4, [1, 0, 0, 0]), {"seconds": 0.0}
+        g = _rows([0] * 4, ["wrap"] * 4, [1, 1, 1, 1])  # all pass the filter without Q1; two fail only Q1
+        g["q1_low"] = np.array([0, 0, 1, 1], bool)
+        return g, {"seconds": 0.0}
+
+    monkeypatch.setattr(synthesis, "_one_round", one_round)
+    synthesis.synthesize_cached("x", None, pipeline.DatasetConfig(), str(tmp_path), None)
+    cfg = dataclasses.replace(pipeline.DatasetConfig(), topup_rounds=1, q1_waiver_below=4)
+    g = synthesis.synthesize_cached("x", None, cfg, str(tmp_path), None)
+    assert g["q1_low"].tolist() == [0, 0, 0, 0, 0, 0, 1, 1]
+    assert g["q1_waived"].tolist() == [0] * 6 + [1, 1]  # 3 screened kept < 4: the two lifting low-Q1 ones stay
+    assert synthesis.kept_counts(g) == {(0, "wrap"): 5}
+    more = dataclasses.replace(cfg, topup_rounds=2, topup_target=6)  # round 2: 2 more screened, 5 >= 4
+    g2 = synthesis.synthesize_cached("x", None, more, str(tmp_path), None)
+    assert g2["status"].tolist()[6:8] == g2["status"].tolist()[10:12] == ["low_q1", "low_q1"]
+    assert not g2["q1_waived"].any() and synthesis.kept_counts(g2) == {(0, "wrap"): 5}
