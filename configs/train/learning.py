@@ -11,7 +11,8 @@ arg keys: data (dataset directory, required), head (flow|ddpm|ddim), steps, batc
 (`models.variants`), noise_samples (noisy poses per example in the loss, `DexVLGConfig`; 8 lifted as many seen
 objects in half the steps and fewer unseen instances, README), roll_deg (random camera roll augmentation,
 `data.augment`; 0 = off: +-15 deg lifted 10 more unseen-instance trials in 100 at 4,000 steps but lost 6 there
-and 14 on seen objects at 20,000; README).
+and 14 on seen objects at 20,000; README), ema (the parameter EMA's decay, 0 = none: the run's own parameters are
+sampled; the demo's 4,000 steps use 0, README "The demo's model").
 Why small_64 for 20,000 steps (measured 2026-11-30 on the 4-instance build, `:ranked` evaluation, 4 views,
 evaluation seeds 1 | 0): seen objects lifted 64.4 | 68.5%, unseen instances 42.4 | 50.0% (30.7 min of
 training), against 58.7 | 58.1% and 37.1 | 41.1% for tiny_64 after 30,000 steps (25 min alone).
@@ -22,7 +23,7 @@ from configs.train.common import parse_arg
 
 def get_config(arg=None):
     a = parse_arg(arg, data="", head="flow", steps=20000, batch=16, seed=0, variant="small_64", roll_deg=0.0,
-                  noise_samples=1)
+                  noise_samples=1, ema=0.999)
     if not a.data:
         raise ValueError("configs/train/learning.py needs data=DATASET_DIR (python -m launch.build_dataset --config "
                          "configs/data/learning.py --out DATASET_DIR)")
@@ -30,7 +31,7 @@ def get_config(arg=None):
     c.model.variant = a.variant
     c.model.noise_samples = a.noise_samples
     c.optimizer.warmup_steps = 200
-    c.optimizer.ema_decay = 0.999
+    c.optimizer.ema_decay = a.ema
     c.seed = a.seed
     c.data.roll_deg = float(a.roll_deg)
     c.log_every = 50
