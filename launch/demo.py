@@ -7,8 +7,8 @@
    dataset the learning benchmark's wider small_64 lifted fewer trials in the same minutes, 41.5 / 15.0% seen /
    unseen-instance after 2,500 steps vs 47.7 / 27.5% for tiny_64 after 4,000) trained on those records with the
    flow-matching head and no parameter EMA (a 0.999 EMA averages over a quarter of the 4,000 steps; the run's own
-   parameters lifted more trials: README, "The demo's model"), with learning curves (`--ablation` adds a DDPM head with the same budget: the paper's
-   ablation).
+   parameters lifted more trials: README, "The demo's model"), with learning curves (`--ablation` adds a DDPM
+   head with the same budget: the paper's ablation).
 3. Evaluation: the model samples grasps for the dataset's own placed objects and held-out instructions (each of
    the K grasps the best of `--rank-candidates` samples, drawn at `--temperature`, by observed-geometry energy,
    then refined against the observed depth points: `grasp/refine.py`), tried in the tabletop-lift simulation
