@@ -26,6 +26,7 @@ def main(argv) -> dict:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--points-per-primitive", type=int, default=16, help="E_pen culling K (2048 = no culling)")
     p.add_argument("--hand-point-stride", type=int, default=1)
+    p.add_argument("--part-points-per-contact", type=int, default=16, help="E_part culling K (0 = no culling)")
     p.add_argument("--optimizer", default="annealing", choices=("annealing", "adam"))
     args = p.parse_args(argv)
     obj = cylinder_object()
@@ -33,13 +34,15 @@ def main(argv) -> dict:
     rng = np.random.default_rng(0)
     out = {"backend": jax.default_backend(), "devices": jax.device_count(), "iters": args.iters,
            "points_per_primitive": args.points_per_primitive, "hand_point_stride": args.hand_point_stride,
+           "part_points_per_contact": args.part_points_per_contact,
            "optimizer": args.optimizer, "results": {}}
     for fc_kind in args.fc.split(","):
         for batch in (int(b) for b in args.batch.split(",")):
             poses = jnp.asarray(grasp.initial_poses(obj, 0, "wrap", batch, rng, grasp.InitConfig()))
             keys = grasp.grasp_keys(jax.random.PRNGKey(0), batch)
             ecfg = grasp.EnergyConfig(mode="wrap", fc_kind=fc_kind, points_per_primitive=args.points_per_primitive,
-                                  hand_point_stride=args.hand_point_stride)
+                                  hand_point_stride=args.hand_point_stride,
+                                  part_points_per_contact=args.part_points_per_contact)
             ocfg = grasp.OptimizerConfig(kind=args.optimizer, num_iters=args.iters)
             t = time.time()
             jax.block_until_ready(grasp.optimize_batch(poses, keys, sobj, ecfg, ocfg))

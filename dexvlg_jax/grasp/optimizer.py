@@ -5,9 +5,10 @@ is sharded over devices with a `jax.sharding.Mesh` (axes ("data", "fsdp"), grasp
 independent (its own RMS statistics, its own key = fold_in(rng, grasp index), fold_in(key, step) per step), so
 results do not depend on the batch composition or the number of devices.
 
-Iterations run in blocks of `refresh_every`: at each block start the hand-primitive culling sets
-(`energy.near_object_points`) and, for LP-DFC, the best LP face (all C LPs) are recomputed; inside a block
-each step re-solves only that face's LP at the current pose (exact within the face; see force_closure).
+Iterations run in blocks of `refresh_every`: at each block start the culling sets (`energy.near_object_points`,
+`energy.near_part_points`) and, for LP-DFC, the best LP face (all C LPs) are recomputed; inside a block each step
+re-solves only that face's LP at the current pose (exact within the face; see force_closure). The final energy and
+terms are evaluated without the E_part culling.
 
 Annealing (DexGraspNet `optimizer.py`): step s_t = step_size * decay^floor(t / step_period); RMS
 v <- mu g^2 + (1 - mu) v (mu = 0.98 weights the *new* gradient, as in DexGraspNet); x' = x - s_t g / (sqrt(v) + 1e-6);
@@ -27,7 +28,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float
 
 from dexvlg_jax.devices import data_mesh
-from dexvlg_jax.grasp.energy import EnergyConfig, SynthObject, energy_terms, near_object_points, total_energy
+from dexvlg_jax.grasp.energy import (EnergyConfig, SynthObject, energy_terms, near_object_points, near_part_points,
+                                     total_energy)
 
 OPTIMIZERS = ("annealing", "adam")
 
@@ -50,19 +52,24 @@ class OptimizerConfig:
 
 def _energy_fn(obj, ecfg: EnergyConfig, part):
     def fn(pose, near, face):
-        terms = energy_terms(pose, obj, near, ecfg.mode, ecfg.fc_kind, face, ecfg.hand_point_stride, part)
+        near, near_part = near
+        terms = energy_terms(pose, obj, near, ecfg.mode, ecfg.fc_kind, face, ecfg.hand_point_stride, part, near_part)
         return total_energy(terms, ecfg.weights), terms
     return jax.value_and_grad(fn, has_aux=True)
 
 
 def _refresh(pose, obj, ecfg: EnergyConfig, part):
-    """Block-start auxiliaries of one grasp: culled object points (Gp, K, 3) and the LP-DFC face."""
+    """Block-start auxiliaries of one grasp: the culled sets ((Gp, K, 3) object points per hand primitive; per
+    contact the K nearest target-part samples, or None when `part_points_per_contact` is 0) and the LP-DFC face."""
     near = near_object_points(pose, obj, ecfg.points_per_primitive)
+    k = ecfg.part_points_per_contact
+    near_part = near_part_points(pose, obj, ecfg.mode, part, k) if k else None
     if ecfg.fc_kind == "lp_dfc":
-        face = energy_terms(pose, obj, near, ecfg.mode, ecfg.fc_kind, None, ecfg.hand_point_stride, part)["face"]
+        face = energy_terms(pose, obj, near, ecfg.mode, ecfg.fc_kind, None, ecfg.hand_point_stride, part,
+                            near_part)["face"]
     else:
         face = jnp.asarray(-1, jnp.int32)
-    return near, jax.lax.stop_gradient(face)
+    return (near, near_part), jax.lax.stop_gradient(face)
 
 
 def _finite(g):
@@ -115,8 +122,8 @@ def optimize_one(pose: Float[Array, "25"], key, obj: SynthObject, ecfg: EnergyCo
     carry = (pose, jnp.zeros(()), jnp.zeros_like(pose), state0, jnp.zeros((), jnp.int32))
     carry, _ = jax.lax.scan(block, carry, jnp.arange(num_blocks))
     pose = carry[0]
-    near, face = _refresh(pose, obj, ecfg, part)
-    (energy, terms), _ = vg(pose, near, None)
+    near, _ = _refresh(pose, obj, ecfg, part)
+    (energy, terms), _ = vg(pose, (near[0], None), None)  # the final terms are exact: no culled E_part
     return pose, energy, terms, carry[4] / total
 
 

@@ -144,3 +144,27 @@ def test_pad_sdf_grid(obj):
     outside = jnp.asarray(rng.uniform(hi, hi + 0.05, (200, 3)), jnp.float32)
     assert np.max(np.abs(sdf_grid_query(padded, outside) - sdf_grid_query(grid, outside))) < 2 * float(grid.spacing)
     assert E.synth_object(obj, 3000).points.shape == (3000, 3)
+
+
+@pytest.mark.parametrize("k", [4, 64])
+def test_culled_part_distance_is_exact_where_its_sets_were_taken(sobj, poses, k):
+    """E_part over each contact's k nearest part samples equals E_part over every sample at the pose the sets were
+    taken at (the optimiser's refresh), for a large part, a small one with fewer than 64 samples, no part (-1)
+    and a part id without samples."""
+    pts = np.asarray(sobj.points)
+    top = (pts[:, 2] > 0.079) & (pts[:, 0] > 0.01)  # a patch of the top cap
+    assert 4 < top.sum() < 64
+    obj = sobj.replace(part_ids=jnp.asarray(top, jnp.int32))
+
+    @jax.jit
+    def both(part):
+        def one(p):
+            x, _ = E.hand_contacts(hand.forward_kinematics(*hand.pose_from_vector(p)), "wrap")
+            near = E.near_part_points(p, obj, "wrap", part, k)
+            return E.part_distance(x, obj, part), E.part_distance(x, obj, part, near)
+        return jax.vmap(one)(poses)
+
+    for part in (0, 1, -1, 2):
+        exact, culled = both(part)
+        assert np.all(exact > 0) if part in (0, 1) else np.all(exact == 0)  # initial contacts are off the surface
+        np.testing.assert_allclose(culled, exact, rtol=1e-6, atol=1e-7)
