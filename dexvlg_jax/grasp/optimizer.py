@@ -122,8 +122,8 @@ def optimize_one(pose: Float[Array, "25"], key, obj: SynthObject, ecfg: EnergyCo
     carry = (pose, jnp.zeros(()), jnp.zeros_like(pose), state0, jnp.zeros((), jnp.int32))
     carry, _ = jax.lax.scan(block, carry, jnp.arange(num_blocks))
     pose = carry[0]
-    near, _ = _refresh(pose, obj, ecfg, part)
-    (energy, terms), _ = vg(pose, (near[0], None), None)  # the final terms are exact: no culled E_part
+    near = near_object_points(pose, obj, ecfg.points_per_primitive)
+    (energy, terms), _ = vg(pose, (near, None), None)  # all LP faces, E_part over every part sample
     return pose, energy, terms, carry[4] / total
 
 
