@@ -61,6 +61,8 @@ class EvalConfig:
       refine: refine the model's object-frame samples against the observed depth points and the table plane
         before simulation (`grasp.refine`, `refine_steps` Adam steps, `grasp.refine.RefineConfig` defaults).
       refine_steps: refinement steps when `refine` is on.
+      mirror: ranking and refinement also see the hidden back of each view guessed by mirror symmetry
+        (`grasp.refine.mirror_points`).
       rank_candidates: if > samples, sample this many per observation and keep the `samples` with the lowest
         observed-geometry energy (`grasp.refine.rank_poses`); 0 = off.
       temperature: scale of the sampler's starting noise (1 = the trained distribution; < 1 samples nearer its
@@ -88,6 +90,7 @@ class EvalConfig:
     clip_joints: bool = True
     refine: bool = False
     refine_steps: int = 20
+    mirror: bool = False
     rank_candidates: int = 0
     temperature: float = 1.0
     head: str | None = None
@@ -224,10 +227,11 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
     else:
         params = state.ema_params if (config.use_ema and state.ema_params is not None) else state.params
         manifest_config = writer.read_manifest(dataset).get("config") or {}
+        observe = RefineConfig(steps=config.refine_steps, mirror=config.mirror)
         model = ModelPolicy(train_config, params, manifest_config, views=config.views, samples=config.samples,
                             num_steps=config.num_steps, seed=config.seed, clip_joints=config.clip_joints,
                             templates=config.templates, batch_size=config.batch_size,
-                            refine=RefineConfig(steps=config.refine_steps) if config.refine else None,
+                            refine=observe if config.refine else None, observe=observe,
                             rank_candidates=config.rank_candidates, temperature=config.temperature)
         report = evaluate_policy(model, scenes, config, protocol, scene_config)
         report["joints_out_of_range_fraction"] = model.clipped_fraction

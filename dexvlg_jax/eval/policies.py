@@ -124,7 +124,8 @@ def view_observations(scene: EvalScene, intrinsics: np.ndarray, extrinsics: np.n
         object_to_camera = extrinsics[view] @ scene.tabletop.object_to_world
         out.append(refine_lib.observed_scene(points.reshape(-1, 3)[d.reshape(-1) > 0],
                                              np.linalg.inv(object_to_camera), up, offset, config.num_points,
-                                             config.min_height))
+                                             config.min_height, mirror=config.mirror,
+                                             mirror_weight=config.mirror_weight))
     return out
 
 
@@ -134,7 +135,8 @@ class ModelPolicy:
     train_config / params: from `train.load_checkpoint`; manifest_config: the dataset's build config (manifest
     "config": image_size, fov_y_deg, camera_framing, framing_margin); views, samples, num_steps, seed,
     clip_joints, templates, batch_size, rank_candidates, temperature: see `evaluator.EvalConfig`; refine: a
-    `grasp.refine.RefineConfig` (None: no refinement).
+    `grasp.refine.RefineConfig` (None: no refinement); observe: the RefineConfig whose observation settings
+    (points, mirror completion) and energy ranking uses when `refine` is None (None: the defaults).
     """
 
     name = "model"
@@ -142,7 +144,7 @@ class ModelPolicy:
     def __init__(self, train_config, params, manifest_config: dict, views: int = 1, samples: int = 4,
                  num_steps: int | None = None, seed: int = 0, clip_joints: bool = True, templates: str = "eval",
                  batch_size: int = 16, refine: refine_lib.RefineConfig | None = None, rank_candidates: int = 0,
-                 temperature: float = 1.0):
+                 temperature: float = 1.0, observe: refine_lib.RefineConfig | None = None):
         self.model_config = train_config.model
         self.params = params
         self.tokenizer = Tokenizer(train_config.data.tokenizer_path)
@@ -160,6 +162,7 @@ class ModelPolicy:
         self.joint_lower, self.joint_upper = hand.joint_lower, hand.joint_upper
         self.clipped_fraction = float("nan")
         self.refine_config, self.rank_candidates = refine, int(rank_candidates)
+        self.observe_config = observe or refine or refine_lib.RefineConfig()
         self.candidates = max(self.samples, self.rank_candidates)
         self.timing: dict = {}
 
@@ -187,7 +190,7 @@ class ModelPolicy:
     def _rank_and_refine(self, poses: np.ndarray, scenes: list, modes: list[str]) -> np.ndarray:
         """Object-frame candidates (N, candidates, 25) -> (N, samples, 25): the `samples` best by observed
         energy (with rank_candidates), then refined (with refine); padded batches of `batch_size` observations."""
-        config = self.refine_config or refine_lib.RefineConfig()
+        config = self.refine_config or self.observe_config
         masks = np.stack([refine_lib.contact_mask(m) for m in modes]) if modes else np.zeros((0, 7), np.float32)
         rank_s = refine_s = refine_compile_s = 0.0
         compiled, out = None, []
@@ -232,7 +235,7 @@ class ModelPolicy:
             if extra:
                 intrinsics, extrinsics, out = raw[0]
                 views = view_observations(scene, intrinsics, extrinsics, np.asarray(out.depth),
-                                          self.refine_config or refine_lib.RefineConfig())
+                                          self.refine_config or self.observe_config)
                 observed += [v for v in views for _ in conditions]  # rows are view-major
                 modes += [c.mode for _ in views for c in conditions]
         sampled = self._sample_rows(rows)

@@ -7,12 +7,17 @@ observation only, never the ground-truth mesh:
 * the object's **observed points**: the depth image back-projected (camera frame) and mapped to the object frame,
   keeping the points more than `min_height` (3 mm) above the table plane, or the part-mask pixels when a mask is
   given (`observed_scene`);
-* the **table plane** in the object frame (`scene.Tabletop.table_plane()`: height(p) = up . p - offset).
+* the **table plane** in the object frame (`scene.Tabletop.table_plane()`: height(p) = up . p - offset);
+* optionally (`RefineConfig.mirror`) the **hidden back** of the view guessed by mirror symmetry (`mirror_points`;
+  Bohg et al., ICRA 2011): a single view sees one side, and most of the model's failed trials put fingertips more
+  than 1 cm into the side the camera did not see (README, "Known limitations"). The reflections join the
+  penetration term (not the contact term); everything is still computed from the observation alone.
 
 Energy of one pose (25-vector: translation 3 m, rot6d 6, joints 16 rad; object frame), all terms exact and
 differentiable (`observed_terms`):
 
-    E = w_pen   sum_{p observed} sum_{g primitives} max(0, -sdf_g(p))        observed points inside the hand (m)
+    E = w_pen   sum_{p observed} v_p sum_{g primitives} max(0, -sdf_g(p))   observed points inside the hand (m;
+                                                                             v_p: 1, mirrored: mirror_weight)
       + w_table sum_g max(0, clearance - low_g)                              hand below the table (`primitive_heights`)
       + w_contact sum_{c in mode} min(|x_c - nearest observed point|, cap)   mode's contact points to the surface (m)
       + w_limit sum_j max(0, q_j - upper_j) + max(0, lower_j - q_j)          joint-limit violation (rad)
@@ -78,6 +83,8 @@ class RefineConfig:
     clearance (m): the table term keeps every hand primitive this far above the table top.
     min_height (m): observed points at most this far above the table plane are table, not object.
     num_points: observed points kept per observation (evenly strided; padded with invalid points).
+    mirror: complete each view by mirror symmetry (`mirror_points`): the observed points' reflections behind the
+      object join the penetration term with weight `mirror_weight` (the scene then has 2 x num_points slots).
     """
 
     steps: int = 20
@@ -92,6 +99,8 @@ class RefineConfig:
     clearance: float = 0.002
     min_height: float = 0.003
     num_points: int = 512
+    mirror: bool = False
+    mirror_weight: float = 1.0
 
     def __post_init__(self):
         if self.steps < 0 or self.num_points < 1:
@@ -103,11 +112,14 @@ class RefineConfig:
 
 @flax.struct.dataclass
 class ObservedScene:
-    """What refinement sees of one observation, object frame (metres): points (P, 3) with valid (P,) (1 = a real
-    observed object point, 0 = padding), and the table plane up (3,), offset () (height = up . p - offset)."""
+    """What refinement sees of one observation, object frame (metres): points (P, 3); valid (P,), each point's
+    weight in the penetration term (1 = an observed object point, `RefineConfig.mirror_weight` = a mirrored one,
+    0 = padding); seen (P,) (1 = an observed point: the contact term uses only these); the table plane up (3,),
+    offset () (height = up . p - offset)."""
 
     points: Float[Array, "P 3"]
     valid: Float[Array, "P"]
+    seen: Float[Array, "P"]
     table_up: Float[Array, "3"]
     table_offset: Float[Array, ""]
 
@@ -120,10 +132,40 @@ def contact_mask(mode: str) -> np.ndarray:
     return np.array([s in names for s in CONTACT_SITES], np.float32)
 
 
+def mirror_points(points: Float[np.ndarray, "N 3"], camera: Float[np.ndarray, "3"], up: Float[np.ndarray, "3"],
+                  extremes: int = 3) -> np.ndarray:
+    """The hidden back of a single view guessed by mirror symmetry (after Bohg et al., "Mind the Gap", ICRA 2011:
+    household objects are mostly symmetric about a vertical plane). Object frame, metres.
+
+    The plane is vertical (contains `up`), faces the camera's horizontal viewing direction v (camera -> the points'
+    centroid, without its `up` part) and passes through the depth along v of the silhouette's sides: the mean depth
+    of the `extremes` points farthest to the left and the `extremes` farthest to the right (for an upright body of
+    revolution: the depth of its axis, and the completion is exact; for other shapes a guess). Points in front of
+    the plane are reflected behind it; points already behind it add nothing. Returns (M, 3), M <= N (none when the
+    view is straight down the `up` axis or there are fewer than 3 points)."""
+    points = np.asarray(points, np.float64).reshape(-1, 3)
+    up = np.asarray(up, np.float64) / np.linalg.norm(up)
+    if len(points) < 3:
+        return np.zeros((0, 3))
+    view = points.mean(0) - np.asarray(camera, np.float64)
+    view -= (view @ up) * up
+    if np.linalg.norm(view) < 1e-6:
+        return np.zeros((0, 3))
+    view /= np.linalg.norm(view)
+    depth, lateral = points @ view, points @ np.cross(up, view)
+    order = np.argsort(lateral)
+    k = min(extremes, len(points) // 2)
+    plane = depth[np.r_[order[:k], order[-k:]]].mean()
+    front = depth < plane
+    return points[front] + (2.0 * (plane - depth[front]))[:, None] * view
+
+
 def observed_scene(points_camera: Float[np.ndarray, "N 3"], camera_to_object: Float[np.ndarray, "4 4"],
                    table_up: Float[np.ndarray, "3"], table_offset: float, num_points: int = 512,
-                   min_height: float = 0.003, object_mask: np.ndarray | None = None) -> ObservedScene:
-    """Observed object points of one view -> an `ObservedScene` with exactly `num_points` slots (NumPy in).
+                   min_height: float = 0.003, object_mask: np.ndarray | None = None, mirror: bool = False,
+                   mirror_weight: float = 1.0) -> ObservedScene:
+    """Observed object points of one view -> an `ObservedScene` with exactly `num_points` slots, or 2 x num_points
+    with `mirror` (the second half: `mirror_points` of the kept points, weight `mirror_weight`). NumPy in.
 
     points_camera: back-projected depth of the valid pixels (N, 3), camera frame (`render.backproject(depth, K)`
       [depth > 0]). camera_to_object (4, 4) maps them to the object frame. object_mask (N,) bool: the pixels that
@@ -148,11 +190,15 @@ def observed_scene(points_camera: Float[np.ndarray, "N 3"], camera_to_object: Fl
     pts = pts[keep]
     if len(pts) > num_points:
         pts = pts[np.linspace(0, len(pts) - 1, num_points).round().astype(int)]
-    out = np.zeros((num_points, 3), np.float32)
-    valid = np.zeros(num_points, np.float32)
-    out[:len(pts)], valid[:len(pts)] = pts, 1.0
-    return ObservedScene(points=jnp.asarray(out), valid=jnp.asarray(valid), table_up=jnp.asarray(up, jnp.float32),
-                         table_offset=jnp.asarray(table_offset, jnp.float32))
+    slots = num_points * (2 if mirror else 1)
+    out = np.zeros((slots, 3), np.float32)
+    valid, seen = np.zeros(slots, np.float32), np.zeros(slots, np.float32)
+    out[:len(pts)], valid[:len(pts)], seen[:len(pts)] = pts, 1.0, 1.0
+    if mirror:
+        back = mirror_points(pts, transform[:3, 3], up)
+        out[num_points:num_points + len(back)], valid[num_points:num_points + len(back)] = back, mirror_weight
+    return ObservedScene(points=jnp.asarray(out), valid=jnp.asarray(valid), seen=jnp.asarray(seen),
+                         table_up=jnp.asarray(up, jnp.float32), table_offset=jnp.asarray(table_offset, jnp.float32))
 
 
 def stack_scenes(scenes: list[ObservedScene]) -> ObservedScene:
@@ -171,7 +217,7 @@ def observed_terms(pose: Float[Array, "25"], scene: ObservedScene, mask: Float[A
     low = primitive_heights(frames, scene.table_up, scene.table_offset)
     table = jnp.sum(jax.nn.relu(config.clearance - low))
     sites = hand.site_positions(frames, CONTACT_SITES)  # (C, 3)
-    d2 = jnp.sum((sites[:, None, :] - scene.points[None]) ** 2, -1) + (1.0 - scene.valid)[None] * 1e6
+    d2 = jnp.sum((sites[:, None, :] - scene.points[None]) ** 2, -1) + (1.0 - scene.seen)[None] * 1e6
     nearest = jnp.sqrt(jnp.min(d2, -1) + 1e-12)
     contact = jnp.sum(mask * jnp.minimum(nearest, config.contact_cap))
     q = pose[9:]

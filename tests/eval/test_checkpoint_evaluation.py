@@ -80,3 +80,29 @@ def test_a_flow_run_cannot_be_sampled_with_a_diffusion_head(trained, tmp_path):
                                        mesh=sharding.make_mesh(1, jax.devices()[:1]))
     with pytest.raises(ValueError, match="EvalConfig.head"):
         evaluation.EvalConfig(head="euler")
+
+
+def test_ranked_refined_mirrored_samples(trained, tmp_path, monkeypatch):
+    """`:ranked`-style evaluation with mirror completion: the policy's observations carry the reflections (2 x
+    num_points slots, the second half weighted), ranking and refinement run on them, and the trials come out."""
+    from dexvlg_jax.grasp import refine as refine_lib
+
+    seen = []
+    original = refine_lib.observed_scene
+
+    def spy(*args, **kwargs):
+        scene = original(*args, **kwargs)
+        half = scene.points.shape[0] // 2
+        seen.append((kwargs.get("mirror"), scene.points.shape[0], float(scene.valid[half:].sum())))
+        return scene
+
+    monkeypatch.setattr(refine_lib, "observed_scene", spy)
+    dataset = tiny_dataset.write_dataset(str(tmp_path / "dataset"))
+    config = evaluation.EvalConfig(samples=2, views=1, pictures=0, num_steps=2, batch_size=4, compare_retrieval=False,
+                                   rank_candidates=4, refine=True, refine_steps=2, mirror=True)
+    report = evaluation.evaluate_checkpoint(trained, config, dataset=dataset,
+                                            mesh=sharding.make_mesh(1, jax.devices()[:1]))
+    assert len(report["trials"]) == 4 and report["config"]["mirror"] is True
+    assert seen and all(m is True and slots == 2 * refine_lib.RefineConfig().num_points and back > 0
+                        for m, slots, back in seen), seen
+    assert report["timing"]["rank_s"] > 0 and report["timing"]["refine_s"] > 0
