@@ -125,7 +125,7 @@ def view_observations(scene: EvalScene, intrinsics: np.ndarray, extrinsics: np.n
         out.append(refine_lib.observed_scene(points.reshape(-1, 3)[d.reshape(-1) > 0],
                                              np.linalg.inv(object_to_camera), up, offset, config.num_points,
                                              config.min_height, mirror=config.mirror,
-                                             mirror_weight=config.mirror_weight))
+                                             mirror_weight=config.mirror_weight, depth=d, intrinsics=intrinsics))
     return out
 
 
