@@ -226,7 +226,9 @@ class MemoizedExamples:
         self.__init__(state["source"], state["operations"], state["max_bytes"])
 
     def __repr__(self) -> str:
-        return f"MemoizedExamples({self.source!r}, {len(self._cache)} cached, {self._bytes / 2**20:.1f} MiB)"
+        # What the source IS, not how full its cache is: grain stores the repr in the iterator state and refuses
+        # a restore whose repr differs, and a resumed run starts with an empty cache.
+        return f"MemoizedExamples({self.source!r}, {len(self.operations)} operations, max_bytes={self.max_bytes})"
 
 
 def grain_loader(source, sampler, operations: Sequence, worker_count: int = 0) -> grain.DataLoader:

@@ -215,6 +215,20 @@ def test_loader_shapes_and_iterator_state(tmp_path):
         held = memo._data_source
         assert isinstance(held, source.MemoizedExamples)
         assert len(held._cache) == cached and held._bytes <= budget
+    # Resuming (a new process): a fresh memoising loader, its cache empty, accepts the iterator state that the
+    # first one saved after filling its cache (grain checks the data source's repr), and continues identically.
+    memo = source.make_data_loader(str(tmp_path), batch_size=4, operations=ops, seed=3, num_epochs=2, split="train",
+                                   cache_bytes=10**9)
+    it = iter(memo)
+    for _ in range(5):
+        next(it)
+    state, want = it.get_state(), next(it)
+    fresh = iter(source.make_data_loader(str(tmp_path), batch_size=4, operations=ops, seed=3, num_epochs=2,
+                                         split="train", cache_bytes=10**9))
+    fresh.set_state(state)
+    got = next(fresh)
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
     picklable = source.MemoizedExamples(held.source, [source.DecodeRecord()], 10**9)
     picklable[0]
     assert len(picklable._cache) == 1 and len(pickle.loads(pickle.dumps(picklable))._cache) == 0
