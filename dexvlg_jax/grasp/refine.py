@@ -25,7 +25,8 @@ differentiable (`observed_terms`):
 `refine_poses`: `RefineConfig.steps` steps of Adam (per-coordinate step sizes for translation / rot6d / joints)
 on the 25-vector, joints projected onto the hand's limits after every step (and before the first). The result is
 the iterate of lowest energy among those whose penetration does not exceed the start's, so refinement never
-increases penetration against the observed points (the start is always a candidate). No randomness.
+increases penetration against the observed (and, with `mirror`, the mirrored) points (the start is always a
+candidate). No randomness.
 `rank_poses`: the same energy scores K candidates per observation; the order is best (lowest) first.
 
 Measured (2026-11, shared 2-core CPU; the defaults come from it): the 22 sim-passing grasps of the demo dataset's
@@ -45,7 +46,7 @@ launch.demo`), its evaluation (best 4 of 128 at temperature 0.25, refined, 4 vie
 unseen-instance trials) at evaluation seeds 0 | 1 | 2, success % (the same checkpoint and views in every row):
     observed points only                                   seen 50.6 | 40.6 | 42.5   unseen inst. 25.0 |  3.8 | 21.2
     + mirror, plane at the 3 most lateral points, no carving    57.5 | 48.1 | 53.8                25.0 | 11.2 | 12.5
-    + mirror as above (front + half the width, carved)          55.6 | 45.0 | 46.9                26.2 |  7.5 | 18.8
+    + mirror, this module's rule (front + half width, carved)   55.6 | 45.0 | 46.9                26.2 |  7.5 | 18.8
 The mirrored points' signed distance to the true meshes of the demo's 10 objects (4 views each, trimesh): within
 5 mm of the surface 75% (bottles, jars, buckets 99-100%; mugs 38% and spray bottles 41%, whose handle and nozzle
 widen the view), more than 1 cm outside 20%; the lateral-points plane: 41% within 5 mm, 34% more than 5 mm inside
