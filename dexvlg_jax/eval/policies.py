@@ -162,7 +162,7 @@ class ModelPolicy:
         self.joint_lower, self.joint_upper = hand.joint_lower, hand.joint_upper
         self.clipped_fraction = float("nan")
         self.refine_config, self.rank_candidates = refine, int(rank_candidates)
-        self.observe_config = observe or refine or refine_lib.RefineConfig()
+        self.observe_config = refine or observe or refine_lib.RefineConfig()  # what ranking and refinement see
         self.candidates = max(self.samples, self.rank_candidates)
         self.timing: dict = {}
 
@@ -190,7 +190,7 @@ class ModelPolicy:
     def _rank_and_refine(self, poses: np.ndarray, scenes: list, modes: list[str]) -> np.ndarray:
         """Object-frame candidates (N, candidates, 25) -> (N, samples, 25): the `samples` best by observed
         energy (with rank_candidates), then refined (with refine); padded batches of `batch_size` observations."""
-        config = self.refine_config or self.observe_config
+        config = self.observe_config
         masks = np.stack([refine_lib.contact_mask(m) for m in modes]) if modes else np.zeros((0, 7), np.float32)
         rank_s = refine_s = refine_compile_s = 0.0
         compiled, out = None, []
@@ -235,7 +235,7 @@ class ModelPolicy:
             if extra:
                 intrinsics, extrinsics, out = raw[0]
                 views = view_observations(scene, intrinsics, extrinsics, np.asarray(out.depth),
-                                          self.refine_config or self.observe_config)
+                                          self.observe_config)
                 observed += [v for v in views for _ in conditions]  # rows are view-major
                 modes += [c.mode for _ in views for c in conditions]
         sampled = self._sample_rows(rows)
