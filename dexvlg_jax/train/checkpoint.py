@@ -62,12 +62,15 @@ class Checkpointer:
     Args:
       directory: where step directories live (local path or gs://...); created if missing.
       max_to_keep: number of most recent steps kept (older ones are deleted after a save).
+      keep_period: steps that are multiples of this are never deleted (None: none are kept beyond max_to_keep).
       async_save: write in a background thread.
     """
 
-    def __init__(self, directory: str, max_to_keep: int = 3, async_save: bool = True):
+    def __init__(self, directory: str, max_to_keep: int = 3, async_save: bool = True, keep_period: int | None = None):
         self.directory = os.path.abspath(directory) if "://" not in directory else directory
-        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+        if keep_period is not None and keep_period < 1:
+            raise ValueError(f"Checkpointer: keep_period must be None or >= 1, got {keep_period}")
+        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, keep_period=keep_period, create=True,
                                                enable_async_checkpointing=async_save,
                                                cleanup_tmp_directories=True)
         self.manager = ocp.CheckpointManager(

@@ -124,7 +124,7 @@ def train(config: TrainConfig, workdir: str, hooks: Sequence[Hook] = (), progres
     loader = make_train_loader(config.data, model_config, local_batch, seed=config.seed)
     data_iter = iter(loader)
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints,
-                                config.async_checkpoint)
+                                config.async_checkpoint, keep_period=config.keep_period)
 
     shapes, shardings, optimizer = train_state_layout(model.init, config.optimizer, mesh, config.min_fsdp_bytes)
     # A config that no longer fits the saved state raises ConfigMismatchError (nothing moved); steps that cannot be

@@ -31,6 +31,8 @@ class TrainConfig:
       log_every: steps between metric records (means over the interval).
       checkpoint_every: steps between checkpoints (also at the end and on preemption).
       keep_checkpoints: how many recent checkpoints to keep.
+      keep_period: also keep every checkpoint whose step is a multiple of this (points along the learning curve
+        to evaluate afterwards: the held-out loss can turn up long before the end); None = only the recent ones.
       async_checkpoint: write checkpoints in the background.
       pretrained: optional PaliGemma weights for the VLM: a big_vision `.npz` or HF safetensors (file/dir).
       stop_after: if set, return after this many steps in this call (time-boxed jobs); resuming continues.
@@ -50,6 +52,7 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 100
     keep_checkpoints: int = 3
+    keep_period: int | None = None
     async_checkpoint: bool = True
     pretrained: str | None = None
     stop_after: int | None = None

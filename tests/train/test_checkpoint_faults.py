@@ -119,3 +119,18 @@ def test_empty_directory_is_a_fresh_start(tmp_path):
 def test_restored_values_are_the_saved_ones(workdir):
     state, _ = _restore(workdir, _state())
     np.testing.assert_array_equal(np.asarray(state["params"]["head"]["bias"]), np.zeros(2))
+
+
+def test_keep_period_keeps_learning_curve_points(tmp_path):
+    """max_to_keep=1 with keep_period=2: after steps 1..5 the multiples of 2 survive beside the newest step, and the
+    kept points restore to their own values; keep_period=0 is a clear error."""
+    directory = str(tmp_path / "run" / "checkpoints")
+    checkpointer = Checkpointer(directory, max_to_keep=1, async_save=False, keep_period=2)
+    for step in range(1, 6):
+        checkpointer.save(step, _state(value=float(step)), config={"model": {"width": 4}})
+    assert checkpointer.all_steps() == [2, 4, 5]
+    like = _state()
+    assert float(checkpointer.restore(2, like, _shardings(like))["params"]["img"]["kernel"][0, 0]) == 2.0
+    checkpointer.close()
+    with pytest.raises(ValueError, match="keep_period"):
+        Checkpointer(str(tmp_path / "other"), keep_period=0)
