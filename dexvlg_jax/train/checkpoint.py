@@ -62,8 +62,8 @@ class Checkpointer:
     Args:
       directory: where step directories live (local path or gs://...); created if missing.
       max_to_keep: number of most recent steps kept (older ones are deleted after a save).
-      keep_period: steps that are multiples of this are never deleted (None: none are kept beyond max_to_keep).
       async_save: write in a background thread.
+      keep_period: steps that are multiples of this are never deleted (None: none are kept beyond max_to_keep).
     """
 
     def __init__(self, directory: str, max_to_keep: int = 3, async_save: bool = True, keep_period: int | None = None):
