@@ -3,14 +3,16 @@
     python -m launch.evaluate --poses FILE [--protocol P] [--backend c|mjx] [--config configs/eval/sim.py[:tiny]]
         [--set key=value ...] [--out results.json]
     python -m launch.evaluate --checkpoint WORKDIR [--dataset DIR] [--policy model|retrieval]
-        [--config configs/eval/model_tiny.py[:smoke]] [--out DIR]
+        [--config configs/eval/model_tiny.py[:smoke]] [--step N | N,M,... | all] [--out DIR]
 
 Prints the table and writes JSON. The grasp-file format is in `dexvlg_jax/eval/grasp_files.py`'s docstring.
 With --checkpoint (a `launch.train` workdir), evaluation runs on the dataset the model trained on (or --dataset):
 its objects, placements and splits; the model samples K grasps per rendered view and held-out instruction, the
 image-free retrieval baseline runs on the same conditions, and both are tried with the tabletop-lift protocol.
 Conditions without a sim-passing grasp in the dataset are skipped and listed with their reason. The table,
-eval_results.json and grasp pictures go to --out (default WORKDIR/eval).
+eval_results.json and grasp pictures go to --out (default WORKDIR/eval). --step evaluates a kept checkpoint step
+instead of the newest; several steps (or "all") evaluate the run along its learning curve (`dexvlg_jax.eval.curve`):
+each step's report in OUT/step_<N>/, the curve in OUT/curve.txt and OUT/curve.json.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from dexvlg_jax import atomic_io
 from dexvlg_jax.cli_errors import UserFileNotFoundError, run_main
 from dexvlg_jax.config_files import apply_overrides, eval_configs, load_config_file, sim_configs
 from dexvlg_jax.eval import POLICIES, evaluate_checkpoint, evaluate_grasp_file
+from dexvlg_jax.eval import evaluate_curve
 
 _EVAL_CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "eval")
 DEFAULT_CONFIG = os.path.join(_EVAL_CONFIGS, "sim.py")
@@ -35,6 +38,20 @@ def run(poses_path: str, config) -> dict:
     kwargs = {"nthread": config.nthread or None} if config.backend == "c" else {"impl": config.impl}
     out = evaluate_grasp_file(poses_path, protocol, config.backend, scene_cfg, **kwargs)
     return dict(out, config=config.to_dict())
+
+
+def parse_steps(text: str) -> list[int] | None:
+    """--step: "N" or "N,M,..." (checkpoint steps, >= 0) -> [ints]; "all" -> None (every kept step)."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        steps = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        steps = []
+    if not steps or min(steps) < 0:
+        raise argparse.ArgumentTypeError(f"--step: {text!r} is not a step, a comma-separated list of steps or "
+                                         "'all' (e.g. --step 8000 or --step 4000,8000,12000)")
+    return steps
 
 
 def main(argv=None) -> dict:
@@ -50,6 +67,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--config", default=None, help="configs/eval/sim.py[:tiny] for --poses (default), "
                         "configs/eval/model_tiny.py[:smoke] for --checkpoint (default)")
     parser.add_argument("--set", action="append", default=[], help="config override key=value (repeatable)")
+    parser.add_argument("--step", type=parse_steps, default=[], help="--checkpoint: the kept step to evaluate "
+                        "(default the newest); several (N,M,...) or 'all': the run along its learning curve")
     parser.add_argument("--out", help="--poses: write the JSON here; --checkpoint: output folder")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     args = parser.parse_args(argv)
@@ -80,8 +99,14 @@ def evaluate_model(args) -> dict:
     changes = {k: v for k, v in (("backend", args.backend), ("policy", args.policy)) if v}
     eval_config = dataclasses.replace(eval_config, **changes)
     out_dir = args.out or os.path.join(args.checkpoint, "eval")
-    report = evaluate_checkpoint(args.checkpoint, eval_config, out_dir=out_dir, protocol=protocol,
-                                 scene_config=scene, dataset=args.dataset)
+    kwargs = dict(protocol=protocol, scene_config=scene, dataset=args.dataset)
+    if args.step is None or len(args.step) > 1:
+        curve = evaluate_curve(args.checkpoint, eval_config, args.step, out_dir=out_dir, **kwargs)
+        print(curve["table"])
+        print(f"curve: {os.path.join(out_dir, 'curve.json')}")
+        return curve
+    report = evaluate_checkpoint(args.checkpoint, eval_config, out_dir=out_dir, step=(args.step or [None])[0],
+                                 **kwargs)
     print(report["table"])
     print(f"results: {os.path.join(out_dir, 'eval_results.json')}")
     return report

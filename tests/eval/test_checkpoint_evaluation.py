@@ -16,6 +16,7 @@ from dexvlg_jax import config_files
 from dexvlg_jax import eval as evaluation
 from dexvlg_jax import sim
 from dexvlg_jax.data import writer
+from dexvlg_jax.train import checkpoint as evaluation_errors
 from dexvlg_jax.train import sharding, train
 from tests.eval import tiny_dataset
 from tests.train.conftest import tiny_train_config
@@ -106,3 +107,29 @@ def test_ranked_refined_mirrored_samples(trained, tmp_path, monkeypatch):
     assert seen and all(m is True and slots == 2 * refine_lib.RefineConfig().num_points and back > 0
                         for m, slots, back in seen), seen
     assert report["timing"]["rank_s"] > 0 and report["timing"]["refine_s"] > 0
+
+
+def test_the_run_along_its_learning_curve(trained, tmp_path):
+    """`evaluate_curve`: every kept step (the tiny run keeps 2 and 4) evaluated with the same views; the baselines
+    once, from the first step; each step's report under step_<N>/ and the curve in curve.json; a step that was not
+    kept is refused with the kept steps named."""
+    assert evaluation.kept_steps(trained) == [2, 4]
+    dataset = tiny_dataset.write_dataset(str(tmp_path / "dataset"))
+    out = str(tmp_path / "curve")
+    config = evaluation.EvalConfig(samples=2, views=1, pictures=0, num_steps=2, batch_size=4)
+    mesh = sharding.make_mesh(1, jax.devices()[:1])
+    curve = evaluation.evaluate_curve(trained, config, steps=None, out_dir=out, dataset=dataset, mesh=mesh)
+    assert curve["steps"] == [2, 4] and [r["step"] for r in curve["rows"]] == [2, 4]
+    assert [r["name"] for r in curve["baselines"]] == ["retrieval_yaw_unknown", "retrieval"]
+    assert curve["baselines"][1]["all"][0] == 1.0  # the dataset's train grasp is known-good
+    assert "retrieval" in curve["reports"][2] and "retrieval" not in curve["reports"][4]
+    for step in (2, 4):
+        report = curve["reports"][step]
+        assert report["step"] == step
+        assert [r for r in curve["rows"] if r["step"] == step][0]["all"][0] == report["summary"]["all"]["success_rate"]
+        assert os.path.exists(os.path.join(out, f"step_{step}", "eval_results.json"))
+    saved = json.load(open(os.path.join(out, "curve.json")))
+    assert saved["steps"] == [2, 4] and saved["table"] == curve["table"]
+    assert "step 2" in curve["table"] and "step 4" in curve["table"] and "retrieval" in curve["table"]
+    with pytest.raises(evaluation_errors.CheckpointError, match=r"step\(s\) \[3\] not kept .*kept: \[2, 4\]"):
+        evaluation.evaluate_curve(trained, config, steps=[3], dataset=dataset, mesh=mesh)

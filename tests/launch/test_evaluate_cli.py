@@ -30,3 +30,13 @@ def test_policy_choices_are_the_evaluators(capsys):
         evaluate.main(["--checkpoint", "run", "--policy", "oracle"])
     err = capsys.readouterr().err
     assert "'model'" in err and "'retrieval'" in err
+
+
+def test_step_takes_one_several_or_all(capsys):
+    assert evaluate.parse_steps("8000") == [8000]
+    assert evaluate.parse_steps("4000, 8000,12000") == [4000, 8000, 12000]
+    assert evaluate.parse_steps("all") is None
+    for bad in ("last", "-1", ",", "4000,x"):
+        with pytest.raises(SystemExit):
+            evaluate.main(["--checkpoint", "run", "--step", bad])
+        assert f"--step: '{bad}' is not a step" in capsys.readouterr().err
