@@ -29,7 +29,8 @@ from dexvlg_jax.eval.tables import comparison_table, split_mode_summary
 
 __all__ = [
     "POLICIES", "SPLIT_LABELS", "Condition", "EvalConfig", "EvalScene", "ModelPolicy", "RetrievalPolicy",
-    "camera_to_object", "comparison_table", "evaluate_checkpoint", "evaluate_curve", "evaluate_grasp_file", "evaluate_policy",
-    "evaluate_retrieval", "kept_steps", "load_object", "load_scene", "load_scenes", "observation_rows", "read_grasp_file",
-    "scene_conditions", "split_label", "split_mode_summary", "uncovered_reason",
+    "camera_to_object", "comparison_table", "evaluate_checkpoint", "evaluate_curve", "evaluate_grasp_file",
+    "evaluate_policy", "evaluate_retrieval", "kept_steps", "load_object", "load_scene", "load_scenes",
+    "observation_rows", "read_grasp_file", "scene_conditions", "split_label", "split_mode_summary",
+    "uncovered_reason",
 ]
