@@ -24,8 +24,7 @@ import sys
 from dexvlg_jax import atomic_io
 from dexvlg_jax.cli_errors import UserFileNotFoundError, run_main
 from dexvlg_jax.config_files import apply_overrides, eval_configs, load_config_file, sim_configs
-from dexvlg_jax.eval import POLICIES, evaluate_checkpoint, evaluate_grasp_file
-from dexvlg_jax.eval import evaluate_curve
+from dexvlg_jax.eval import POLICIES, evaluate_checkpoint, evaluate_curve, evaluate_grasp_file
 
 _EVAL_CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "eval")
 DEFAULT_CONFIG = os.path.join(_EVAL_CONFIGS, "sim.py")
@@ -72,6 +71,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", help="--poses: write the JSON here; --checkpoint: output folder")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     args = parser.parse_args(argv)
+    if args.poses and args.step != []:
+        parser.error("--step: applies to --checkpoint (a grasp file has no checkpoint steps)")
     if args.checkpoint:
         return evaluate_model(args)
     config = apply_overrides(load_config_file(args.config or DEFAULT_CONFIG), args.set)

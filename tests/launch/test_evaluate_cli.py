@@ -40,3 +40,6 @@ def test_step_takes_one_several_or_all(capsys):
         with pytest.raises(SystemExit):
             evaluate.main(["--checkpoint", "run", "--step", bad])
         assert f"--step: '{bad}' is not a step" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        evaluate.main(["--poses", "a.npz", "--step", "8000"])
+    assert "--step: applies to --checkpoint" in capsys.readouterr().err
