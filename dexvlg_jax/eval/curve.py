@@ -18,22 +18,9 @@ import os
 
 from dexvlg_jax import atomic_io
 from dexvlg_jax.eval.evaluator import EvalConfig, evaluate_checkpoint
-from dexvlg_jax.train.checkpoint import CheckpointError, Checkpointer, checkpoint_directory
+from dexvlg_jax.train.checkpoint import CheckpointError, kept_steps
 
 CURVE_ROWS = ("seen", "unseen_instance", "unseen_category", "all")
-
-
-def kept_steps(checkpoint: str) -> list[int]:
-    """Finished checkpoint steps of a training workdir (or its checkpoints directory), ascending."""
-    directory = checkpoint_directory(checkpoint)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"kept_steps: {checkpoint!r} is neither a training workdir nor a checkpoints "
-                                "directory (give a launch.train --workdir)")
-    checkpointer = Checkpointer(directory, async_save=False)
-    try:
-        return checkpointer.all_steps()
-    finally:
-        checkpointer.close()
 
 
 def _row(name: str, summary: dict) -> dict:

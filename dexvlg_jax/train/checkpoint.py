@@ -312,6 +312,24 @@ def checkpoint_directory(path: str) -> str:
     return candidate if os.path.isdir(candidate) else path
 
 
+def _existing_checkpoint_directory(path: str, caller: str) -> str:
+    """`checkpoint_directory(path)`, or FileNotFoundError naming `caller` and `path` when it does not exist."""
+    directory = checkpoint_directory(path)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"{caller}: {path!r} is neither a training workdir nor a checkpoints directory "
+                                "(give a launch.train --workdir)")
+    return directory
+
+
+def kept_steps(path: str) -> list[int]:
+    """Finished checkpoint steps of a training workdir (or its checkpoints directory), ascending."""
+    checkpointer = Checkpointer(_existing_checkpoint_directory(path, "kept_steps"), async_save=False)
+    try:
+        return checkpointer.all_steps()
+    finally:
+        checkpointer.close()
+
+
 def load_checkpoint(path: str, step: int | None = None, mesh=None):
     """Loads a finished training run for inference: (TrainConfig, TrainState, step).
 
@@ -322,10 +340,7 @@ def load_checkpoint(path: str, step: int | None = None, mesh=None):
     in training). Raises `CheckpointError` when no (requested) step can be read, `ConfigMismatchError` when the
     saved arrays do not fit the model this code builds from the saved config.
     """
-    directory = checkpoint_directory(path)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"load_checkpoint: {path!r} is neither a training workdir nor a checkpoints "
-                                "directory (give a launch.train --workdir)")
+    directory = _existing_checkpoint_directory(path, "load_checkpoint")
     checkpointer = Checkpointer(directory, async_save=False)
     try:
         steps = checkpointer.all_steps()
