@@ -5,7 +5,8 @@ flushed and fsync'ed, and is renamed over the destination with `os.replace` (ato
 reader sees either the old file or the complete new one, never a truncated one, whatever interrupts the writer
 (kill -9, a full disk, a power cut after the rename). On any error the temporary file is removed and the error
 propagates unchanged (an `OSError` keeps its errno and names the destination in its message), so a caller can tell
-"the output could not be written" (a run error) from bad input.
+"the output could not be written" (a run error) from bad input. A kill -9 between open and rename leaves the
+temporary behind: a resuming job calls `remove_dead_temps(folder)` (the data engine and `launch.synthesize` do).
 
     from dexvlg_jax import atomic_io
     atomic_io.write_json(path, {"a": 1}, indent=1)
@@ -154,11 +155,31 @@ def move_aside(path: str | os.PathLike, reason: str = "") -> str:
     return target
 
 
-def stale_temps(path: str | os.PathLike) -> list[str]:
-    """Temporary files of `path` left by writers that were killed (for cleanup by a caller that knows no
-    other writer of `path` is running)."""
-    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
-    return sorted(glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(name)}{TEMP_MARKER}*")))
+def remove_dead_temps(folder: str | os.PathLike) -> list[str]:
+    """Removes the temporary files in `folder` (not recursive) left by writers on THIS host whose process is no
+    longer running (a kill -9 between opening and renaming); returns their paths. Temporaries of live processes,
+    and of other hosts sharing the folder (whose processes this host cannot see), are left alone."""
+    removed = []
+    host = platform.node()
+    for path in glob.glob(os.path.join(glob.escape(os.fspath(folder)), f".*{TEMP_MARKER}*")):
+        owner = os.path.basename(path).rpartition(TEMP_MARKER)[2]
+        owner_host, _, rest = owner.rpartition("-")[0].rpartition("-")
+        pid = rest if owner_host else ""
+        if owner_host != host or not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        _remove_quietly(path)
+        removed.append(path)
+    return sorted(removed)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
 
 
 def is_disk_error(err: BaseException) -> bool:

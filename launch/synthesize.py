@@ -102,6 +102,8 @@ def run(config, out_dir: str, objects_spec: str = "embedded", max_objects: int |
     failures_path = os.path.join(out_dir, "failures.json")
     failures = read_failures(failures_path)
     try:
+        for folder in (out_dir, os.path.join(out_dir, "objects")):
+            atomic_io.remove_dead_temps(folder)  # left by a killed run of this host
         state = BuildState(out_dir)
     except OSError as err:
         raise _output_error(err, out_dir) from err

@@ -4,6 +4,9 @@ a truncated processed-object cache is named (CorruptFileError) and `load_cached_
 import errno
 import json
 import os
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -56,6 +59,22 @@ def test_disk_full_names_the_destination(tmp_path, monkeypatch):
     assert info.value.errno == errno.ENOSPC and str(path) in str(info.value)
     assert atomic_io.is_disk_error(info.value)
     assert _listing(tmp_path) == []  # neither the destination nor a temp file
+
+
+def test_temps_of_killed_writers_of_this_host_are_removed_and_no_others(tmp_path):
+    killed = ("import os, signal\nfrom dexvlg_jax import atomic_io\n"
+              f"with atomic_io.atomic_open({str(tmp_path / 'state.json')!r}, 'w') as f:\n"
+              "    f.write('{half'); f.flush(); os.kill(os.getpid(), signal.SIGKILL)\n")
+    proc = subprocess.run([sys.executable, "-c", killed], capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    dead = [str(p) for p in tmp_path.glob(".state.json.tmp-*")]
+    assert len(dead) == 1
+    live = atomic_io.temp_path(tmp_path / "live.json")  # this process is running
+    elsewhere = tmp_path / f".other.json{atomic_io.TEMP_MARKER}another-host-1-abcd"
+    for path in (live, elsewhere):
+        open(path, "w").close()
+    assert atomic_io.remove_dead_temps(tmp_path) == dead
+    assert sorted(os.listdir(tmp_path)) == sorted([os.path.basename(live), elsewhere.name])
 
 
 def test_move_aside(tmp_path):

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
+from dexvlg_jax import atomic_io
 from dexvlg_jax import objects as objects_lib
 from dexvlg_jax.cli_errors import RunError
 from dexvlg_jax import render
@@ -290,6 +291,8 @@ def build_dataset(cfg: DatasetConfig, out_dir: str, shard: tuple[int, int] = (0,
     cache_dir = os.path.join(out_dir, "cache")
     for sub in ("objects", "grasps"):
         os.makedirs(os.path.join(cache_dir, sub), exist_ok=True)
+    for folder in (out_dir, os.path.join(cache_dir, "objects"), os.path.join(cache_dir, "grasps")):
+        atomic_io.remove_dead_temps(folder)  # left by a killed run of this host
     meshes, load_failures, fingerprints = collect_objects(cfg)
     state = BuildState(out_dir, shard)
     state.invalidate_changed(fingerprints, cache_dir)

@@ -1,6 +1,7 @@
 """The data engine end to end: records from synthesised grasps, and kill-and-resume of the build CLI."""
 import glob
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from dexvlg_jax import objects
+from dexvlg_jax import atomic_io, objects
 from dexvlg_jax.data import pipeline
 from dexvlg_jax.data.schema import decode_record, encode_record
 from dexvlg_jax.data.writer import read_manifest
@@ -98,6 +99,9 @@ def test_build_is_resumable_after_a_kill(tmp_path):
     first = sorted(glob.glob(str(out / "*.array_record")))
     assert len(first) == 1
     stamps = {p: os.stat(p).st_mtime_ns for p in first}
+    # The kill can land while the state file is half written (CI saw it once): plant that temp, as the killed
+    # process would have named it, so the resumed build's cleanup is tested every time.
+    (out / f".build_state.json{atomic_io.TEMP_MARKER}{platform.node()}-{proc.pid}-0badcafe").write_text("{half")
 
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
