@@ -57,9 +57,10 @@ class DatasetConfig:
     tabletop views per object; each passing grasp becomes one record per view (up to `max_grasps_per_part_mode`
     grasps per part and mode), or with `grasps_per_view` = k > 0 each view keeps the k of them per part and mode
     whose palm faces that camera most: the hand between camera and object, a nearly single-valued target per
-    observation instead of every grasp around the object (`facing_grasps`). `tabletop`: how objects are placed (upright with a yaw, or trimesh's stable
-    poses: the paper's "placed stably"), their mass and friction. `sim_protocols`: the simulation filters a
-    grasp must pass (all of them) when `sim_filter` is on; "tabletop_lift" is the protocol evaluation uses.
+    observation instead of every grasp around the object (`facing_grasps`). `tabletop`: how objects are placed
+    (upright with a yaw, or trimesh's stable poses: the paper's "placed stably"), their mass and friction.
+    `sim_protocols`: the simulation filters a grasp must pass (all of them) when `sim_filter` is on;
+    "tabletop_lift" is the protocol evaluation uses.
     `topup_rounds`: extra synthesis rounds for each (part, mode) with at least `topup_min_kept` but fewer than
     `topup_target` kept grasps; `q1_waiver_below` > 0: a (part, mode) with fewer kept grasps that pass the Q1 screen
     also keeps the ones that failed only Q1 and lift the object in simulation (`data.synthesis`)."""

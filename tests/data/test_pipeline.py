@@ -33,7 +33,8 @@ def _fake_grasps(obj):
     poses = np.concatenate([rng.normal(size=(3, 3)) * 0.05, rot[:, :, 0], rot[:, :, 1],
                             np.zeros((3, 16))], axis=1).astype(np.float32)
     return {"poses": poses, "valid": np.array([True, True, True]), "sim_success": np.array([True, False, True]),
-            "part_id": np.zeros(3, int), "mode": np.array(["wrap", "wrap", "pinch"]), "energy": np.array([1.0, 0.5, 2.0]),
+            "part_id": np.zeros(3, int), "mode": np.array(["wrap", "wrap", "pinch"]),
+            "energy": np.array([1.0, 0.5, 2.0]),
             "pen_mm": np.array([0.5, 0.1, 0.2]), "spen_mm": np.zeros(3), "q1": np.array([0.1, 0.2, 0.3])}
 
 
