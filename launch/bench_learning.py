@@ -4,7 +4,8 @@
 
 For every training head and seed it trains configs/train/learning.py on DIR (in ROOT/<head>_s<seed>; resumable:
 a finished run is not retrained), then evaluates the checkpoint with the tabletop-lift protocol of
-`--eval-config` (default configs/eval/model_tiny.py; the retrieval baseline beside it); a DDPM run is also sampled with DDIM (they share
+`--eval-config` (default configs/eval/model_tiny.py; the retrieval baseline beside it); a DDPM run is also sampled
+with DDIM (they share
 training), so the arms are flow, ddpm and ddim. Prints and writes ROOT/ablation.json: per arm and table row the
 success and PGA as mean +- 95% interval over seeds (`eval.ablation`), training seconds and sampling seconds per
 grasp per run.

@@ -1,6 +1,7 @@
 """Pictures of grasps: `python -m launch.render --poses FILE [--index I ...] [--out DIR] [--glb] [--size PX]`.
 
-FILE is a grasp file in the `dexvlg_jax.eval.grasp_files` format (e.g. a `launch.synthesize` output). For each chosen grasp
+FILE is a grasp file in the `dexvlg_jax.eval.grasp_files` format (e.g. a `launch.synthesize` output).
+For each chosen grasp
 (default: the first 4 valid ones), writes `DIR/grasp_<object>_<i>.png` (hand + object coloured by part, software
 renderer: works headless) and, with --glb, `DIR/grasp_<object>_<i>.glb` for any 3D viewer.
 """

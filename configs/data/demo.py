@@ -4,7 +4,8 @@ The categories are ones the tabletop world lets the LEAP Hand grasp (bodies, cap
 table; measured with `python -m launch.benchmark dataset`): objects that lie flat (knife, hammer, screwdriver)
 give almost no grasp that lifts them off a table. Like the learning benchmark (configs/data/learning.py), every
 object is rendered from 32 azimuths and each view keeps the one kept grasp per part and mode that faces the camera
-(rendering is cheap; one target per observation is what lets the tiny model learn). Splits: spray bottle is the unseen category; a quarter of the
+(rendering is cheap; one target per observation is what lets the tiny model learn).
+Splits: spray bottle is the unseen category; a quarter of the
 remaining instances are unseen instances.
     python -m launch.build_dataset --config configs/data/demo.py --out /tmp/dexvlg_demo_data
 """

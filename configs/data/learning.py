@@ -4,7 +4,8 @@ Every object is seen from 64 camera azimuths (the tabletop rig: 0.8 m, 45 deg do
 model learns the object's shape rather than memorising a few images. Each view keeps, per part and mode, the one
 sim-passing grasp whose palm faces that camera most (`grasps_per_view=1`): with every grasp in every view (32 views,
 8,000 records) the target of one observation is a ring of grasps around the object, and the tiny flow model's
-samples fell inside the object (median wrist 82 mm from the object origin vs 93 mm for the data; 1-2% success). Kettle and flashlight are the unseen
+samples fell inside the object (median wrist 82 mm from the object origin vs 93 mm for the data; 1-2% success).
+Kettle and flashlight are the unseen
 categories; a quarter of the other instances are unseen instances (the held-out split of the learning curves).
 The synthesis settings are the demo's (configs/synth/tiny.py), so a dataset folder whose cache/ holds an earlier
 build of the same objects only re-renders.

@@ -5,7 +5,8 @@
 
 arg: "" = paper-like (5000 poses per part and mode, DexGraspNet's 6000 annealing iterations and schedule);
 "tiny" / "runlocal" = a CPU run that finishes in minutes (32 poses per part and mode, 800 iterations with the
-annealing schedule compressed to the budget, 1 object per category of 4 categories). Defaults come from the dataclasses in
+annealing schedule compressed to the budget, 1 object per category of 4 categories).
+Defaults come from the dataclasses in
 dexvlg_jax.grasp (InitConfig, EnergyWeights, EnergyConfig, OptimizerConfig, FilterConfig, SynthConfig): each
 number is defined there once; only the variants override. Layout: SynthConfig's own fields under `synth`, its
 parts beside it (`init`, `energy` + `weights`, `optimizer`, `filter`); `dexvlg_jax.config_files.synth_config` builds

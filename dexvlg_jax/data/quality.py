@@ -89,7 +89,8 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
         if recheck and kept.any() and placed.get(object_id, {}).get("tabletop"):
             tabletop = Tabletop.from_json(placed[object_id]["tabletop"])
             poses = np.asarray(grasps["poses"])[kept]
-            for label, table in (("ceiling", tabletop), ("ceiling_turned", _turned(tabletop, rng.uniform(0, 2 * np.pi)))):
+            for label, table in (("ceiling", tabletop),
+                                 ("ceiling_turned", _turned(tabletop, rng.uniform(0, 2 * np.pi)))):
                 rec = sim.evaluate(obj, poses, protocol="tabletop_lift", backend=backend, tabletops=table).records[0]
                 for mode in np.unique(modes[kept]):
                     per[(category, mode)][label] += int(rec.success[modes[kept] == mode].sum())

@@ -168,7 +168,8 @@ def friction_cone_edges(
     u = jnp.where(nrm > 1e-8, u1 / jnp.maximum(nrm, 1e-8), jnp.array([1.0, 0.0, 0.0], normals.dtype))
     v = jnp.cross(normals, u)
     t = 2.0 * jnp.pi * jnp.arange(num_edges, dtype=normals.dtype) / num_edges
-    return normals[:, None, :] + mu * (jnp.cos(t)[None, :, None] * u[:, None, :] + jnp.sin(t)[None, :, None] * v[:, None, :])
+    return normals[:, None, :] + mu * (jnp.cos(t)[None, :, None] * u[:, None, :]
+                                       + jnp.sin(t)[None, :, None] * v[:, None, :])
 
 
 def force_stats(forces: Float[Array, "C"], active: float = 0.05) -> dict[str, Float[Array, ""]]:

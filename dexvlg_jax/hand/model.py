@@ -141,14 +141,16 @@ def load_hand(candidates_per_link: int = 6, surface_points_per_link: int = 52) -
     """Parse the MJCF into a `HandModel`.
 
     Contact candidates: `candidates_per_link` farthest-point samples of each finger link's palmar surface
-    (4x as many on the palm; none on the two thumb base links): 108 in all by default. Surface points: `surface_points_per_link` per link
+    (4x as many on the palm; none on the two thumb base links): 108 in all by default. Surface points:
+    `surface_points_per_link` per link
     (4x on the palm): 1040 by default. Both are dense 3 mm surface grids subsampled, so they cover each link evenly.
     """
     candidate_spacing = surface_spacing = 0.003
     m = mujoco.MjModel.from_xml_path(constants.MJCF_PATH)
     names = tuple(m.body(b).name for b in range(1, m.nbody))
     if names != constants.LINK_NAMES:
-        raise ValueError(f"{constants.MJCF_PATH}: bodies {names} differ from constants.LINK_NAMES {constants.LINK_NAMES}")
+        raise ValueError(f"{constants.MJCF_PATH}: bodies {names} differ from constants.LINK_NAMES "
+                         f"{constants.LINK_NAMES}")
     jnames = tuple(m.joint(j).name for j in range(m.njnt))
     if jnames != constants.JOINT_NAMES:
         raise ValueError(f"{constants.MJCF_PATH}: joints {jnames} differ from constants.JOINT_NAMES")
@@ -166,7 +168,8 @@ def load_hand(candidates_per_link: int = 6, surface_points_per_link: int = 52) -
     geoms = [g for g in range(m.ngeom) if m.geom_contype[g] or m.geom_conaffinity[g]]
     kinds = {int(mujoco.mjtGeom.mjGEOM_BOX): BOX, int(mujoco.mjtGeom.mjGEOM_CAPSULE): CAPSULE}
     geom_kind = np.array([kinds[int(m.geom_type[g])] for g in geoms])
-    geom_size = np.array([m.geom_size[g] if kinds[int(m.geom_type[g])] == BOX else [m.geom_size[g][0], m.geom_size[g][1], 0]
+    geom_size = np.array([m.geom_size[g] if kinds[int(m.geom_type[g])] == BOX
+                          else [m.geom_size[g][0], m.geom_size[g][1], 0]
                           for g in geoms])
     geom_link = np.array([m.geom_bodyid[g] - 1 for g in geoms])
     geom_pos = np.array([m.geom_pos[g] for g in geoms])

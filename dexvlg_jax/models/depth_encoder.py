@@ -2,7 +2,8 @@
 
 Design (one token per p x p pixel patch, p = the SigLIP patch size, so depth token k covers image token k):
 
-1. `backproject_depth` (`render.camera.backproject`): every pixel (u, v) (column, row; OpenCV convention, integer pixel coordinates) with
+1. `backproject_depth` (`render.camera.backproject`): every pixel (u, v) (column, row; OpenCV convention, integer
+   pixel coordinates) with
    depth z > 0 (metres, along the optical axis) becomes the camera-frame point
    ((u - cx) z / fx, (v - cy) z / fy, z); camera frame: +x right, +y down, +z forward (OpenCV).
    Pixels with z <= 0 or non-finite depth are invalid (holes).

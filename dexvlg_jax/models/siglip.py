@@ -5,7 +5,8 @@ Parameter tree (depth `Lyr` stacked on the leading axis by `nn.scan`; W width, M
     embedding/kernel (p, p, 3, W), embedding/bias (W,)         patchify convolution, stride p
     pos_embedding (1, T, W)                                    learned, T = (image_size / p)^2
     Transformer/encoderblock/LayerNorm_0/{scale,bias} (Lyr, W)
-    Transformer/encoderblock/MultiHeadDotProductAttention_0/{query,key,value}/kernel (Lyr, W, Nh, Dh), bias (Lyr, Nh, Dh)
+    Transformer/encoderblock/MultiHeadDotProductAttention_0/{query,key,value}/kernel (Lyr, W, Nh, Dh),
+        bias (Lyr, Nh, Dh)
     Transformer/encoderblock/MultiHeadDotProductAttention_0/out/kernel (Lyr, Nh, Dh, W), bias (Lyr, W)
     Transformer/encoderblock/LayerNorm_1/{scale,bias} (Lyr, W)
     Transformer/encoderblock/MlpBlock_0/Dense_0/{kernel (Lyr, W, M), bias}, Dense_1/{kernel (Lyr, M, W), bias}

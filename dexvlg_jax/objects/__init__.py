@@ -2,7 +2,8 @@
 
 Object frame of every ProcessedObject: metres, z up, origin at the bounding-box centre; SDFs are negative inside.
 Part classes are the paper's "lid", "disk", "L" and "shaft".
-The native steps of processing (manifold3d, point-cloud-utils, coacd) run in worker processes (`isolation`): a crash or a hang is an
+The native steps of processing (manifold3d, point-cloud-utils, coacd) run in worker processes (`isolation`): a crash
+or a hang is an
 ObjectError (`StepCrashed`, `StepTimedOut`) naming the object, never the end of a batch.
 """
 from dexvlg_jax.objects.containers import (PART_CLASSES, CorruptFileError, LabeledMesh, ProcessedObject,

@@ -194,7 +194,8 @@ def process_object(mesh: LabeledMesh, cfg: ProcessingConfig = ProcessingConfig()
     piece_parts = piece_part_ids(pieces, points, point_parts, tolerance=2e-3)
     sdf = build_sdf_grid(vertices, faces, resolution=cfg.grid_resolution, padding=cfg.grid_padding)
 
-    for label, array in (("surface samples", points), ("SDF grid", sdf.values), ("convex pieces", np.concatenate(pieces))):
+    for label, array in (("surface samples", points), ("SDF grid", sdf.values),
+                         ("convex pieces", np.concatenate(pieces))):
         if not np.all(np.isfinite(array)):
             raise ObjectError(source, f"processing produced non-finite {label}")
 
@@ -250,7 +251,8 @@ def process_many(items, cfg: ProcessingConfig = ProcessingConfig(), progress: bo
         source = _source_of(item)
         try:
             mesh = item if isinstance(item, LabeledMesh) else load_mesh(item, max_faces=cfg.max_faces)
-            cache_path = cache / f"{mesh.name}-{zlib.crc32(source.encode()):08x}-{cfg.fingerprint()}.npz" if cache is not None else None
+            cache_path = (cache / f"{mesh.name}-{zlib.crc32(source.encode()):08x}-{cfg.fingerprint()}.npz"
+                          if cache is not None else None)
             cached = load_cached_processed(cache_path) if cache_path is not None else None  # corrupt: rebuilt
             if cached is not None:
                 processed.append(cached)

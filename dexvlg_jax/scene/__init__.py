@@ -30,5 +30,6 @@ from dexvlg_jax.scene.tabletop import (
 __all__ = [
     "CAMERA_DISTANCE", "CAMERA_ELEVATION_DEG", "FRAMINGS", "PLACEMENTS", "Tabletop", "TabletopConfig",
     "camera_azimuths", "camera_eyes", "object_framing",
-    "collision_points", "mesh_volume", "object_mass", "object_volume", "place_object", "rest", "stable_poses", "yaw_matrix",
+    "collision_points", "mesh_volume", "object_mass", "object_volume", "place_object", "rest", "stable_poses",
+    "yaw_matrix",
 ]

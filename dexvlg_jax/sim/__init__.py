@@ -124,6 +124,7 @@ def evaluate(objects, poses, protocol="six_direction", backend: str = "c", part_
 __all__ = [
     "BACKENDS", "PROTOCOLS", "EvalResult", "Scene", "SceneConfig", "SixDirectionConfig", "TabletopLiftConfig",
     "TrialRecord", "box_pieces", "build_scene", "build_schedule", "c_backend", "cylinder_piece", "evaluate",
-    "format_table", "hand_pose", "judge", "make_protocol", "metrics", "object_scene", "per_trial", "protocols", "records",
+    "format_table", "hand_pose", "judge", "make_protocol", "metrics", "object_scene", "per_trial", "protocols",
+    "records",
     "scene", "split_pose", "summarize",
 ]

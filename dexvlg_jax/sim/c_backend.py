@@ -100,7 +100,8 @@ def run(scene: Scene, schedule: protocols.Schedule, protocol: protocols.Protocol
     return records.RawResult(phase_qpos=phase_qpos, part_contacts=part_contacts, stable=stable)
 
 
-def evaluate(scene: Scene, protocol: protocols.ProtocolConfig, translation, rotation, joints, **kwargs) -> records.TrialRecord:
+def evaluate(scene: Scene, protocol: protocols.ProtocolConfig, translation, rotation, joints,
+             **kwargs) -> records.TrialRecord:
     """Schedule, run and judge B poses (object frame) on C MuJoCo."""
     schedule = protocols.build_schedule(protocol, scene, translation, rotation, joints)
     return records.judge(protocol, schedule, run(scene, schedule, protocol, **kwargs))

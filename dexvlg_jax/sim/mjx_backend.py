@@ -148,7 +148,8 @@ def _run_batch(scene, schedule, protocol, mx, mesh, pad_to: int | None = None) -
                        part_contacts=np.asarray(counts)[:b].astype(np.int64), stable=np.asarray(stable)[:b])
 
 
-def evaluate(scene: Scene, protocol: protocols.ProtocolConfig, translation, rotation, joints, **kwargs) -> records.TrialRecord:
+def evaluate(scene: Scene, protocol: protocols.ProtocolConfig, translation, rotation, joints,
+             **kwargs) -> records.TrialRecord:
     """Schedule, run and judge B poses (object frame) with MJX."""
     schedule = protocols.build_schedule(protocol, scene, translation, rotation, joints)
     return records.judge(protocol, schedule, run(scene, schedule, protocol, **kwargs))

@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from dexvlg_jax.data.annotate import CATEGORY_DIAGONALS, FILE_UNIT_RANGE, SIZE_RANGE, AnnotationError, HeuristicAnnotator, plausible_diagonal, set_of_marks
+from dexvlg_jax.data.annotate import (CATEGORY_DIAGONALS, FILE_UNIT_RANGE, SIZE_RANGE, AnnotationError,
+                                      HeuristicAnnotator, plausible_diagonal, set_of_marks)
 from dexvlg_jax.data.annotate_http import OpenAICompatibleAnnotator
 from dexvlg_jax.objects.library import CATEGORIES, make_object
 

@@ -86,7 +86,8 @@ def test_grid_exact_at_nodes_and_shape(mug_like, grid):
     assert isinstance(grid, SDFGrid)
     assert 40 <= max(grid.shape) <= 43 and all((n - 1) % 4 == 0 for n in grid.shape)
     lower = np.asarray(grid.origin)
-    assert np.all(lower <= mug_like.bounds[0] - 0.029) and np.all(np.asarray(grid.upper_corner) >= mug_like.bounds[1] + 0.029)
+    assert (np.all(lower <= mug_like.bounds[0] - 0.029)
+            and np.all(np.asarray(grid.upper_corner) >= mug_like.bounds[1] + 0.029))
     index = np.array([[5, 7, 9], [20, 15, 12]])
     nodes = lower + float(grid.spacing) * index
     np.testing.assert_allclose(np.asarray(sdf_grid_query(grid, nodes)), grid.values[tuple(index.T)], atol=1e-6)

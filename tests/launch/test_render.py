@@ -11,7 +11,8 @@ from launch import render
 def grasp_file(tmp_path_factory):
     folder = tmp_path_factory.mktemp("grasps")
     obj = objects.process_object(objects.make_object("bottle", 0),
-                                 objects.ProcessingConfig(grid_resolution=16, num_surface_points=128, coacd_max_pieces=2))
+                                 objects.ProcessingConfig(grid_resolution=16, num_surface_points=128,
+                                                          coacd_max_pieces=2))
     objects.save_processed(obj, folder / "bottle.npz")
     poses = np.zeros((2, 25), np.float32)
     poses[:, 0] = [-0.12, -0.15]

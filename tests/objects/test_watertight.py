@@ -23,7 +23,8 @@ RESOLUTION = 64
 
 def outer_surface(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
     """The union of a mesh's closed pieces (the reference surface without the inner walls of overlaps)."""
-    pieces = [Manifold(Mesh(vert_properties=np.asarray(p.vertices, np.float32), tri_verts=np.asarray(p.faces, np.uint32)))
+    pieces = [Manifold(Mesh(vert_properties=np.asarray(p.vertices, np.float32),
+                            tri_verts=np.asarray(p.faces, np.uint32)))
               for p in mesh.split(only_watertight=False)]
     union = Manifold.batch_boolean(pieces, OpType.Add) if len(pieces) > 1 else pieces[0]
     out = union.to_mesh()

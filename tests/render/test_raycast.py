@@ -99,8 +99,9 @@ def test_backprojected_depth_lies_on_the_scene(rendered):
 def test_batch_padding_and_compile_once(rendered, test_object):
     tri_scene, intrinsics, extrinsics, out = rendered
     vertices, faces, part_ids = test_object
-    other = scene.build_scene(vertices, faces, part_ids, place_object(trimesh.Trimesh(vertices, faces, process=False), 11,
-                                                                 TabletopConfig(placement="stable")).object_to_world)
+    other = scene.build_scene(vertices, faces, part_ids,
+                              place_object(trimesh.Trimesh(vertices, faces, process=False), 11,
+                                           TabletopConfig(placement="stable")).object_to_world)
     stacked = scene.stack_scenes([tri_scene, other], num_faces=512)  # same face count as `rendered`
     height, width = SIZES
     batch = raycast.render_batch(stacked, jnp.asarray(intrinsics), jnp.asarray(extrinsics), height, width, chunk=256)
@@ -126,7 +127,8 @@ def test_lambertian_shading_of_the_table():
     out = raycast.render_image(table, k, camera.tabletop_camera(0.0), 8, 8, chunk=64, shading=shading)
     hit = np.asarray(out.depth) > 0
     assert hit.all()
-    np.testing.assert_allclose(np.asarray(out.rgb).reshape(-1, 3), np.broadcast_to(np.array(scene.TABLE_COLOR) * 0.7, (64, 3)),
+    np.testing.assert_allclose(np.asarray(out.rgb).reshape(-1, 3),
+                               np.broadcast_to(np.array(scene.TABLE_COLOR) * 0.7, (64, 3)),
                                atol=1e-5)
 
 

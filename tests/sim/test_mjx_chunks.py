@@ -7,7 +7,8 @@ from dexvlg_jax.sim import mjx_backend, protocols
 def test_subschedule_slices_every_per_trial_array():
     b = 5
     rng = np.random.default_rng(0)
-    phase = protocols.Phase(name="close", steps=3, ctrl=rng.normal(size=(b, 2, 16)), mocap_pos=rng.normal(size=(b, 2, 3)),
+    phase = protocols.Phase(name="close", steps=3, ctrl=rng.normal(size=(b, 2, 16)),
+                            mocap_pos=rng.normal(size=(b, 2, 3)),
                             mocap_quat=rng.normal(size=(b, 4)), object_wrench=np.zeros(6))
     schedule = protocols.Schedule(qpos0=rng.normal(size=(b, 30)), phases=[phase, phase], valid=np.arange(b) % 2 == 0,
                                   reason=[str(i) for i in range(b)], penetration=np.arange(b, dtype=float))

@@ -21,7 +21,8 @@ def _record(object_id, split, index):
         pose_object=pose, object_to_camera=np.eye(4, dtype=np.float32), penetration_mm=1.0,
         self_penetration_mm=0.1, q1=0.05, sim_success=True,
         rgb=rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), depth=rng.uniform(0.5, 1.0, (48, 64)).astype(np.float32),
-        part_mask=np.zeros((48, 64), np.int32), intrinsics=np.array([[60.0, 0, 32], [0, 60, 24], [0, 0, 1]], np.float32),
+        part_mask=np.zeros((48, 64), np.int32),
+        intrinsics=np.array([[60.0, 0, 32], [0, 60, 24], [0, 0, 1]], np.float32),
         extrinsics=np.eye(4, dtype=np.float32))
 
 
