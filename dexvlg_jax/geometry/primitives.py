@@ -1,7 +1,10 @@
 """Signed distance functions of collision primitives, in the primitive's own frame.
 
 Convention for every SDF in dexvlg_jax: metres, negative inside, positive outside, zero on the surface.
-Each function takes one query point (3,) in the primitive frame; `jax.vmap` over points and primitives.
+Each function takes query points in the primitive frame indexed by coordinate first: one point (3,) (`jax.vmap`
+over points and primitives), or many as the three coordinate arrays (x, y, z) of one shape, sizes broadcasting
+against it (e.g. x, y, z (P, G) and sizes (3, 1, G)). Separate coordinate arrays are what XLA vectorises on CPU:
+a trailing axis of 3 is not, and a stacked (3, ...) array costs copies in the gradient (`hand.primitive_distances`).
 Gradients are finite everywhere (the `safe_norm` keeps the derivative of |x| defined at 0).
 """
 import jax.numpy as jnp
@@ -11,27 +14,35 @@ BOX = 0
 CAPSULE = 1
 
 
+def _safe_sqrt(sq: Array) -> Array:
+    """sqrt of a squared norm, 0 at 0 with a finite (zero) gradient there."""
+    return jnp.where(sq > 1e-20, jnp.sqrt(jnp.where(sq > 1e-20, sq, 1.0)), 0.0)
+
+
 def safe_norm(x: Float[Array, "... 3"], axis: int = -1) -> Float[Array, "..."]:
     """Euclidean norm with a finite gradient at zero."""
-    sq = jnp.sum(x * x, axis=axis)
-    safe = jnp.where(sq > 1e-20, sq, 1.0)
-    return jnp.where(sq > 1e-20, jnp.sqrt(safe), 0.0)
+    return _safe_sqrt(jnp.sum(x * x, axis=axis))
 
 
-def box_sdf(point: Float[Array, "3"], half_size: Float[Array, "3"]) -> Float[Array, ""]:
+def _norm_xyz(x: Array, y: Array, z: Array) -> Array:
+    """`safe_norm` of the vector (x, y, z) given as three same-shape arrays (elementwise; no axis of 3)."""
+    return _safe_sqrt(x * x + y * y + z * z)
+
+
+def box_sdf(point, half_size) -> Float[Array, "..."]:
     """Exact SDF of an axis-aligned box centred at the origin with half extents `half_size`."""
-    q = jnp.abs(point) - half_size
-    outside = safe_norm(jnp.maximum(q, 0.0))
-    inside = jnp.minimum(jnp.max(q), 0.0)
+    qx, qy, qz = (jnp.abs(point[i]) - half_size[i] for i in range(3))
+    outside = _norm_xyz(jnp.maximum(qx, 0.0), jnp.maximum(qy, 0.0), jnp.maximum(qz, 0.0))
+    inside = jnp.minimum(jnp.maximum(jnp.maximum(qx, qy), qz), 0.0)
     return outside + inside
 
 
-def capsule_sdf(point: Float[Array, "3"], radius: Float[Array, ""], half_length: Float[Array, ""]) -> Float[Array, ""]:
+def capsule_sdf(point, radius: Float[Array, "..."], half_length: Float[Array, "..."]) -> Float[Array, "..."]:
     """Exact SDF of a capsule along the local z axis: segment z in [-half_length, half_length], given radius."""
     z = jnp.clip(point[2], -half_length, half_length)
-    return safe_norm(point - jnp.array([0.0, 0.0, 1.0]) * z) - radius
+    return _norm_xyz(point[0], point[1], point[2] - z) - radius
 
 
-def primitive_sdf(point: Float[Array, "3"], kind: Array, size: Float[Array, "3"]) -> Float[Array, ""]:
+def primitive_sdf(point, kind: Array, size) -> Float[Array, "..."]:
     """SDF of a primitive of type `kind` (BOX: size = half extents; CAPSULE: size = (radius, half_length, 0))."""
     return jnp.where(kind == BOX, box_sdf(point, size), capsule_sdf(point, size[0], size[1]))
