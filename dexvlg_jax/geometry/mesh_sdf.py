@@ -31,6 +31,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from dexvlg_jax.geometry.primitives import safe_sqrt
+
 _TINY = 1e-30
 _TRIANGLE_BUCKET = 256
 _FAR_AWAY = 1.0e3  # metres: where padding triangles live
@@ -297,37 +299,43 @@ def build_sdf_grid(
     )
 
 
-def _trilinear_one(values, origin, spacing, point):
-    shape = jnp.asarray(values.shape, jnp.float32)
-    upper = origin + spacing * (shape - 1.0)
-    clamped = jnp.clip(point, origin, upper)
-    outside = point - clamped
-    outside_sq = jnp.sum(outside * outside)
-    positive = outside_sq > 1e-20
-    outside_distance = jnp.where(positive, jnp.sqrt(jnp.where(positive, outside_sq, 1.0)), 0.0)
+def _trilinear(values, origin, spacing, x, y, z):
+    """Trilinear field at points given as three same-shape coordinate arrays (any shape; XLA vectorises these,
+    not a trailing axis of 3: 3x faster with the gradient), plus the distance to the grid box outside it."""
+    n = values.shape
+    outside_sq, index, fraction = 0.0, [], []
+    for d, coord in enumerate((x, y, z)):
+        clamped = jnp.clip(coord, origin[d], origin[d] + spacing * (n[d] - 1))
+        outside_sq = outside_sq + (coord - clamped) ** 2
+        continuous = (clamped - origin[d]) / spacing
+        base = jnp.clip(jnp.floor(continuous), 0.0, n[d] - 2.0)
+        fraction.append(continuous - base)
+        index.append(base.astype(jnp.int32))
+    flat, corner = values.reshape(-1), (index[0] * n[1] + index[1]) * n[2] + index[2]
+    sx, sy = n[1] * n[2], n[2]
 
-    continuous_index = (clamped - origin) / spacing
-    base = jnp.clip(jnp.floor(continuous_index), 0.0, shape - 2.0)
-    fraction = continuous_index - base
-    i, j, k = (base[d].astype(jnp.int32) for d in range(3))
-    fx, fy, fz = fraction[0], fraction[1], fraction[2]
-    c00 = values[i, j, k] * (1 - fx) + values[i + 1, j, k] * fx
-    c01 = values[i, j, k + 1] * (1 - fx) + values[i + 1, j, k + 1] * fx
-    c10 = values[i, j + 1, k] * (1 - fx) + values[i + 1, j + 1, k] * fx
-    c11 = values[i, j + 1, k + 1] * (1 - fx) + values[i + 1, j + 1, k + 1] * fx
+    def node(offset):  # the value at corner + offset (flat); clipped indices are in bounds
+        return flat.at[corner + offset].get(mode="promise_in_bounds")
+
+    fx, fy, fz = fraction
+    c00 = node(0) * (1 - fx) + node(sx) * fx
+    c01 = node(1) * (1 - fx) + node(sx + 1) * fx
+    c10 = node(sy) * (1 - fx) + node(sx + sy) * fx
+    c11 = node(sy + 1) * (1 - fx) + node(sx + sy + 1) * fx
     c0 = c00 * (1 - fy) + c10 * fy
     c1 = c01 * (1 - fy) + c11 * fy
-    return c0 * (1 - fz) + c1 * fz + outside_distance
+    return c0 * (1 - fz) + c1 * fz + safe_sqrt(outside_sq)
 
 
 @jax.jit
 def _query_points(values, origin, spacing, points):
-    return jax.vmap(lambda p: _trilinear_one(values, origin, spacing, p))(points)
+    return _trilinear(values, origin, spacing, points[..., 0], points[..., 1], points[..., 2])
 
 
 @jax.jit
 def _gradient_points(values, origin, spacing, points):
-    return jax.vmap(jax.grad(lambda p: _trilinear_one(values, origin, spacing, p)))(points)
+    # each value depends on its own point only: the gradient of the sum is every point's gradient
+    return jax.grad(lambda p: jnp.sum(_query_points(values, origin, spacing, p)))(points)
 
 
 def _grid_arrays(grid: SDFGrid):

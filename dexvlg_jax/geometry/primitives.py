@@ -14,19 +14,19 @@ BOX = 0
 CAPSULE = 1
 
 
-def _safe_sqrt(sq: Array) -> Array:
+def safe_sqrt(sq: Array) -> Array:
     """sqrt of a squared norm, 0 at 0 with a finite (zero) gradient there."""
     return jnp.where(sq > 1e-20, jnp.sqrt(jnp.where(sq > 1e-20, sq, 1.0)), 0.0)
 
 
 def safe_norm(x: Float[Array, "... 3"], axis: int = -1) -> Float[Array, "..."]:
     """Euclidean norm with a finite gradient at zero."""
-    return _safe_sqrt(jnp.sum(x * x, axis=axis))
+    return safe_sqrt(jnp.sum(x * x, axis=axis))
 
 
 def _norm_xyz(x: Array, y: Array, z: Array) -> Array:
     """`safe_norm` of the vector (x, y, z) given as three same-shape arrays (elementwise; no axis of 3)."""
-    return _safe_sqrt(x * x + y * y + z * z)
+    return safe_sqrt(x * x + y * y + z * z)
 
 
 def box_sdf(point, half_size) -> Float[Array, "..."]:

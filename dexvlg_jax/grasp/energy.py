@@ -41,7 +41,7 @@ from jaxtyping import Array, Float
 
 from dexvlg_jax import hand
 from dexvlg_jax.geometry.mesh_sdf import SDFGrid, sdf_grid_query
-from dexvlg_jax.geometry.primitives import BOX, box_sdf, capsule_sdf, safe_norm
+from dexvlg_jax.geometry.primitives import BOX, primitive_sdf, safe_norm
 from dexvlg_jax.grasp import force_closure as fc
 from dexvlg_jax.hand import constants
 from dexvlg_jax.hand.kinematics import penetration_spheres
@@ -209,19 +209,16 @@ def near_part_points(pose: Float[Array, "25"], obj: SynthObject, mode: str, part
 
 
 def primitive_penetration(frames: hand.LinkFrames, near: Float[Array, "Gp K 3"]) -> Float[Array, "Gp K"]:
-    """Depth (m, >= 0) of each primitive's near object points inside that primitive (exact box/capsule SDF)."""
+    """Depth (m, >= 0) of each primitive's near object points inside that primitive (exact box/capsule SDF).
+
+    Written on one (Gp, K) array per coordinate, as `hand.primitive_distances` is (XLA does not vectorise a trailing
+    axis of 3)."""
     h = hand.load_hand()
-    centre, rot = hand.primitive_frames(frames)
-    local = jnp.einsum("gji,gkj->gki", rot, near - centre[:, None, :])
-    size = jnp.asarray(h.geom_size, jnp.float32)
-    is_box = h.geom_kind == BOX
-    out = jnp.zeros(local.shape[:2], local.dtype)
-    for mask, fn in ((is_box, lambda p, s: box_sdf(p, s)), (~is_box, lambda p, s: capsule_sdf(p, s[0], s[1]))):
-        idx = np.flatnonzero(mask)
-        if len(idx):
-            sdf = jax.vmap(lambda pts, s: jax.vmap(lambda p: fn(p, s))(pts))(local[idx], size[idx])
-            out = out.at[idx].set(jax.nn.relu(-sdf))
-    return out
+    centre, rot = hand.primitive_frames(frames)  # (Gp, 3), (Gp, 3, 3) primitive-to-world
+    offset = [near[..., j] - centre[:, j, None] for j in range(3)]  # world offsets, 3 x (Gp, K)
+    local = tuple(sum(offset[j] * rot[:, j, i, None] for j in range(3)) for i in range(3))  # primitive frame
+    size = jnp.asarray(h.geom_size, near.dtype).T[:, :, None]  # (3, Gp, 1)
+    return jax.nn.relu(-primitive_sdf(local, jnp.asarray(h.geom_kind)[:, None], size))
 
 
 @functools.lru_cache(maxsize=None)
