@@ -18,6 +18,7 @@ from dexvlg_jax.cli_errors import run_main
 from dexvlg_jax.config_files import apply_overrides, dataset_config, load_config_file
 from dexvlg_jax.data import pipeline, statistics
 from dexvlg_jax.data.shards import parse_shard_flag
+from dexvlg_jax.devices import enable_compilation_cache
 
 
 def main(argv=None):
@@ -35,6 +36,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     cfg = dataset_config(apply_overrides(load_config_file(args.config), args.set))
+    enable_compilation_cache()  # a resumed (or repeated) build skips the compilations of the first
     if args.shard:
         shard = parse_shard_flag(args.shard)
     else:

@@ -52,8 +52,10 @@ FULL = dict(synth_batches=(1024, 4096, 16384), synth_iters=800, synth_modes=("wr
             variant="dexvlg_3b", remat_policy="nothing_saveable", per_device_batches=(64, 32, 16, 8, 4, 2, 1),
             probe_per_device=8, train_steps=5, repeats=5, render_batch=256, render_size=224,
             render_chunks=(1024, 4096))
-# CPU sizes for the test suite: one size per section (every compilation costs ~10-60 s on 2 cores).
-TINY = dict(synth_batches=(8,), synth_iters=50, synth_modes=("wrap",), synth_kinds=FC_KINDS, sim_batches=(8,),
+# CPU sizes for the test suite: one size per section (every compilation costs ~10-60 s on 2 cores). Synthesis runs
+# the DFC energy only: the section's code is the same for both, and LP-DFC's compile alone took 52 of the tiny run's
+# 221 s (its energy is tested in tests/grasp).
+TINY = dict(synth_batches=(8,), synth_iters=50, synth_modes=("wrap",), synth_kinds=("dfc",), sim_batches=(4,),
             agree_trials=256, sim_settings="tiny", variant="tiny", remat_policy="nothing_saveable",
             per_device_batches=(2, 1), probe_per_device=1, train_steps=2, repeats=2, render_batch=2,
             render_size=32, render_chunks=(256,))

@@ -89,7 +89,9 @@ def test_build_is_resumable_after_a_kill(tmp_path):
     config.write_text(CONFIG)
     out = tmp_path / "ds"
     cmd = [sys.executable, "-m", "launch.build_dataset", "--config", str(config), "--out", str(out), "--no-progress"]
-    env = dict(os.environ, PYTHONPATH=REPO)
+    # The CLI's persistent compilation cache, in this test's folder: the resumed build reuses what the killed one
+    # compiled (as a user's would).
+    env = dict(os.environ, PYTHONPATH=REPO, DEXVLG_JAX_CACHE="1", DEXVLG_CACHE_DIR=str(tmp_path / "cache"))
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 600
     while not glob.glob(str(out / "*.array_record")) and proc.poll() is None and time.time() < deadline:
