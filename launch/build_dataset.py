@@ -4,7 +4,9 @@
 Runs objects -> process -> annotate -> synthesise on the table -> tabletop-lift sim filter -> render -> ArrayRecord
 shards, resumably (re-run the same command after an interruption). On a multi-host pod every process takes its share
 of shards (jax.process_index() / process_count()); on one machine `--shard i/n` does the same. Prints the
-manifest's counts and writes statistics (JSON + PNG histograms) next to the shards.
+manifest's counts and writes statistics (JSON + PNG histograms) next to the shards. Compiled programs are kept in
+the persistent JAX cache (`dexvlg_jax.devices.enable_compilation_cache`: ~/.cache/dexvlg_jax/jax; DEXVLG_JAX_CACHE=0
+turns it off), so a resumed build does not compile again what the interrupted one compiled.
 """
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ import sys
 from dexvlg_jax import atomic_io
 from dexvlg_jax.cli_errors import UserFileNotFoundError, run_main
 from dexvlg_jax.config_files import apply_overrides, eval_configs, load_config_file, sim_configs
+from dexvlg_jax.devices import enable_compilation_cache
 from dexvlg_jax.eval import POLICIES, evaluate_checkpoint, evaluate_curve, evaluate_grasp_file
 
 _EVAL_CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "eval")
@@ -73,6 +74,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.poses and args.step != []:
         parser.error("--step: applies to --checkpoint (a grasp file has no checkpoint steps)")
+    enable_compilation_cache()  # a second evaluation skips the compilations (DEXVLG_JAX_CACHE=0 turns it off)
     if args.checkpoint:
         return evaluate_model(args)
     config = apply_overrides(load_config_file(args.config or DEFAULT_CONFIG), args.set)

@@ -3,7 +3,8 @@
 Parses the ml_collections config file (big_vision style `get_config(arg)`), applies `--set` overrides
 (dotted keys, Python literals: `--set optimizer.learning_rate=3e-4 --set data.path=/data/dexvlg`), converts it
 to the library's frozen `TrainConfig` and calls `dexvlg_jax.train.train`. Rerunning the same command resumes
-from the newest checkpoint in DIR/checkpoints (e.g. after preemption).
+from the newest checkpoint in DIR/checkpoints (e.g. after preemption), with the compiled programs taken from the
+persistent JAX cache (`dexvlg_jax.devices.enable_compilation_cache`).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 
 from dexvlg_jax.cli_errors import run_main
 from dexvlg_jax.config_files import apply_overrides, load_config_file, train_config
+from dexvlg_jax.devices import enable_compilation_cache
 from dexvlg_jax.train import train
 
 
@@ -26,6 +28,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     config = apply_overrides(load_config_file(args.config), args.overrides)
+    enable_compilation_cache()  # a resumed run skips the compilations (~/.cache/dexvlg_jax/jax; DEXVLG_JAX_CACHE=0)
     result = train(train_config(config), args.workdir, progress=not args.no_progress)
     status = "preempted, checkpoint saved" if result.preempted else "done"
     print(f"train: {status} at step {result.step}; workdir {args.workdir}", flush=True)

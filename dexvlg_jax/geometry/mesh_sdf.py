@@ -19,7 +19,8 @@ Note that `trimesh.proximity.signed_distance` uses the opposite sign (positive i
 * `sdf_grid_gradient(grid, points)`: d sdf / d point of the trilinear field (via `jax.grad`).
 * `sdf_grid_lower_bound(grid, points)`: max over the cell's 8 nodes of (node value - distance to the node), a
   certified lower bound of the exact SDF (1-Lipschitz) wherever those nodes are exact (the band, so any point
-  with sdf < sqrt(3) cell): a cheap filter for which points can be inside at all.
+  with sdf < sqrt(3) cell): a cheap filter for which points can be inside at all. `sdf_grid_bounds` adds the
+  upper bound min over the nodes of (node value + distance to the node).
 """
 from __future__ import annotations
 
@@ -353,22 +354,30 @@ def sdf_grid_gradient(grid: SDFGrid, points: Float[Array, "P 3"]) -> Float[Array
     return _gradient_points(*_grid_arrays(grid), jnp.asarray(points, jnp.float32))
 
 
-def _lower_bound_one(values, origin, spacing, point):
+def _bounds_one(values, origin, spacing, point):
     shape = jnp.asarray(values.shape, jnp.float32)
     clamped = jnp.clip(point, origin, origin + spacing * (shape - 1.0))
     base = jnp.clip(jnp.floor((clamped - origin) / spacing), 0.0, shape - 2.0)
     corners = base + jnp.asarray(np.stack(np.meshgrid(*[[0.0, 1.0]] * 3, indexing="ij"), -1).reshape(8, 3))
     index = corners.astype(jnp.int32)
     node_values = values[index[:, 0], index[:, 1], index[:, 2]]
-    return jnp.max(node_values - jnp.linalg.norm(origin + spacing * corners - point, axis=-1))
+    distance = jnp.linalg.norm(origin + spacing * corners - point, axis=-1)
+    return jnp.max(node_values - distance), jnp.min(node_values + distance)
 
 
 @jax.jit
-def _lower_bound_points(values, origin, spacing, points):
-    return jax.vmap(lambda p: _lower_bound_one(values, origin, spacing, p))(points)
+def _bounds_points(values, origin, spacing, points):
+    return jax.vmap(lambda p: _bounds_one(values, origin, spacing, p))(points)
 
 
 def sdf_grid_lower_bound(grid: SDFGrid, points: Float[Array, "P 3"]) -> Float[Array, "P"]:
     """Certified lower bound (m) of the exact SDF at each point from the 8 nodes of its cell (module docstring):
     a point whose bound is >= 0 is not inside the mesh, provided the nodes near the surface are exact."""
-    return _lower_bound_points(*_grid_arrays(grid), jnp.asarray(points, jnp.float32))
+    return sdf_grid_bounds(grid, points)[0]
+
+
+def sdf_grid_bounds(grid: SDFGrid, points: Float[Array, "P 3"]) -> tuple[Float[Array, "P"], Float[Array, "P"]]:
+    """(lower, upper) bounds (m) of the exact SDF at each point, from the 8 nodes v_i of its cell and the distances
+    d_i to them: an SDF is 1-Lipschitz, so max_i (v_i - d_i) <= sdf <= min_i (v_i + d_i), provided the nodes are
+    exact (those near the surface are; farther ones carry the coarse-to-fine build's small error)."""
+    return _bounds_points(*_grid_arrays(grid), jnp.asarray(points, jnp.float32))

@@ -160,3 +160,17 @@ def test_grid_query_is_scipy_trilinear_interpolation_with_its_gradient(grid):
                                   for e in np.eye(3)], 1)
     gradient = np.asarray(sdf_grid_gradient(grid, points.astype(np.float32)))
     np.testing.assert_allclose(gradient, finite_difference, atol=1e-3)
+
+
+def test_grid_bounds_bracket_the_exact_sdf_near_the_surface(mug_like, near_surface_points, grid):
+    """`sdf_grid_bounds` against trimesh's signed distance where the cell's nodes are exact (the band: points
+    within a cell of the surface); float32 node values and distances: 1e-6 m slack."""
+    from dexvlg_jax.geometry.mesh_sdf import sdf_grid_bounds, sdf_grid_lower_bound
+
+    reference = -trimesh.proximity.signed_distance(mug_like, near_surface_points)  # trimesh: positive inside
+    near = np.abs(reference) < float(grid.spacing)
+    lower, upper = (np.asarray(b) for b in sdf_grid_bounds(grid, near_surface_points[near]))
+    assert near.sum() > 100
+    assert np.all(lower <= reference[near] + 1e-6) and np.all(reference[near] <= upper + 1e-6)
+    assert np.all(upper - lower <= 2 * np.sqrt(3) * float(grid.spacing) + 1e-6)  # at most two cell diagonals
+    np.testing.assert_array_equal(np.asarray(sdf_grid_lower_bound(grid, near_surface_points[near])), lower)
