@@ -36,6 +36,7 @@ from dexvlg_jax.cli_errors import RunError, UserFileNotFoundError, run_main
 from dexvlg_jax.config_files import apply_overrides, load_config_file, synth_config
 from dexvlg_jax.data import annotate, pipeline
 from dexvlg_jax.data.build_state import PERMANENT_ERRORS, BuildState, failure_record
+from dexvlg_jax.devices import enable_compilation_cache
 from dexvlg_jax.objects.mesh_io import MESH_SUFFIXES
 from dexvlg_jax.scene import place_object
 
@@ -181,6 +182,7 @@ def main(argv=None):
     if args.size_m is not None and not args.size_m > 0:
         p.error(f"--size-m: {args.size_m!r}; give the longest side in metres, > 0")
     config = apply_overrides(load_config_file(args.config), args.set)
+    enable_compilation_cache()  # a resumed run skips the compilations (~/.cache/dexvlg_jax/jax; DEXVLG_JAX_CACHE=0)
     summary = run(config, args.out, args.objects, args.max_objects, units=args.units, size_m=args.size_m)
     print(json.dumps(summary, indent=1))
     return summary
