@@ -24,7 +24,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from dexvlg_jax.models.gemma import checkpoint_policy
+from dexvlg_jax.models.gemma import checkpoint_policy, scan_unroll
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +103,8 @@ class Encoder(nn.Module):
         if self.remat_policy != "none":
             block = nn.remat(block, policy=checkpoint_policy(self.remat_policy), prevent_cse=False)
         scanned = nn.scan(block, variable_axes={"params": 0}, split_rngs={"params": True},
-                          in_axes=nn.broadcast, length=self.depth)
+                          in_axes=nn.broadcast, length=self.depth,
+                          unroll=scan_unroll(self.depth, self.remat_policy))
         x, _ = scanned(self.mlp_dim, self.num_heads, self.dtype, name="encoderblock")(x, None)
         return nn.LayerNorm(epsilon=1e-6, dtype=self.dtype, name="encoder_norm")(x)
 

@@ -41,8 +41,9 @@ def test_remat_needs_less_activation_memory(runs, tiny_params):
     temp = {}
     for policy, (_, fn, batch) in runs.items():
         temp[policy] = fn.lower(tiny_params).compile().memory_analysis().temp_size_in_bytes
-    # Measured at batch 8: 12.8 MiB stored, 4.8 MiB nothing_saveable, 6.5 MiB dots_with_no_batch_dims_saveable.
-    assert temp["nothing_saveable"] < 0.6 * temp["none"], temp
+    # Measured at batch 8: 8.7 MiB stored (the tiny stacks unrolled, `gemma.scan_unroll`; 12.8 MiB in the layer loop),
+    # 5.4 MiB nothing_saveable, 5.9 MiB dots_with_no_batch_dims_saveable.
+    assert temp["nothing_saveable"] < 0.7 * temp["none"], temp
     assert temp["nothing_saveable"] <= temp["dots_with_no_batch_dims_saveable"] < temp["none"], temp
 
 
