@@ -34,6 +34,7 @@ def get_config(arg=None):
     c.optimizer.frozen = ("img/.*", "llm/.*") if a.freeze_llm else ("img/.*",)
     c.data.path = a.data or None
     c.data.worker_count = 8
+    c.data.read_threads = 16  # the paper-scale dataset does not fit the decoded-example cache: decode ahead
     c.batch_size = a.batch
     c.num_steps = a.steps
     c.log_every = 50

@@ -164,7 +164,7 @@ def default_operations(tokenizer=None, max_len: int = 32, image_size: int | None
 def make_data_loader(paths, batch_size: int, operations: Sequence | None = None, *, seed: int = 0,
                      num_epochs: int | None = None, shuffle: bool = True, shard_by_process: bool = True,
                      worker_count: int = 0, drop_remainder: bool = True, split: str | None = None,
-                     cache_bytes: int = 0, augment: Sequence = ()):
+                     cache_bytes: int = 0, augment: Sequence = (), read_threads: int = 16):
     """grain DataLoader over shards (`paths`: files or a dataset directory + `split`).
 
     Each JAX process reads its own slice of the records (`ShardByJaxProcess`) when `shard_by_process`;
@@ -172,7 +172,9 @@ def make_data_loader(paths, batch_size: int, operations: Sequence | None = None,
     iterator supports `get_state()` / `set_state(state)` (JSON bytes) for checkpointing. cache_bytes > 0: the
     operations must be deterministic (no random augmentation); their results are kept in memory up to that many
     bytes (`MemoizedExamples`), so later epochs skip decoding. augment: random transforms run after the
-    operations (and after the cache), e.g. `data.augment.RollAboutOpticalAxis`.
+    operations (and after the cache), e.g. `data.augment.RollAboutOpticalAxis`. read_threads: threads that read
+    (and, through the cache, decode) records ahead of the batches, 0 = read in the loader's own thread (see
+    `train.DataConfig.read_threads`).
     """
     source = open_data_source(paths, split)
     operations = list(operations) if operations is not None else [DecodeRecord()]
@@ -184,7 +186,8 @@ def make_data_loader(paths, batch_size: int, operations: Sequence | None = None,
                                           num_epochs=num_epochs, seed=seed)
     operations += list(augment)
     operations.append(grain.transforms.Batch(batch_size=batch_size, drop_remainder=drop_remainder))
-    return grain_loader(source, sampler, operations, worker_count)
+    read = grain.ReadOptions(num_threads=read_threads, prefetch_buffer_size=32 * read_threads)
+    return grain_loader(source, sampler, operations, worker_count, read)
 
 
 class MemoizedExamples:
@@ -231,10 +234,12 @@ class MemoizedExamples:
         return f"MemoizedExamples({self.source!r}, {len(self.operations)} operations, max_bytes={self.max_bytes})"
 
 
-def grain_loader(source, sampler, operations: Sequence, worker_count: int = 0) -> grain.DataLoader:
+def grain_loader(source, sampler, operations: Sequence, worker_count: int = 0,
+                 read_options: grain.ReadOptions | None = None) -> grain.DataLoader:
     """`grain.DataLoader`, usable with worker processes outside an absl app too (a script, a notebook, pytest):
     grain's workers read absl flags, which raise `UnparsedFlagAccessError` until parsed, so unparsed flags are
     marked parsed with their defaults first."""
     if worker_count > 0 and not flags.FLAGS.is_parsed():
         flags.FLAGS.mark_as_parsed()
-    return grain.DataLoader(data_source=source, sampler=sampler, operations=operations, worker_count=worker_count)
+    return grain.DataLoader(data_source=source, sampler=sampler, operations=operations, worker_count=worker_count,
+                            read_options=read_options)
