@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 import jax.numpy as jnp
 import numpy as np
@@ -185,34 +184,6 @@ def prepare_object(object_id: str, mesh, cfg: DatasetConfig, cache_dir: str,
     return processed
 
 
-class PrepareAhead:
-    """`prepare_object` one object ahead of the build: while object k is synthesised (XLA on every core), object
-    k+1 is prepared in a background thread (its native steps run in worker processes, `objects.isolation`, and its
-    SDF grid in XLA), so the CPU never waits for processing alone. Results and errors are the same as a direct call:
-    `get(object_id)` returns the object or raises what preparing it raised. Objects are prepared in `order`."""
-
-    def __init__(self, order, prepare_one):
-        self._order, self._prepare_one = list(order), prepare_one
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
-        self._futures = {}
-
-    def _submit(self, object_id: str):
-        if object_id not in self._futures:
-            self._futures[object_id] = self._pool.submit(self._prepare_one, object_id)
-
-    def get(self, object_id: str):
-        self._submit(object_id)
-        if object_id in self._order:
-            following = self._order[self._order.index(object_id) + 1:]
-            if following:
-                self._submit(following[0])
-        return self._futures.pop(object_id).result()
-
-    def close(self):
-        """Drop what was not started; wait for the object being prepared (its cache file is written atomically)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
 def object_tabletop(object_id: str, obj, cfg: DatasetConfig) -> Tabletop:
     """The object's one placement on the table (seeded by the dataset seed and the object id)."""
     return place_object(obj, np.random.default_rng([cfg.seed, zlib.crc32(object_id.encode()), 1]), cfg.tabletop)
@@ -339,18 +310,12 @@ def build_dataset(cfg: DatasetConfig, out_dir: str, shard: tuple[int, int] = (0,
     todo = [s for s in mine if not state.shard_done(out, s, fingerprints)]
     bar = tqdm(total=sum(len(s.object_ids) for s in todo), desc=f"dataset {index}/{count}", unit="object",
                disable=not progress)
-    order = [oid for spec in todo for oid in spec.object_ids
-             if oid in meshes and state.permanent_failure(oid, fingerprints.get(oid)) is None]
-    ahead = PrepareAhead(order, lambda oid: prepare_object(oid, meshes[oid], cfg, cache_dir, annotator))
-    try:
-        for spec in todo:
-            failures = []
-            out.write_shard(spec, _shard_records(spec, meshes, cfg, cache_dir, ahead, failures, bar, state,
-                                                 fingerprints), failures)
-            state.commit_shard(spec, fingerprints, failures)
-    finally:
-        ahead.close()
-        bar.close()
+    for spec in todo:
+        failures = []
+        out.write_shard(spec, _shard_records(spec, meshes, cfg, cache_dir, annotator, failures, bar, state,
+                                             fingerprints), failures)
+        state.commit_shard(spec, fingerprints, failures)
+    bar.close()
     return out.update_manifest(extra={"splits": splits, "objects": _object_table(cache_dir, splits),
                                       "failures": state.failure_list()})
 
@@ -368,11 +333,10 @@ def _object_table(cache_dir: str, splits: dict) -> dict:
     return table
 
 
-def _shard_records(spec, meshes, cfg, cache_dir, ahead: PrepareAhead, failures, bar, state, fingerprints):
-    """The records of one shard's objects (prepared by `ahead`); failures are appended to `failures` and kept in
-    `state`: bad input (ObjectError, ValueError, FloatingPointError) is permanent, an annotator error is transient
-    (retried next run), and an OSError (disk full, unreadable output) stops the run with the path: it is not bad
-    input."""
+def _shard_records(spec, meshes, cfg, cache_dir, annotator, failures, bar, state, fingerprints):
+    """The records of one shard's objects; failures are appended to `failures` and kept in `state`: bad input
+    (ObjectError, ValueError, FloatingPointError) is permanent, an annotator error is transient (retried next run),
+    and an OSError (disk full, unreadable output) stops the run with the path: it is not bad input."""
     for object_id in spec.object_ids:
         bar.update(1)
         known = state.permanent_failure(object_id, fingerprints.get(object_id))
@@ -382,7 +346,7 @@ def _shard_records(spec, meshes, cfg, cache_dir, ahead: PrepareAhead, failures, 
             continue
         stage = "process"
         try:
-            obj = ahead.get(object_id)
+            obj = prepare_object(object_id, meshes[object_id], cfg, cache_dir, annotator)
             stage = "synthesize"
             grasps = synthesize_cached(object_id, obj, cfg, cache_dir, object_tabletop(object_id, obj, cfg))
             stage = "render"

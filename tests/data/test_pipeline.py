@@ -119,26 +119,3 @@ def test_build_is_resumable_after_a_kill(tmp_path):
         keys += [(r.object_id, r.grasp_index, r.view_index) for r in map(decode_record, reader.read_all())]
         reader.close()
     assert len(keys) == len(set(keys)) == read_manifest(out)["num_records"] > 0
-
-
-def test_prepare_ahead_prepares_the_next_object_and_reraises_its_error():
-    """`PrepareAhead` (the build prepares object k+1 while object k is synthesised) returns what a direct call
-    returns, raises what it raised, in the build's order, and prepares objects outside the order on demand."""
-    calls = []
-
-    def prepare_one(object_id):
-        calls.append(object_id)
-        if object_id == "b":
-            raise objects.ObjectError(object_id, "bad mesh")
-        return object_id.upper()
-
-    ahead = pipeline.PrepareAhead(["a", "b", "c"], prepare_one)
-    try:
-        assert ahead.get("a") == "A"
-        with pytest.raises(objects.ObjectError, match="bad mesh"):
-            ahead.get("b")
-        assert ahead.get("c") == "C"
-        assert ahead.get("z") == "Z"
-    finally:
-        ahead.close()
-    assert calls == ["a", "b", "c", "z"]
