@@ -164,17 +164,18 @@ def _closest_chunked(points, triangles, chunk_size: int):
 def _bucketed(points, vertices, faces, chunk_size):
     """Points and triangles padded to bucketed sizes, so a stream of different meshes and point counts reuses
     a few compiled programs. Padding triangles are degenerate and far away: they never are the nearest one and
-    their solid angle is exactly zero. Returns (points, triangles, chunk_size, number of real points)."""
-    points = jnp.asarray(points, jnp.float32).reshape(-1, 3)
-    triangles = jnp.asarray(vertices, jnp.float32)[jnp.asarray(faces, jnp.int32)]
+    their solid angle is exactly zero. Host arrays (numpy), so a new mesh size compiles no eager op. Returns
+    (points, triangles, chunk_size, number of real points)."""
+    points = np.asarray(points, np.float32).reshape(-1, 3)
+    triangles = np.asarray(vertices, np.float32)[np.asarray(faces, np.int32)]
     chunk_size = int(max(1, min(chunk_size, points.shape[0])))
     num_triangles = triangles.shape[0]
     padded_triangles = -(-num_triangles // _TRIANGLE_BUCKET) * _TRIANGLE_BUCKET
-    far = jnp.full((padded_triangles - num_triangles, 3, 3), _FAR_AWAY, jnp.float32)
-    triangles = jnp.concatenate([triangles, far], 0)
+    far = np.full((padded_triangles - num_triangles, 3, 3), _FAR_AWAY, np.float32)
+    triangles = np.concatenate([triangles, far], 0)
     num_points = points.shape[0]
     padded_points = max(chunk_size * 8, 1 << int(np.ceil(np.log2(max(num_points, 1)))))  # powers of two
-    points = jnp.concatenate([points, jnp.broadcast_to(points[:1], (padded_points - num_points, 3))], 0)
+    points = np.concatenate([points, np.broadcast_to(points[:1], (padded_points - num_points, 3))], 0)
     return points, triangles, chunk_size, num_points
 
 
@@ -184,7 +185,8 @@ def mesh_closest(
     faces: Int[Array, "F 3"],
     chunk_size: int = 256,
 ) -> tuple[Float[Array, "P"], Float[Array, "P 3"], Int[Array, "P"]]:
-    """Exact signed distance (m, negative inside), outward unit normal and closest triangle of each point.
+    """Exact signed distance (m, negative inside), outward unit normal and closest triangle of each point
+    (host numpy arrays (P,), (P, 3), (P,)).
 
     The normal is the exact SDF gradient: the unit vector from the closest surface point towards the point
     (away from it inside), and the closest triangle's normal (vertices counter-clockwise seen from outside)
@@ -193,7 +195,7 @@ def mesh_closest(
     """
     padded, triangles, chunk_size, n = _bucketed(points, vertices, faces, chunk_size)
     distance, normal, index = _closest_chunked(padded, triangles, chunk_size)
-    return distance[:n], normal[:n], index[:n]
+    return np.asarray(distance)[:n], np.asarray(normal)[:n], np.asarray(index)[:n]  # host: no slice op to compile
 
 
 def mesh_signed_distance(
@@ -203,9 +205,9 @@ def mesh_signed_distance(
     chunk_size: int = 256,
 ) -> Float[Array, "P"]:
     """Exact signed distance (metres, negative inside) from points to a triangle mesh, same frame as the mesh
-    (`mesh_closest` without the normals; XLA drops their computation)."""
+    (`mesh_closest` without the normals; XLA drops their computation). Host numpy array (P,)."""
     padded, triangles, chunk_size, n = _bucketed(points, vertices, faces, chunk_size)
-    return _signed_distance_chunked(padded, triangles, chunk_size)[:n]
+    return np.asarray(_signed_distance_chunked(padded, triangles, chunk_size))[:n]
 
 
 @functools.partial(jax.jit, static_argnames=("chunk_size",))

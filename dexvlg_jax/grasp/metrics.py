@@ -50,7 +50,7 @@ from scipy.spatial import cKDTree
 from dexvlg_jax import hand
 from dexvlg_jax.geometry import mesh_sdf
 from dexvlg_jax.geometry.primitives import BOX, primitive_sdf
-from dexvlg_jax.grasp.energy import SynthObject, hand_contacts, primitive_heights
+from dexvlg_jax.grasp.energy import SynthObject, hand_contacts, pad_sdf_values, primitive_heights
 from dexvlg_jax.grasp import force_closure as fc
 from dexvlg_jax.grasp import q1 as q1_lib
 from dexvlg_jax.hand.model import _box_surface, _capsule_surface, _strictly_outside
@@ -154,7 +154,19 @@ def exact_object(processed, spacing_mm: float = 1.5) -> ExactObject:
     faces = np.asarray(processed.faces, np.int32)
     samples, _ = surface_grid_samples(vertices, faces, spacing_mm * 1e-3)
     return ExactObject(vertices=vertices, faces=faces, face_part_ids=np.asarray(processed.face_part_ids),
-                       samples=samples, tree=cKDTree(samples), grid=processed.sdf)
+                       samples=samples, tree=cKDTree(samples), grid=_bucketed_grid(processed.sdf))
+
+
+def _bucketed_grid(grid: mesh_sdf.SDFGrid, multiple: int = 8) -> mesh_sdf.SDFGrid:
+    """The grid grown (origin kept, `pad_sdf_values`) to a cube whose side is its longest side rounded up to a
+    multiple of 8 nodes, so objects of one grid resolution share one compiled `_hand_geometry`. Its bounds are
+    unchanged inside the old box, and still certified outside it: a new node's value (nearest old node + distance)
+    is at least the exact SDF there, so upper bounds hold, and the mesh lies inside the old box (the grid's padding),
+    so whatever a lower bound says of a point outside it, the point is outside the mesh."""
+    side = -(-max(grid.values.shape) // multiple) * multiple
+    values = pad_sdf_values(np.asarray(grid.values), float(grid.spacing), (side,) * 3)
+    return mesh_sdf.SDFGrid(origin=np.asarray(grid.origin, np.float32), spacing=np.float32(grid.spacing),
+                            values=values)
 
 
 @functools.lru_cache(maxsize=4)
@@ -183,27 +195,36 @@ def _primitive_radius() -> np.ndarray:
     return np.where(h.geom_kind == BOX, np.linalg.norm(size, axis=1), size[:, 0] + size[:, 1])
 
 
-@functools.partial(jax.jit, static_argnames=("spacing_mm",))
-def _hand_geometry(poses, grid_values, grid_origin, grid_spacing, table_up, table_offset, spacing_mm: float):
-    """Per grasp: link frames, primitive frames, both modes' contacts, self and table penetration (m), and which
-    dense hand samples the grid cannot rule out of the object (certified lower bound < 0)."""
-    link, local = dense_hand_surface(spacing_mm)
+@jax.jit
+def _hand_geometry(poses, table_up, table_offset):
+    """Per grasp: link frames, primitive frames, both modes' contacts, self and table penetration (m)."""
 
     def one(pose):
         frames = hand.forward_kinematics(*hand.pose_from_vector(pose))
         centre, rot = hand.primitive_frames(frames)
-        world = hand.link_points_to_world(frames, link, local)
-        # Only the max depth is reported: a sample needs its exact distance only if the grid's bounds leave it
-        # possibly inside (lower < 0) and possibly deeper than the depth some sample certainly reaches (-upper).
-        lower, upper = mesh_sdf._bounds_points(grid_values, grid_origin, grid_spacing, world)
-        maybe_inside = (lower < 0.0) & (-lower >= jnp.max(-upper))
         spen = jnp.max(hand.self_penetration(frames))
         table = jnp.max(jax.nn.relu(-primitive_heights(frames, table_up, table_offset)))
         xw, _ = hand_contacts(frames, "wrap")
         xp, _ = hand_contacts(frames, "pinch")
-        return frames.pos, frames.rot, centre, rot, xw, xp, spen, table, maybe_inside
+        return frames.pos, frames.rot, centre, rot, xw, xp, spen, table
 
     return jax.lax.map(one, poses)
+
+
+@functools.partial(jax.jit, static_argnames=("spacing_mm",))
+def _maybe_inside(frames_pos, frames_rot, grid_values, grid_origin, grid_spacing, spacing_mm: float):
+    """(G, S) bool: which dense hand samples (`dense_hand_surface`) of each grasp (link frames (G, L, 3),
+    (G, L, 3, 3)) the grid cannot rule out of the object's deepest point (certified bounds, module docstring)."""
+    link, local = dense_hand_surface(spacing_mm)
+
+    def one(pos, rot):
+        world = hand.link_points_to_world(hand.LinkFrames(pos, rot), link, local)
+        # Only the max depth is reported: a sample needs its exact distance only if the grid's bounds leave it
+        # possibly inside (lower < 0) and possibly deeper than the depth some sample certainly reaches (-upper).
+        lower, upper = mesh_sdf._bounds_points(grid_values, grid_origin, grid_spacing, world)
+        return (lower < 0.0) & (-lower >= jnp.max(-upper))
+
+    return jax.lax.map(lambda a: one(*a), (frames_pos, frames_rot))
 
 
 @jax.jit
@@ -213,6 +234,7 @@ def _primitive_depth(local, kind, size):
 
 
 _BLOCK = 8192  # hand samples per exact-distance call
+_CHUNK = 64  # grasps per `_hand_geometry` and per LP-DFC force call: each compiles once (the LP ~3 s)
 
 
 def _pad_to(a: np.ndarray, n: int) -> np.ndarray:
@@ -226,7 +248,19 @@ def _pad_pow2(a: np.ndarray, smallest: int = 1024) -> np.ndarray:
     return np.concatenate([a, np.repeat(a[:1], n - len(a), 0)]) if len(a) else np.zeros((n,) + a.shape[1:], a.dtype)
 
 
-def penetration_depths(frames_pos, frames_rot, centres, rots, maybe_inside, exact: ExactObject,
+def _chunked(fn, *arrays) -> list:
+    """fn over fixed chunks of `_CHUNK` rows of the arrays (the last padded with repeats: one compilation for every
+    count), outputs concatenated as numpy arrays."""
+    n = len(arrays[0])
+    outs = []
+    for i in range(0, max(n, 1), _CHUNK):
+        rows = [a[i:i + _CHUNK] for a in arrays]
+        padded = (np.resize(r, (_CHUNK,) + r.shape[1:]) for r in rows)
+        outs.append([np.asarray(o)[:len(rows[0])] for o in fn(*padded)])
+    return [np.concatenate(o) for o in zip(*outs)]
+
+
+def penetration_depths(frames_pos, frames_rot, centres, rots, exact: ExactObject,
                        spacing_mm: float, active) -> tuple[np.ndarray, np.ndarray]:
     """(G,) object-in-hand and (G,) hand-in-object depths (m) from `_hand_geometry`'s outputs (module docstring);
     rows where `active` (G,) is False get 0."""
@@ -250,8 +284,13 @@ def penetration_depths(frames_pos, frames_rot, centres, rots, maybe_inside, exac
         np.maximum.at(obj_pen, grasp_of, depth)
     # (b) hand samples inside the object: exact signed distance where the grid cannot rule the sample out.
     hand_pen = np.zeros(g)
-    grasp_of, index = np.nonzero(maybe_inside & np.asarray(active, bool)[:, None])
-    if len(grasp_of):
+    rows = np.flatnonzero(active)
+    grid = [jnp.asarray(a, jnp.float32) for a in (exact.grid.values, exact.grid.origin, exact.grid.spacing)]
+    maybe_inside, = _chunked(lambda pos, rot: [_maybe_inside(pos, rot, *grid, spacing_mm)], frames_pos[rows],
+                             frames_rot[rows])
+    picked, index = np.nonzero(maybe_inside)
+    if len(picked):
+        grasp_of = rows[picked]
         link, local = dense_hand_surface(spacing_mm)
         world = frames_pos[grasp_of, link[index]] + np.einsum("pij,pj->pi", frames_rot[grasp_of, link[index]],
                                                               local[index])
@@ -304,12 +343,8 @@ def grasp_metrics(poses: Float[Array, "G 25"], obj: SynthObject, processed, mode
     safe = np.where(finite[:, None], poses, 0.0).astype(np.float32)
     safe[~finite, 3] = safe[~finite, 7] = 1.0  # identity rotation for placeholders
     g = len(poses)
-    padded = np.concatenate([safe, np.repeat(safe[:1], shape_bucket(g, 8) - g, 0)]) if g else safe
-    grid = exact.grid
-    out = _hand_geometry(jnp.asarray(padded), jnp.asarray(grid.values, jnp.float32),
-                         jnp.asarray(grid.origin, jnp.float32), jnp.asarray(grid.spacing, jnp.float32),
-                         obj.table_up, obj.table_offset, float(cfg.metric_spacing_mm))
-    fpos, frot, centre, rot, xw, xp, spen, table, maybe = (np.asarray(a)[:g] for a in out)
+    fpos, frot, centre, rot, xw, xp, spen, table = _chunked(
+        lambda rows: _hand_geometry(jnp.asarray(rows), obj.table_up, obj.table_offset), safe)
     x = np.where((modes == "wrap")[:, None, None], xw,
                  np.concatenate([xp, np.full((g, xw.shape[1] - xp.shape[1], 3), np.nan, np.float32)], 1))
     dist, normals, near_part, q1 = contact_metrics(x, modes, exact, cfg)
@@ -319,12 +354,9 @@ def grasp_metrics(poses: Float[Array, "G 25"], obj: SynthObject, processed, mode
     q1 = np.where(finite, q1, 0.0)
     forces = np.full((len(poses), 7), np.nan, np.float32)
     for mode, c in (("wrap", 7), ("pinch", 4)):
-        sel = np.flatnonzero(modes == mode)
-        if len(sel):
-            rows = np.resize(sel, shape_bucket(len(sel)))  # padded with repeats: one compilation per bucket
-            sol = fc.lp_dfc_forces_batch(jnp.asarray(np.nan_to_num(x[rows, :c]), jnp.float32),
-                                         jnp.asarray(np.nan_to_num(normals[rows, :c]), jnp.float32))
-            forces[sel, :c] = np.asarray(sol.forces)[:len(sel)]
+        sel = modes == mode
+        forces[sel, :c], = _chunked(lambda xs, ns: [fc.lp_dfc_forces_batch(xs, ns).forces],
+                                    np.nan_to_num(x[sel, :c]), np.nan_to_num(normals[sel, :c]).astype(np.float32))
     on_part = touching & (near_part == np.asarray(part_ids)[:, None])
     agreement = np.where(touching.sum(1) > 0, on_part.sum(1) / np.maximum(touching.sum(1), 1), 0.0)
     measured = finite
@@ -332,7 +364,7 @@ def grasp_metrics(poses: Float[Array, "G 25"], obj: SynthObject, processed, mode
         need = np.where(modes == "wrap", cfg.min_contacts_wrap, cfg.min_contacts_pinch)
         measured = finite & (spen * 1e3 <= cfg.max_spen_mm) & (table * 1e3 <= cfg.max_table_mm) & \
             (touching.sum(1) >= need) & (q1 >= cfg.min_q1) & (agreement >= cfg.min_part_agreement)
-    obj_pen, hand_pen = penetration_depths(fpos, frot, centre, rot, maybe, exact, cfg.metric_spacing_mm, measured)
+    obj_pen, hand_pen = penetration_depths(fpos, frot, centre, rot, exact, cfg.metric_spacing_mm, measured)
     obj_pen, hand_pen = (np.where(measured | ~finite, d, np.nan) for d in (obj_pen, hand_pen))
     out = {"pen_mm": np.maximum(obj_pen, hand_pen) * 1e3, "hand_pen_mm": hand_pen * 1e3, "spen_mm": spen * 1e3,
            "table_mm": table * 1e3, "contact_mm": np.where(valid_c, dist, np.nan),
