@@ -167,13 +167,44 @@ def site_normal_local(name: str) -> np.ndarray:
     return np.asarray(constants.PALMAR_DIRECTION[key], np.float32)
 
 
-def hand_contacts(frames: hand.LinkFrames, mode: str):
-    """Contact positions (C, 3) and outward hand normals (C, 3) of the mode's contact set (object frame)."""
+MAX_CONTACTS = max(len(constants.WRAP_CONTACT_SITES), len(constants.PINCH_CONTACT_SITES))
+
+
+@flax.struct.dataclass
+class ContactSet:
+    """A mode's contact set as data (link frames): link (C,) link index, position (C, 3) and outward normal (C, 3)
+    in that link's frame (metres), valid (C,) bool. Padded to `MAX_CONTACTS` (padding rows repeat the first contact
+    and are not valid), every mode has one shape, so an energy that takes the set as an argument compiles once for
+    all modes; invalid contacts add nothing to E_fc, E_dis, E_dir and E_part."""
+
+    link: Array
+    position: Float[Array, "C 3"]
+    normal: Float[Array, "C 3"]
+    valid: Array
+
+
+def contact_set(mode: str, padded: bool = False) -> ContactSet:
+    """The mode's contact set (`contact_site_names`), padded to `MAX_CONTACTS` rows if `padded` (numpy arrays)."""
     names = contact_site_names(mode)
     h = hand.load_hand()
-    links = np.array([h.site_link[n] for n in names])
-    normals = np.stack([site_normal_local(n) for n in names])
-    return hand.site_positions(frames, names), jnp.einsum("cij,cj->ci", frames.rot[links], jnp.asarray(normals))
+    rows = np.arange(MAX_CONTACTS if padded else len(names)) % len(names)
+    return ContactSet(link=np.array([h.site_link[names[i]] for i in rows], np.int32),
+                      position=np.stack([h.site_pos[names[i]] for i in rows]).astype(np.float32),
+                      normal=np.stack([site_normal_local(names[i]) for i in rows]),
+                      valid=np.arange(len(rows)) < len(names))
+
+
+def as_contact_set(mode) -> ContactSet:
+    """A mode name (unpadded set) or a `ContactSet` (as given)."""
+    return mode if isinstance(mode, ContactSet) else contact_set(mode)
+
+
+def hand_contacts(frames: hand.LinkFrames, mode):
+    """Contact positions (C, 3) and outward hand normals (C, 3) of the mode's contact set (object frame).
+    mode: 'wrap' / 'pinch' or a `ContactSet`."""
+    cs = as_contact_set(mode)
+    return (hand.link_points_to_world(frames, cs.link, cs.position),
+            hand.link_vectors_to_world(frames, cs.link, cs.normal))
 
 
 def object_normals(grid: SDFGrid, points: Float[Array, "P 3"]) -> Float[Array, "P 3"]:
@@ -196,7 +227,7 @@ def near_object_points(pose: Float[Array, "25"], obj: SynthObject, k: int) -> Fl
     return obj.points[idx]
 
 
-def near_part_points(pose: Float[Array, "25"], obj: SynthObject, mode: str, part: Array | int, k: int):
+def near_part_points(pose: Float[Array, "25"], obj: SynthObject, mode, part: Array | int, k: int):
     """For each contact of the mode, the k samples of target part `part` nearest to it (no gradient): the culling
     behind E_part. Returns (points (C, k, 3), valid (C, k) bool); entries are invalid when the part has fewer than k
     samples or part < 0. With these, `part_distance` equals the exact one at this pose."""
@@ -249,33 +280,37 @@ def self_penetration_active(frames: hand.LinkFrames) -> Float[Array, "P"]:
     return jax.nn.relu(radius[pairs[:, 0]] + radius[pairs[:, 1]] - d)
 
 
-def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[Array, "Gp K 3"], mode: str,
+def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[Array, "Gp K 3"], mode,
                  fc_kind: str = "dfc", face: Array | None = None, hand_point_stride: int = 1,
                  part: Array | int = -1, near_part=None) -> dict:
     """Every energy term (scalars, unweighted) of one pose; see the module docstring for definitions.
 
     Returns {name: scalar for name in TERMS} plus "forces" (C,): the contact-force magnitudes used in E_fc
-    (ones for DFC) and "face" (): the LP-DFC face (contact with f = 1; -1 for DFC).
-    face: LP-DFC warm start: solve only this face's LP (None: all C faces, the exact problem).
+    (ones for DFC, 0 at invalid contacts) and "face" (): the LP-DFC face (contact with f = 1; -1 for DFC).
+    mode: 'wrap' / 'pinch', or a `ContactSet` (data: with `contact_set(mode, padded=True)` one trace serves every
+    mode). face: LP-DFC warm start: solve only this face's LP (None: all C faces, the exact problem).
 
     near_points: (Gp, K, 3) object points per hand primitive (`near_object_points(pose, obj, K)`).
     hand_point_stride: keep every n-th hand surface point for E_hpen (speed; 1 keeps all 1040).
     part: the target part id (E_part); -1 = none.
     near_part: `near_part_points(pose, obj, mode, part, K)` (culled E_part) or None (every part sample).
     """
+    contacts = as_contact_set(mode)
+    valid = jnp.asarray(contacts.valid)
     frames = hand.forward_kinematics(*hand.pose_from_vector(pose))
-    x, n_hand = hand_contacts(frames, mode)
+    x, n_hand = hand_contacts(frames, contacts)
     d = sdf_grid_query(obj.sdf, x)
     n_obj = object_normals(obj.sdf, x)
     inward = -n_obj
     if fc_kind == "dfc":
-        forces, best = jnp.ones(x.shape[0], x.dtype), jnp.asarray(-1, jnp.int32)
+        forces, best = valid.astype(x.dtype), jnp.asarray(-1, jnp.int32)
     elif fc_kind == "lp_dfc":
-        sol = fc.lp_dfc_forces(x, inward, k=face)  # stop-gradient inside: f* is a constant for the gradient
+        sol = fc.lp_dfc_forces(x, inward, k=face, valid=valid)  # stop-gradient inside: f* is a constant
         forces, best = sol.forces, sol.face.astype(jnp.int32)
     else:
         raise ValueError(f"fc_kind must be one of {FC_KINDS}, got {fc_kind!r}")
-    terms = {"fc": fc.lp_dfc_energy(x, inward, forces), "dis": jnp.sum(jnp.abs(d)), "forces": forces, "face": best}
+    terms = {"fc": fc.lp_dfc_energy(x, inward, forces), "dis": jnp.sum(jnp.where(valid, jnp.abs(d), 0.0)),
+             "forces": forces, "face": best}
     terms["pen"] = jnp.sum(primitive_penetration(frames, near_points))
     h = hand.load_hand()
     sl = slice(None, None, hand_point_stride)
@@ -285,18 +320,18 @@ def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[
     q = pose[9:]
     lower, upper = jnp.asarray(h.joint_lower, jnp.float32), jnp.asarray(h.joint_upper, jnp.float32)
     terms["limit"] = jnp.sum(jax.nn.relu(q - upper) + jax.nn.relu(lower - q))
-    terms["dir"] = jnp.sum(1.0 - jnp.sum(n_hand * inward, -1))
+    terms["dir"] = jnp.sum(jnp.where(valid, 1.0 - jnp.sum(n_hand * inward, -1), 0.0))
     low = primitive_heights(frames, obj.table_up, obj.table_offset)
     terms["table"] = jnp.sum(jax.nn.relu(TABLE_CLEARANCE - low))
-    terms["part"] = part_distance(x, obj, part, near_part)
+    terms["part"] = part_distance(x, obj, part, near_part, valid)
     return terms
 
 
 def part_distance(contacts: Float[Array, "C 3"], obj: SynthObject, part: Array | int,
-                  near_part=None) -> Float[Array, ""]:
+                  near_part=None, valid=None) -> Float[Array, ""]:
     """E_part: sum over contacts of how far (m) beyond PART_TOLERANCE the nearest surface sample of `part` is;
     0 when part < 0 or the part has no samples. near_part: (points (C, K, 3), valid (C, K)) from `near_part_points`
-    to search only those samples; None: all N."""
+    to search only those samples; None: all N. valid: (C,) contacts that count (None: all)."""
     if near_part is None:
         d2 = jnp.sum((contacts[:, None, :] - obj.points[None]) ** 2, -1)  # (C, N)
         on_part = obj.part_ids[None] == part
@@ -304,7 +339,8 @@ def part_distance(contacts: Float[Array, "C 3"], obj: SynthObject, part: Array |
         d2 = jnp.sum((contacts[:, None, :] - near_part[0]) ** 2, -1)  # (C, K)
         on_part = near_part[1]
     nearest = jnp.sqrt(jnp.min(jnp.where(on_part, d2, jnp.inf), axis=1) + 1e-12)
-    excess = jnp.where(jnp.isfinite(nearest), jax.nn.relu(nearest - PART_TOLERANCE), 0.0)
+    counts = jnp.isfinite(nearest) if valid is None else jnp.isfinite(nearest) & valid
+    excess = jnp.where(counts, jax.nn.relu(nearest - PART_TOLERANCE), 0.0)
     return jnp.where(jnp.asarray(part) >= 0, jnp.sum(excess), 0.0)
 
 

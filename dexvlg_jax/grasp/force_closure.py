@@ -90,8 +90,9 @@ class ForceSolution(NamedTuple):
     per_face: Float[Array, "K"]
 
 
-def _face_lp(Gm: Float[Array, "6 C"], k: Int[Array, ""], max_iter: int, tol, polish: bool):
-    """LP_k of the module docstring; returns the `LPSolution` (variables [f (C), p (6), q (6)])."""
+def _face_lp(Gm: Float[Array, "6 C"], k: Int[Array, ""], max_iter: int, tol, polish: bool, valid=None):
+    """LP_k of the module docstring; returns the `LPSolution` (variables [f (C), p (6), q (6)]). valid: (C,) bool
+    or None; an invalid contact's force is fixed at 0 (the solver removes fixed variables)."""
     C = Gm.shape[1]
     dtype = Gm.dtype
     eye = jnp.eye(6, dtype=dtype)
@@ -99,7 +100,8 @@ def _face_lp(Gm: Float[Array, "6 C"], k: Int[Array, ""], max_iter: int, tol, pol
     cost = jnp.concatenate([jnp.zeros(C, dtype), jnp.ones(12, dtype)])
     onehot = jnp.arange(C) == k
     lower = jnp.concatenate([onehot.astype(dtype), jnp.zeros(12, dtype)])
-    upper = jnp.concatenate([jnp.ones(C, dtype), jnp.full(12, jnp.inf, dtype)])
+    top = jnp.ones(C, dtype) if valid is None else jnp.where(valid, 1.0, 0.0).astype(dtype)
+    upper = jnp.concatenate([top, jnp.full(12, jnp.inf, dtype)])
     return solve_lp(cost, A, jnp.zeros(6, dtype), lower, upper, max_iter=max_iter, tol=tol, polish=polish)
 
 
@@ -113,25 +115,31 @@ def lp_dfc_forces(
     max_iter: int = 30,
     tol: float | None = None,
     polish: bool = True,
+    valid: Array | None = None,
 ) -> ForceSolution:
     """LP-DFC contact-force magnitudes (see the module docstring); no gradient flows through it.
 
     contacts, normals: (C, 3) object frame. k: if given, solve only face k (warm start), else all C faces.
-    Non-finite inputs give forces = 1 (the DFC fallback) and status `lp.INVALID_INPUT`.
+    valid: (C,) bool, the contacts that exist (None: all); the others get force 0 and are never the face (a mode's
+    padded contact set, `energy.ContactSet`). Non-finite inputs give forces = 1 at valid contacts (the DFC
+    fallback) and status `lp.INVALID_INPUT`.
     """
     contacts, normals = jax.lax.stop_gradient(contacts), jax.lax.stop_gradient(normals)
     Gm = grasp_matrix(contacts, normals, ref, torque_scale)
     finite = jnp.all(jnp.isfinite(Gm))
     Gm = jnp.where(finite, Gm, 0.0)
     C = Gm.shape[1]
+    ones = jnp.ones(C, Gm.dtype) if valid is None else jnp.where(valid, 1.0, 0.0).astype(Gm.dtype)
     faces = jnp.arange(C) if k is None else jnp.reshape(jnp.asarray(k), (1,))
-    sols = jax.vmap(lambda kk: _face_lp(Gm, kk, max_iter, tol, polish))(faces)
+    sols = jax.vmap(lambda kk: _face_lp(Gm, kk, max_iter, tol, polish, valid))(faces)
     # Score each face by its exact L1 residual at the returned forces (robust to an inexact solve).
-    f_all = jnp.clip(sols.x[:, :C], 0.0, 1.0)
+    f_all = jnp.clip(sols.x[:, :C], 0.0, 1.0) * ones
     f_all = jnp.where(jnp.arange(C)[None, :] == faces[:, None], 1.0, f_all)
     scores = jnp.sum(jnp.abs(f_all @ Gm.T), axis=-1)
+    if valid is not None:
+        scores = jnp.where(jnp.asarray(valid)[faces], scores, jnp.inf)
     best = jnp.argmin(scores)
-    forces = jnp.where(finite, f_all[best], jnp.ones(C, Gm.dtype))
+    forces = jnp.where(finite, f_all[best], ones)
     status = jnp.where(finite, sols.status[best], 4).astype(jnp.int32)
     return ForceSolution(forces, scores[best], faces[best], status, scores)
 

@@ -28,8 +28,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float
 
 from dexvlg_jax.devices import data_mesh
-from dexvlg_jax.grasp.energy import (EnergyConfig, SynthObject, energy_terms, near_object_points, near_part_points,
-                                     total_energy)
+from dexvlg_jax.grasp.energy import (ContactSet, EnergyConfig, SynthObject, energy_terms, near_object_points,
+                                     near_part_points, total_energy)
 
 OPTIMIZERS = ("annealing", "adam")
 
@@ -50,22 +50,22 @@ class OptimizerConfig:
     learning_rate: float = 0.003  # adam: peak step (metres / radians per coordinate), cosine-decayed to 5%
 
 
-def _energy_fn(obj, ecfg: EnergyConfig, part):
+def _energy_fn(obj, ecfg: EnergyConfig, part, mode):
     def fn(pose, near, face):
         near, near_part = near
-        terms = energy_terms(pose, obj, near, ecfg.mode, ecfg.fc_kind, face, ecfg.hand_point_stride, part, near_part)
+        terms = energy_terms(pose, obj, near, mode, ecfg.fc_kind, face, ecfg.hand_point_stride, part, near_part)
         return total_energy(terms, ecfg.weights), terms
     return jax.value_and_grad(fn, has_aux=True)
 
 
-def _refresh(pose, obj, ecfg: EnergyConfig, part):
+def _refresh(pose, obj, ecfg: EnergyConfig, part, mode):
     """Block-start auxiliaries of one grasp: the culled sets ((Gp, K, 3) object points per hand primitive; per
     contact the K nearest target-part samples, or None when `part_points_per_contact` is 0) and the LP-DFC face."""
     near = near_object_points(pose, obj, ecfg.points_per_primitive)
     k = ecfg.part_points_per_contact
-    near_part = near_part_points(pose, obj, ecfg.mode, part, k) if k else None
+    near_part = near_part_points(pose, obj, mode, part, k) if k else None
     if ecfg.fc_kind == "lp_dfc":
-        face = energy_terms(pose, obj, near, ecfg.mode, ecfg.fc_kind, None, ecfg.hand_point_stride, part,
+        face = energy_terms(pose, obj, near, mode, ecfg.fc_kind, None, ecfg.hand_point_stride, part,
                             near_part)["face"]
     else:
         face = jnp.asarray(-1, jnp.int32)
@@ -77,12 +77,14 @@ def _finite(g):
 
 
 def optimize_one(pose: Float[Array, "25"], key, obj: SynthObject, ecfg: EnergyConfig, ocfg: OptimizerConfig,
-                 part: Array | int = -1):
+                 part: Array | int = -1, contacts: ContactSet | None = None):
     """Optimise one grasp for target part `part` (-1: none). Returns (final pose (25,), final energy (), terms
-    dict, acceptance rate ())."""
+    dict, acceptance rate ()). contacts: the mode's contact set as data (`energy.contact_set(mode, padded=True)`;
+    `ecfg.mode` is then not read), None: `ecfg.mode`'s."""
     if ocfg.kind not in OPTIMIZERS:
         raise ValueError(f"optimizer kind must be one of {OPTIMIZERS}, got {ocfg.kind!r}")
-    vg = _energy_fn(obj, ecfg, part)
+    mode = ecfg.mode if contacts is None else contacts
+    vg = _energy_fn(obj, ecfg, part, mode)
     num_blocks = -(-ocfg.num_iters // ocfg.refresh_every)
     total = num_blocks * ocfg.refresh_every
     schedule = optax.cosine_decay_schedule(ocfg.learning_rate, max(total, 1), alpha=0.05)
@@ -111,7 +113,7 @@ def optimize_one(pose: Float[Array, "25"], key, obj: SynthObject, ecfg: EnergyCo
         return (pose, energy, grad, state, accepted + accept), None
 
     def block(carry, b):
-        near, face = _refresh(carry[0], obj, ecfg, part)
+        near, face = _refresh(carry[0], obj, ecfg, part, mode)
         (e, _), g = vg(carry[0], near, face)  # energy at the refreshed auxiliaries
         carry = (carry[0], e, _finite(g)) + carry[3:]
         ts = b * ocfg.refresh_every + jnp.arange(ocfg.refresh_every)
@@ -134,15 +136,17 @@ def grasp_keys(rng, num: int, offset: int = 0):
 
 @functools.partial(jax.jit, static_argnames=("ecfg", "ocfg"))
 def optimize_batch(poses: Float[Array, "G 25"], keys, obj: SynthObject, ecfg: EnergyConfig, ocfg: OptimizerConfig,
-                   parts=None):
+                   parts=None, contacts: ContactSet | None = None):
     """`optimize_one` vmapped over grasps (jitted). keys: (G,) per-grasp keys (see `grasp_keys`); parts: (G,)
-    target part ids (None: no target part)."""
+    target part ids (None: no target part); contacts: see `optimize_one` (as data, one compilation serves every
+    mode when `ecfg` is the same)."""
     parts = -jnp.ones(poses.shape[0], jnp.int32) if parts is None else parts
-    return jax.vmap(lambda p, k, t: optimize_one(p, k, obj, ecfg, ocfg, t))(poses, keys, parts)
+    return jax.vmap(lambda p, k, t: optimize_one(p, k, obj, ecfg, ocfg, t, contacts))(poses, keys, parts)
 
 
 def optimize_sharded(poses: Float[Array, "G 25"], rng, obj: SynthObject, ecfg: EnergyConfig,
-                     ocfg: OptimizerConfig, mesh: Mesh | None = None, offset: int = 0, parts=None):
+                     ocfg: OptimizerConfig, mesh: Mesh | None = None, offset: int = 0, parts=None,
+                     contacts: ContactSet | None = None):
     """Optimise G grasps sharded over the mesh's "data" axis (object replicated). G is padded to a multiple of
     the device count; the padding is dropped from the outputs. Returns the same tuple as `optimize_batch`."""
     mesh = data_mesh() if mesh is None else mesh
@@ -159,5 +163,6 @@ def optimize_sharded(poses: Float[Array, "G 25"], rng, obj: SynthObject, ecfg: E
     keys = jax.device_put(keys, batch)
     parts = jax.device_put(parts, batch)
     obj = jax.device_put(obj, replicated)
-    out = optimize_batch(poses, keys, obj, ecfg, ocfg, parts)
+    contacts = None if contacts is None else jax.device_put(jax.tree.map(jnp.asarray, contacts), replicated)
+    out = optimize_batch(poses, keys, obj, ecfg, ocfg, parts, contacts)
     return jax.tree.map(lambda x: x[:g], out)

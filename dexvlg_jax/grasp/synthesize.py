@@ -17,7 +17,7 @@ import numpy as np
 
 from dexvlg_jax import hand
 from dexvlg_jax.devices import data_mesh
-from dexvlg_jax.grasp.energy import TERMS, EnergyConfig, synth_object
+from dexvlg_jax.grasp.energy import TERMS, EnergyConfig, contact_set, synth_object
 from dexvlg_jax.grasp.init import InitConfig, initial_poses, part_failure
 from dexvlg_jax.grasp.metrics import METRICS_VERSION, OK, FilterConfig, failure_reasons, grasp_metrics
 from dexvlg_jax.grasp.optimizer import OptimizerConfig, optimize_sharded
@@ -26,7 +26,8 @@ from dexvlg_jax.hand.constants import MODES
 
 @dataclasses.dataclass(frozen=True)
 class SynthConfig:
-    """Everything one synthesis run needs (the mode inside `energy` is replaced per mode)."""
+    """Everything one synthesis run needs (the mode inside `energy` is not read: each mode of `modes` passes its
+    contact set to the optimiser as data, `energy.contact_set`, so both modes share one compiled program)."""
 
     init: InitConfig = InitConfig()
     energy: EnergyConfig = EnergyConfig()
@@ -39,16 +40,17 @@ class SynthConfig:
     seed: int = 0
 
 
-def _optimize_all(poses, parts, sobj, ecfg, ocfg, batch_size, rng, mesh):
-    """Optimise (M, 25) poses for their target parts (M,) in padded chunks of batch_size; returns poses,
-    energies, terms, acceptance."""
+def _optimize_all(poses, parts, sobj, ecfg, ocfg, batch_size, rng, mesh, contacts):
+    """Optimise (M, 25) poses for their target parts (M,) with the mode's `contacts` in padded chunks of batch_size;
+    returns poses, energies, terms, acceptance."""
     outs = []
     for start in range(0, len(poses), batch_size):
         chunk = poses[start:start + batch_size]
         pad = batch_size - len(chunk)
         chunk = np.concatenate([chunk, np.repeat(chunk[:1], pad, 0)])
         targets = np.resize(parts[start:start + batch_size], batch_size)
-        out = optimize_sharded(chunk, rng, sobj, ecfg, ocfg, mesh=mesh, offset=start, parts=targets)
+        out = optimize_sharded(chunk, rng, sobj, ecfg, ocfg, mesh=mesh, offset=start, parts=targets,
+                               contacts=contacts)
         outs.append(jax.tree.map(lambda a: np.asarray(a)[:batch_size - pad], out))
     return jax.tree.map(lambda *a: np.concatenate(a), *outs)
 
@@ -87,11 +89,11 @@ def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "
         if not inits:
             continue
         init = np.concatenate(inits)
-        ecfg = dataclasses.replace(cfg.energy, mode=mode)
         key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), mode_index)
         part_col = np.repeat(labels, cfg.init.num_per_part)
-        poses, energy, terms, accept = _optimize_all(init, part_col, sobj, ecfg, cfg.optimizer, cfg.batch_size, key,
-                                                     mesh)
+        # The mode's contacts travel as data, padded to one shape: both modes share one compiled optimiser.
+        poses, energy, terms, accept = _optimize_all(init, part_col, sobj, cfg.energy, cfg.optimizer, cfg.batch_size,
+                                                     key, mesh, contact_set(mode, padded=True))
         h = hand.load_hand()  # the hand's position controller clips commands: metrics see the executable pose
         poses = np.concatenate([poses[:, :9], np.clip(poses[:, 9:], h.joint_lower, h.joint_upper)], 1)
         n = len(init)

@@ -9,6 +9,7 @@ from dexvlg_jax.hand.kinematics import (
     forward_kinematics,
     hand_signed_distance,
     link_points_to_world,
+    link_vectors_to_world,
     pose_from_vector,
     primitive_distances,
     primitive_frames,

@@ -168,3 +168,29 @@ def test_culled_part_distance_is_exact_where_its_sets_were_taken(sobj, poses, k)
         exact, culled = both(part)
         assert np.all(exact > 0) if part in (0, 1) else np.all(exact == 0)  # initial contacts are off the surface
         np.testing.assert_allclose(culled, exact, rtol=1e-6, atol=1e-7)
+
+
+def test_padded_contact_set_as_data_equals_the_modes_own(sobj, obj):
+    """The pinch set padded to the wrap set's 7 rows and passed as traced data (what lets both modes share one
+    compiled optimiser) gives the same terms, LP-DFC forces (0 at the padding) and gradient as the 4-contact set."""
+    poses = jnp.asarray(I.initial_poses(obj, 0, "pinch", 3, np.random.default_rng(1), I.InitConfig()))
+    w = E.EnergyWeights()
+
+    def one(p, mode):
+        near = E.near_object_points(p, sobj, 8)
+        part = E.near_part_points(p, sobj, mode, 0, 8)
+        terms = E.energy_terms(p, sobj, near, mode, "lp_dfc", None, 1, 0, part)
+        return E.total_energy(terms, w), terms
+
+    padded = jax.tree.map(jnp.asarray, E.contact_set("pinch", padded=True))
+    assert padded.link.shape == (E.MAX_CONTACTS,) and int(padded.valid.sum()) == 4
+    (e4, t4), g4 = jax.jit(jax.vmap(jax.value_and_grad(lambda p: one(p, "pinch"), has_aux=True)))(poses)
+    (e7, t7), g7 = jax.jit(jax.vmap(jax.value_and_grad(one, has_aux=True), in_axes=(0, None)))(poses, padded)
+    # float32 sums over 4 vs 7 (zero) entries may round differently: relative 1e-5
+    np.testing.assert_allclose(e7, e4, rtol=1e-5)
+    for name in E.TERMS:
+        np.testing.assert_allclose(t7[name], t4[name], rtol=1e-5, atol=1e-7, err_msg=name)
+    np.testing.assert_allclose(t7["forces"][:, :4], t4["forces"], atol=1e-5)
+    np.testing.assert_array_equal(t7["forces"][:, 4:], 0.0)
+    np.testing.assert_array_equal(t7["face"], t4["face"])
+    np.testing.assert_allclose(g7, g4, rtol=1e-4, atol=1e-4 * float(jnp.abs(g4).max()))
