@@ -2,7 +2,8 @@
 
 For every mode in the config and every part of the object: check the part (`init.part_failure`: missing,
 unknown class, too small, too big, non-finite), draw `num_per_part` part-aligned poses, optimise all of one
-mode's poses together in fixed-size sharded batches (one compilation for every object), compute the metrics and
+mode's poses together in fixed-size sharded batches (one compilation for every object and both modes: the mode's
+contact set is passed as data, `energy.contact_set`), compute the metrics and
 mark each grasp "ok" or with its failure reason. A part that cannot be grasped yields one NaN row with the reason;
 nothing is silently dropped, and nothing raises for bad geometry (the caller's run continues).
 """
