@@ -90,9 +90,10 @@ class ForceSolution(NamedTuple):
     per_face: Float[Array, "K"]
 
 
-def _face_lp(Gm: Float[Array, "6 C"], k: Int[Array, ""], max_iter: int, tol, polish: bool, valid=None):
-    """LP_k of the module docstring; returns the `LPSolution` (variables [f (C), p (6), q (6)]). valid: (C,) bool
-    or None; an invalid contact's force is fixed at 0 (the solver removes fixed variables)."""
+def _face_lp(Gm: Float[Array, "6 C"], k: Int[Array, ""], max_iter: int, tol, polish: bool,
+             force_upper: Float[Array, "C"]):
+    """LP_k of the module docstring; returns the `LPSolution` (variables [f (C), p (6), q (6)]). force_upper: (C,)
+    1 for a contact, 0 for a padding row (its force is then fixed at 0: the solver removes fixed variables)."""
     C = Gm.shape[1]
     dtype = Gm.dtype
     eye = jnp.eye(6, dtype=dtype)
@@ -100,8 +101,7 @@ def _face_lp(Gm: Float[Array, "6 C"], k: Int[Array, ""], max_iter: int, tol, pol
     cost = jnp.concatenate([jnp.zeros(C, dtype), jnp.ones(12, dtype)])
     onehot = jnp.arange(C) == k
     lower = jnp.concatenate([onehot.astype(dtype), jnp.zeros(12, dtype)])
-    top = jnp.ones(C, dtype) if valid is None else jnp.where(valid, 1.0, 0.0).astype(dtype)
-    upper = jnp.concatenate([top, jnp.full(12, jnp.inf, dtype)])
+    upper = jnp.concatenate([force_upper.astype(dtype), jnp.full(12, jnp.inf, dtype)])
     return solve_lp(cost, A, jnp.zeros(6, dtype), lower, upper, max_iter=max_iter, tol=tol, polish=polish)
 
 
@@ -131,13 +131,12 @@ def lp_dfc_forces(
     C = Gm.shape[1]
     ones = jnp.ones(C, Gm.dtype) if valid is None else jnp.where(valid, 1.0, 0.0).astype(Gm.dtype)
     faces = jnp.arange(C) if k is None else jnp.reshape(jnp.asarray(k), (1,))
-    sols = jax.vmap(lambda kk: _face_lp(Gm, kk, max_iter, tol, polish, valid))(faces)
+    sols = jax.vmap(lambda kk: _face_lp(Gm, kk, max_iter, tol, polish, ones))(faces)
     # Score each face by its exact L1 residual at the returned forces (robust to an inexact solve).
     f_all = jnp.clip(sols.x[:, :C], 0.0, 1.0) * ones
     f_all = jnp.where(jnp.arange(C)[None, :] == faces[:, None], 1.0, f_all)
     scores = jnp.sum(jnp.abs(f_all @ Gm.T), axis=-1)
-    if valid is not None:
-        scores = jnp.where(jnp.asarray(valid)[faces], scores, jnp.inf)
+    scores = jnp.where(ones[faces] > 0, scores, jnp.inf)  # a padding row is never the face
     best = jnp.argmin(scores)
     forces = jnp.where(finite, f_all[best], ones)
     status = jnp.where(finite, sols.status[best], 4).astype(jnp.int32)
