@@ -4,9 +4,13 @@ Convention (as every SDF in dexvlg_jax): metres, **negative inside, positive out
 Note that `trimesh.proximity.signed_distance` uses the opposite sign (positive inside).
 
 * `mesh_signed_distance(points, vertices, faces)`: exact unsigned distance to the nearest triangle (closest
-  point on each triangle, Ericson's region test, branch-free) with the sign of the generalised winding number
-  (sum of the triangles' solid angles over 4 pi; > 0.5 means inside). Robust for watertight meshes, tolerant of
-  small holes. Cost O(P F); points are processed in chunks with `lax.map` so memory stays O(chunk * F).
+  point on each triangle, Ericson's region test, branch-free) with the sign of the closest feature's angle-weighted
+  pseudonormal (Baerentzen & Aanaes 2005: face, edge or vertex, `feature_pseudonormals`), exact for the closed,
+  outward-oriented meshes that `objects.processing` makes (watertight, consistently oriented). Cost O(P F); points
+  are processed in chunks with `lax.map` so memory stays O(chunk * F). It replaced the generalised winding
+  number's sign (`winding_number`, which tolerates small holes but costs as much as the distance): the two agree at
+  all 99,827 off-surface test points around the demo's 10 processed meshes, whose exact grasp metrics then took
+  37.2 s instead of 47.7 s (2026-12-02, 2-core CPU, every value equal).
 * `mesh_closest(points, vertices, faces)`: the same exact signed distance plus the exact outward normal (the unit
   SDF gradient: the direction from the closest surface point, the closest triangle's normal on the surface) and
   the closest triangle's index. What reported quality metrics use instead of the grid (`grasp.metrics`).
@@ -32,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from dexvlg_jax.geometry.mesh_sign import feature_pseudonormals, winding_number  # noqa: F401 (re-export)
 from dexvlg_jax.geometry.primitives import safe_sqrt
 
 _TINY = 1e-30
@@ -68,8 +73,10 @@ def _safe_divide(numerator, denominator):
     return jnp.where(jnp.abs(denominator) > _TINY, numerator / safe, 0.0)
 
 
-def point_triangle_closest(point: Float[Array, "3"], triangles: Float[Array, "F 3 3"]) -> Float[Array, "F 3"]:
-    """Closest point of each triangle to one point (closest-point regions after Ericson, RTCD 5.1.5)."""
+def _closest_and_region(point: Float[Array, "3"], triangles: Float[Array, "F 3 3"]
+                        ) -> tuple[Float[Array, "F 3"], Int[Array, "F"]]:
+    """Closest point of each triangle to one point (closest-point regions after Ericson, RTCD 5.1.5) and the
+    feature it lies on: 0 the face's interior, 1 / 2 / 3 the edge ab / bc / ca, 4 / 5 / 6 the vertex a / b / c."""
     a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
     ab, ac, ap = b - a, c - a, point - a
     bp, cp = point - b, point - c
@@ -88,27 +95,25 @@ def point_triangle_closest(point: Float[Array, "3"], triangles: Float[Array, "F 
     v_face = _safe_divide(vb, total)
     w_face = _safe_divide(vc, total)
     closest = a + ab * v_face[:, None] + ac * w_face[:, None]
+    region = jnp.zeros(a.shape[:1], jnp.int32)
+
+    def override(inside, point_there, code):
+        return jnp.where(inside[:, None], point_there, closest), jnp.where(inside, code, region)
 
     in_bc = (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0)
-    w_bc = _safe_divide(d4 - d3, (d4 - d3) + (d5 - d6))
-    closest = jnp.where(in_bc[:, None], b + (c - b) * w_bc[:, None], closest)
-
+    closest, region = override(in_bc, b + (c - b) * _safe_divide(d4 - d3, (d4 - d3) + (d5 - d6))[:, None], 2)
     in_ac = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
-    w_ac = _safe_divide(d2, d2 - d6)
-    closest = jnp.where(in_ac[:, None], a + ac * w_ac[:, None], closest)
-
-    in_c = (d6 >= 0) & (d5 <= d6)
-    closest = jnp.where(in_c[:, None], c, closest)
-
+    closest, region = override(in_ac, a + ac * _safe_divide(d2, d2 - d6)[:, None], 3)
+    closest, region = override((d6 >= 0) & (d5 <= d6), c, 6)
     in_ab = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
-    v_ab = _safe_divide(d1, d1 - d3)
-    closest = jnp.where(in_ab[:, None], a + ab * v_ab[:, None], closest)
+    closest, region = override(in_ab, a + ab * _safe_divide(d1, d1 - d3)[:, None], 1)
+    closest, region = override((d3 >= 0) & (d4 <= d3), b, 5)
+    return override((d1 <= 0) & (d2 <= 0), a, 4)
 
-    in_b = (d3 >= 0) & (d4 <= d3)
-    closest = jnp.where(in_b[:, None], b, closest)
 
-    in_a = (d1 <= 0) & (d2 <= 0)
-    return jnp.where(in_a[:, None], a, closest)
+def point_triangle_closest(point: Float[Array, "3"], triangles: Float[Array, "F 3 3"]) -> Float[Array, "F 3"]:
+    """Closest point of each triangle to one point (closest-point regions after Ericson, RTCD 5.1.5)."""
+    return _closest_and_region(point, triangles)[0]
 
 
 def point_triangle_squared_distance(
@@ -119,64 +124,51 @@ def point_triangle_squared_distance(
     return jnp.sum(delta * delta, -1)
 
 
-def winding_number(point: Float[Array, "3"], triangles: Float[Array, "F 3 3"]) -> Float[Array, ""]:
-    """Generalised winding number of a point (1 inside a closed outward-oriented mesh, 0 outside).
-
-    Solid angle of each triangle by Van Oosterom & Strackee: tan(omega / 2) = det / denominator.
-    """
-    a = triangles[:, 0] - point
-    b = triangles[:, 1] - point
-    c = triangles[:, 2] - point
-    la, lb, lc = (jnp.sqrt(jnp.sum(v * v, -1)) for v in (a, b, c))
-    det = jnp.sum(a * jnp.cross(b, c), -1)
-    denominator = la * lb * lc + jnp.sum(a * b, -1) * lc + jnp.sum(b * c, -1) * la + jnp.sum(c * a, -1) * lb
-    solid_angle = 2.0 * jnp.arctan2(det, denominator)
-    return jnp.sum(solid_angle) / (4.0 * jnp.pi)
-
-
-def _closest_one(point: Float[Array, "3"], triangles: Float[Array, "F 3 3"]):
-    """(signed distance, outward unit normal (3,), closest triangle index) of one point."""
+def _closest_one(point: Float[Array, "3"], triangles: Float[Array, "F 3 3"], normals: Float[Array, "F 7 3"]):
+    """(signed distance, outward unit normal (3,), closest triangle index) of one point; `normals`:
+    `feature_pseudonormals` of the triangles (the sign comes from the closest feature's pseudonormal)."""
     squared = point_triangle_squared_distance(point, triangles)
     nearest = jnp.min(squared)
     # The first index attaining the minimum, as a plain min-reduction (argmin is several times slower on XLA:CPU).
     index = jnp.min(jnp.where(squared <= nearest, jnp.arange(squared.shape[0]), squared.shape[0]))
     unsigned = jnp.sqrt(nearest)
-    sign = jnp.where(winding_number(point, triangles) > 0.5, -1.0, 1.0)
-    tri = triangles[index]
-    face = jnp.cross(tri[1] - tri[0], tri[2] - tri[0])
-    face = face / jnp.maximum(jnp.linalg.norm(face), _TINY)
-    away = (point - point_triangle_closest(point, tri[None])[0]) / jnp.maximum(unsigned, _TINY)
+    closest, region = (x[0] for x in _closest_and_region(point, triangles[index][None]))
+    sign = jnp.where(jnp.dot(point - closest, normals[index, region]) < 0.0, -1.0, 1.0)
+    face = normals[index, 0]
+    away = (point - closest) / jnp.maximum(unsigned, _TINY)
     normal = jnp.where(unsigned > _ON_SURFACE, sign * away, face)
     return sign * unsigned, normal, index
 
 
 @functools.partial(jax.jit, static_argnames=("chunk_size",))
-def _closest_chunked(points, triangles, chunk_size: int):
+def _closest_chunked(points, triangles, normals, chunk_size: int):
     num_points = points.shape[0]
     num_chunks = -(-num_points // chunk_size)
     padded = jnp.concatenate([points, jnp.broadcast_to(points[:1], (num_chunks * chunk_size - num_points, 3))])
     chunks = padded.reshape(num_chunks, chunk_size, 3)
-    per_chunk = jax.vmap(_closest_one, in_axes=(0, None))
-    values = jax.lax.map(lambda chunk: per_chunk(chunk, triangles), chunks)
+    per_chunk = jax.vmap(_closest_one, in_axes=(0, None, None))
+    values = jax.lax.map(lambda chunk: per_chunk(chunk, triangles, normals), chunks)
     return jax.tree.map(lambda v: v.reshape((-1,) + v.shape[2:])[:num_points], values)
 
 
 def _bucketed(points, vertices, faces, chunk_size):
     """Points and triangles padded to bucketed sizes, so a stream of different meshes and point counts reuses
-    a few compiled programs. Padding triangles are degenerate and far away: they never are the nearest one and
-    their solid angle is exactly zero. Host arrays (numpy), so a new mesh size compiles no eager op. Returns
-    (points, triangles, chunk_size, number of real points)."""
+    a few compiled programs. Padding triangles are degenerate and far away: they never are the nearest one (their
+    pseudonormals are zero). Host arrays (numpy), so a new mesh size compiles no eager op. Returns (points,
+    triangles, their `feature_pseudonormals`, chunk_size, number of real points)."""
     points = np.asarray(points, np.float32).reshape(-1, 3)
     triangles = np.asarray(vertices, np.float32)[np.asarray(faces, np.int32)]
+    normals = feature_pseudonormals(vertices, faces)
     chunk_size = int(max(1, min(chunk_size, points.shape[0])))
     num_triangles = triangles.shape[0]
     padded_triangles = -(-num_triangles // _TRIANGLE_BUCKET) * _TRIANGLE_BUCKET
     far = np.full((padded_triangles - num_triangles, 3, 3), _FAR_AWAY, np.float32)
     triangles = np.concatenate([triangles, far], 0)
+    normals = np.concatenate([normals, np.zeros((len(far), 7, 3), np.float32)], 0)
     num_points = points.shape[0]
     padded_points = max(chunk_size * 8, 1 << int(np.ceil(np.log2(max(num_points, 1)))))  # powers of two
     points = np.concatenate([points, np.broadcast_to(points[:1], (padded_points - num_points, 3))], 0)
-    return points, triangles, chunk_size, num_points
+    return points, triangles, normals, chunk_size, num_points
 
 
 def mesh_closest(
@@ -193,8 +185,8 @@ def mesh_closest(
     for points within 1e-7 m of the surface. Brute force over all triangles, jitted, chunked with `lax.map`;
     keep the mesh near the origin for float32 accuracy (the object frame is centred on its bounding box).
     """
-    padded, triangles, chunk_size, n = _bucketed(points, vertices, faces, chunk_size)
-    distance, normal, index = _closest_chunked(padded, triangles, chunk_size)
+    padded, triangles, normals, chunk_size, n = _bucketed(points, vertices, faces, chunk_size)
+    distance, normal, index = _closest_chunked(padded, triangles, normals, chunk_size)
     return np.asarray(distance)[:n], np.asarray(normal)[:n], np.asarray(index)[:n]  # host: no slice op to compile
 
 
@@ -206,13 +198,13 @@ def mesh_signed_distance(
 ) -> Float[Array, "P"]:
     """Exact signed distance (metres, negative inside) from points to a triangle mesh, same frame as the mesh
     (`mesh_closest` without the normals; XLA drops their computation). Host numpy array (P,)."""
-    padded, triangles, chunk_size, n = _bucketed(points, vertices, faces, chunk_size)
-    return np.asarray(_signed_distance_chunked(padded, triangles, chunk_size))[:n]
+    padded, triangles, normals, chunk_size, n = _bucketed(points, vertices, faces, chunk_size)
+    return np.asarray(_signed_distance_chunked(padded, triangles, normals, chunk_size))[:n]
 
 
 @functools.partial(jax.jit, static_argnames=("chunk_size",))
-def _signed_distance_chunked(points, triangles, chunk_size: int):
-    return _closest_chunked(points, triangles, chunk_size)[0]
+def _signed_distance_chunked(points, triangles, normals, chunk_size: int):
+    return _closest_chunked(points, triangles, normals, chunk_size)[0]
 
 
 def _exact_grid_values(axes, vertices, faces, chunk_size):
