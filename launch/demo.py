@@ -7,8 +7,10 @@
    dataset the learning benchmark's wider small_64 lifted fewer trials in the same minutes, 41.5 / 15.0% seen /
    unseen-instance after 2,500 steps vs 47.7 / 27.5% for tiny_64 after 4,000) trained on those records with the
    flow-matching head and no parameter EMA (a 0.999 EMA averages over a quarter of the 4,000 steps; the run's own
-   parameters lifted more trials: README, "The demo's model"), with learning curves (`--ablation` adds a DDPM
-   head with the same budget: the paper's ablation).
+   parameters lifted more trials: README, "The demo's model") and with instruction noise (each instruction piece
+   dropped with probability 0.2 or replaced by a random one with probability 0.2, `data.augment.InstructionNoise`:
+   evaluation speaks in held-out templates; README, "Instruction noise"), with learning curves (`--ablation` adds
+   a DDPM head with the same budget: the paper's ablation).
 3. Evaluation: the model samples grasps for the dataset's own placed objects and held-out instructions (each of
    the K grasps the best of `--rank-candidates` samples, drawn at `--temperature`, by observed-geometry energy,
    then refined against the observed depth points and their mirror image behind the object: `grasp/refine.py`),
@@ -58,7 +60,8 @@ def build_data(out: str, progress: bool, data_config: str = DATA_CONFIG) -> dict
 
 def train_model(out: str, head: str, steps: int, progress: bool) -> str:
     dataset = os.path.join(out, "dataset")
-    config = load_config_file(f"{TRAIN_CONFIG}:head={head},steps={steps},data={dataset},variant=tiny_64,ema=0")
+    config = load_config_file(f"{TRAIN_CONFIG}:head={head},steps={steps},data={dataset},variant=tiny_64,ema=0,"
+                              f"token_noise=0.4")
     if not writer.read_manifest(dataset)["counts"]["split"].get(config.heldout_split):
         config.heldout_split = None  # a dataset without that split (e.g. --data-config configs/data/tiny.py)
     workdir = os.path.join(out, f"train_{head}")

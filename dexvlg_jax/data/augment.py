@@ -78,3 +78,42 @@ class RollAboutOpticalAxis(grain.transforms.RandomMap):
 
     def random_map(self, element, rng: np.random.Generator):
         return roll_observation(element, float(rng.uniform(-self.max_rad, self.max_rad)) if self.max_rad else 0.0)
+
+
+class InstructionNoise(grain.transforms.RandomMap):
+    """Token noise on the instruction (word dropout with random substitution, after Iyyer et al. 2015 and BERT's
+    random replacement): every real token between [BOS] and the final separator is, independently, dropped with
+    probability prob / 2 or replaced by a random piece (ids >= FIRST_PIECE, below `vocab_size`) with probability
+    prob / 2; the survivors close up, so the result stays [BOS] ... separator then padding.
+
+    Why: evaluation writes its instructions from held-out templates (`data.instructions.EVAL_TEMPLATES`) with words
+    training never shows, which the tokenizer splits into unfamiliar pieces; with clean training text the tiny
+    model lifted fewer seen-object trials under those templates than under training ones (README, "Instruction
+    noise"). Noise teaches it that a missing or unknown piece does not change the grasp, so it keys on the
+    words that do (object, part, grasp mode). Keys used: "tokens" (L,) int32, "token_mask" (L,) bool.
+    """
+
+    FIRST_PIECE = 4  # Gemma's special ids: pad 0, eos 1, bos 2, unk 3
+
+    def __init__(self, prob: float, vocab_size: int):
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f"InstructionNoise: prob must be in [0, 1], got {prob}")
+        if vocab_size <= self.FIRST_PIECE:
+            raise ValueError(f"InstructionNoise: vocab_size must be > {self.FIRST_PIECE}, got {vocab_size}")
+        self.prob, self.vocab_size = float(prob), int(vocab_size)
+
+    def random_map(self, element, rng: np.random.Generator):
+        tokens = np.asarray(element["tokens"], np.int32)
+        length = int(np.asarray(element["token_mask"], bool).sum())
+        if self.prob == 0.0 or length <= 2:
+            return element
+        inner = tokens[1:length - 1].copy()
+        draw = rng.random(len(inner))
+        replace = (draw >= self.prob / 2) & (draw < self.prob)
+        inner[replace] = rng.integers(self.FIRST_PIECE, self.vocab_size, int(replace.sum()))
+        kept = np.concatenate([tokens[:1], inner[draw >= self.prob / 2], tokens[length - 1:length]])
+        out = dict(element)
+        out["tokens"] = np.zeros_like(tokens)
+        out["tokens"][:len(kept)] = kept
+        out["token_mask"] = np.arange(len(tokens)) < len(kept)
+        return out

@@ -17,7 +17,7 @@ import dataclasses
 import grain
 import numpy as np
 
-from dexvlg_jax.data.augment import RollAboutOpticalAxis
+from dexvlg_jax.data.augment import InstructionNoise, RollAboutOpticalAxis
 from dexvlg_jax.data.source import (DecodeRecord, ResizeCrop, TokenizeInstruction, grain_loader, make_data_loader,
                                     pose_statistics)
 from dexvlg_jax.data.tokenizer import Tokenizer
@@ -43,6 +43,8 @@ class DataConfig:
         dataset is decoded once instead of every epoch (the demo's training runs ~1.3x faster); 0 = off.
       roll_deg: each training example's camera is rolled about its optical axis by a uniform random angle in
         +-roll_deg degrees, image and grasp label together (`data.augment.RollAboutOpticalAxis`); 0 = off.
+      token_noise: per-token probability that an instruction piece is dropped or replaced by a random one
+        (`data.augment.InstructionNoise`); 0 = off.
       read_threads: threads reading records ahead of the batches (grain `ReadOptions`, 32 records buffered per
         thread); 0 = read in the loader's thread. A dataset that fits `cache_mb` is read from memory after its
         first epoch, where threads only add bookkeeping: the demo's loader took 2.7 ms per batch of 16 with 0,
@@ -58,6 +60,7 @@ class DataConfig:
     use_pose_statistics: bool = True
     cache_mb: int = 512
     roll_deg: float = 0.0
+    token_noise: float = 0.0
     read_threads: int = 0
 
 
@@ -126,5 +129,6 @@ def make_train_loader(data: DataConfig, model: DexVLGConfig, batch_size: int, se
     return make_data_loader(data.path, batch_size, operations, seed=seed, num_epochs=num_epochs, shuffle=True,
                             shard_by_process=True, worker_count=data.worker_count, split=data.split,
                             cache_bytes=data.cache_mb * 2**20,
-                            augment=[RollAboutOpticalAxis(data.roll_deg)] if data.roll_deg else [],
+                            augment=([RollAboutOpticalAxis(data.roll_deg)] if data.roll_deg else [])
+                            + ([InstructionNoise(data.token_noise, tokenizer.vocab_size)] if data.token_noise else []),
                             read_threads=data.read_threads)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from dexvlg_jax.data.augment import RollAboutOpticalAxis, roll_matrix, roll_observation
+from dexvlg_jax.data.augment import InstructionNoise, RollAboutOpticalAxis, roll_matrix, roll_observation
 from dexvlg_jax.data.schema import transform_pose
 from dexvlg_jax.hand.pose import HandPose
 from dexvlg_jax.render import camera, raycast, scene
@@ -88,3 +88,32 @@ def test_zero_roll_is_identity_and_the_transform_draws_per_record(two_cameras):
         RollAboutOpticalAxis(-1.0)
     with pytest.raises(ValueError, match="square pixels"):
         roll_observation({**example, "intrinsics": np.diag([50.0, 60.0, 1.0])}, 0.1)
+
+
+def test_instruction_noise_keeps_the_prefix_form_and_its_rate():
+    """[BOS] and the separator stay at the ends, survivors keep their order, padding follows, prob 0 is the identity;
+    over many draws about prob / 2 of the inner pieces are dropped and prob / 2 replaced."""
+    from dexvlg_jax.data.tokenizer import Tokenizer
+    tokenizer = Tokenizer()
+    tokens, mask = tokenizer.encode("pinch the cap of the bottle with your fingertips", 32)
+    element = {"tokens": np.asarray(tokens, np.int32), "token_mask": np.asarray(mask, bool), "pose": np.zeros(25)}
+    length = int(element["token_mask"].sum())
+    assert InstructionNoise(0.0, tokenizer.vocab_size).random_map(element, np.random.default_rng(0)) is element
+    noise = InstructionNoise(0.4, tokenizer.vocab_size)
+    rng = np.random.default_rng(1)
+    lengths, changed = [], 0
+    for _ in range(400):
+        out = noise.random_map(element, rng)
+        n = int(out["token_mask"].sum())
+        assert out["tokens"].shape == element["tokens"].shape and out["pose"] is element["pose"]
+        assert np.array_equal(out["token_mask"], np.arange(32) < n) and np.all(out["tokens"][n:] == 0)
+        assert out["tokens"][0] == element["tokens"][0] and out["tokens"][n - 1] == element["tokens"][length - 1]
+        assert np.all((out["tokens"][1:n - 1] >= 4) & (out["tokens"][1:n - 1] < tokenizer.vocab_size))
+        lengths.append(n)
+        if n == length:
+            changed += int(np.sum(out["tokens"][:n] != element["tokens"][:n]) > 0)
+    inner = length - 2
+    assert abs(np.mean(lengths) - (length - 0.2 * inner)) < 0.1 * inner  # drop rate prob / 2
+    assert changed > 0
+    with pytest.raises(ValueError, match="prob"):
+        InstructionNoise(1.5, tokenizer.vocab_size)
