@@ -17,9 +17,9 @@ from jaxtyping import Array, Float, Int
 
 
 def feature_pseudonormals(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"]) -> np.ndarray:
-    """(F, 7, 3) float32 pseudonormals of every triangle's features, in `mesh_sdf._closest_and_region`'s order: the face's
-    unit normal; the edges ab, bc, ca (sum of the unit normals of the faces that share the edge); the vertices
-    a, b, c (sum of the incident faces' unit normals, each weighted by the face's angle at the vertex).
+    """(F, 7, 3) float32 pseudonormals of every triangle's features, in `mesh_sdf._closest_and_region`'s order:
+    the face's unit normal; the edges ab, bc, ca (sum of the unit normals of the faces that share the edge); the
+    vertices a, b, c (sum of the incident faces' unit normals, each weighted by the face's angle at the vertex).
 
     Degenerate (zero-area) faces add nothing; the module docstring says when the sign is exact."""
     v = np.asarray(vertices, np.float64)
