@@ -8,9 +8,9 @@ Note that `trimesh.proximity.signed_distance` uses the opposite sign (positive i
   pseudonormal (Baerentzen & Aanaes 2005: face, edge or vertex, `feature_pseudonormals`), exact for the closed,
   outward-oriented meshes that `objects.processing` makes (watertight, consistently oriented). Cost O(P F); points
   are processed in chunks with `lax.map` so memory stays O(chunk * F). It replaced the generalised winding
-  number's sign (`winding_number`, which tolerates small holes but costs as much as the distance): the two agree at
-  all 99,827 off-surface test points around the demo's 10 processed meshes, whose exact grasp metrics then took
-  37.2 s instead of 47.7 s (2026-12-02, 2-core CPU, every value equal).
+  number's sign (`mesh_sign.winding_number`, which tolerates small holes but costs as much as the distance): the
+  two agree at all 99,827 off-surface test points around the demo's 10 processed meshes, whose exact grasp metrics
+  then took 37.2 s instead of 47.7 s (2026-12-02, 2-core CPU, every value equal).
 * `mesh_closest(points, vertices, faces)`: the same exact signed distance plus the exact outward normal (the unit
   SDF gradient: the direction from the closest surface point, the closest triangle's normal on the surface) and
   the closest triangle's index. What reported quality metrics use instead of the grid (`grasp.metrics`).
@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from dexvlg_jax.geometry.mesh_sign import feature_pseudonormals, winding_number  # noqa: F401 (re-export)
+from dexvlg_jax.geometry.mesh_sign import feature_pseudonormals
 from dexvlg_jax.geometry.primitives import safe_sqrt
 
 _TINY = 1e-30

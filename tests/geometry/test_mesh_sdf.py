@@ -13,8 +13,8 @@ from dexvlg_jax.geometry.mesh_sdf import (
     point_triangle_squared_distance,
     sdf_grid_gradient,
     sdf_grid_query,
-    winding_number,
 )
+from dexvlg_jax.geometry.mesh_sign import winding_number
 
 
 @pytest.fixture(scope="module")
