@@ -14,8 +14,8 @@ objects in half the steps and fewer unseen instances, README), roll_deg (random 
 and 14 on seen objects at 20,000; README), ema (the parameter EMA's decay, 0 = none: the run's own parameters are
 sampled; the demo's 4,000 steps use 0, README "The demo's model"), token_noise (per-piece probability that an
 instruction piece is dropped or replaced by a random one, half each, `data.augment.InstructionNoise`; 0.4 here and in
-the demo: on this benchmark it lifted seen objects 1.94x and unseen instances 1.52x the image-free baseline, against
-1.79x and 1.22x without it, README "Instruction noise on the learning benchmark").
+the demo: on this benchmark it lifted seen objects 1.95x and unseen instances 1.44x the image-free baseline (two
+training seeds), against 1.79x and 1.22x without it, README "Instruction noise on the learning benchmark").
 Why small_64 for 20,000 steps (measured 2026-11-30 on the 4-instance build, `:ranked` evaluation, 4 views,
 evaluation seeds 1 | 0): seen objects lifted 64.4 | 68.5%, unseen instances 42.4 | 50.0% (30.7 min of
 training), against 58.7 | 58.1% and 37.1 | 41.1% for tiny_64 after 30,000 steps (25 min alone).
