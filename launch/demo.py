@@ -93,7 +93,7 @@ def main(argv=None) -> int:
                         "unseen instances: README, 'The demo's model')")
     parser.add_argument("--samples", type=int, default=4, help="grasps per instruction in evaluation")
     parser.add_argument("--views", type=int, default=4, help="rendered views per object in evaluation (one "
-                        "instruction per view and condition: 4 views give 176 seen-object trials)")
+                        "instruction per view and condition: 4 views give 128 seen-object trials)")
     parser.add_argument("--rank-candidates", type=int, default=128, help="samples drawn per instruction; the "
                         "`--samples` best by observed-geometry energy are kept (0: no ranking)")
     parser.add_argument("--temperature", type=float, default=0.25, help="scale of the sampler's starting noise "
