@@ -114,7 +114,10 @@ def loss_plot(path: str, workdirs: dict) -> str:
 
 def write_run_report(out: str, stats: dict, results: dict, workdirs: dict, timings: dict) -> str:
     """OUT/report.html from OUT/dataset (+ its `data.statistics` `stats`), the evaluation `results` and training
-    `workdirs` per head, and stage `timings`; pictures go to OUT/pictures. Returns the report's path."""
+    `workdirs` per head, and stage `timings`; pictures go to OUT/pictures. Returns the report's path.
+
+    Order: what the system is for first (predicted grasps that lifted, the model beside the baselines), then the
+    dataset's quality, the learning curves and timings, then the pictures of each stage."""
     dataset, pictures = os.path.join(out, "dataset"), os.path.join(out, "pictures")
     os.makedirs(pictures, exist_ok=True)
     report = Report("dexvlg_jax demo: data engine, DexVLG training and simulated evaluation")
@@ -129,22 +132,6 @@ def write_run_report(out: str, stats: dict, results: dict, workdirs: dict, timin
         report.image(png, "predicted grasp", width=240)
         if trial["object"] in observations:
             report.image(observations[trial["object"]], "observation (dataset view)", width=480)
-    report.section("Dataset quality", "Kept grasps = valid after synthesis filters and passing the simulation "
-                   "filter. Paper (DexVLG, wrap / pinch): penetration 1.75 / 1.42 mm, self-penetration "
-                   "0.19 / 0.22 mm, Q1 0.085 / 0.067.")
-    report.table(stats["quality"])
-    report.table([{"split": k, "records": v} for k, v in sorted(stats["counts"]["split"].items())])
-    for png in stats["files"]:
-        report.image(png, os.path.splitext(os.path.basename(png))[0], width=900 if png.endswith("counts.png") else 420)
-    report.section("Objects with their semantic parts")
-    for png, caption in object_pictures(dataset, pictures):
-        report.image(png, caption, width=220)
-    report.section("Synthesised grasps (kept)")
-    for png, caption in kept_grasp_pictures(dataset, pictures):
-        report.image(png, caption, width=220)
-    report.section("Rendered RGB-D observations")
-    for png, caption in shown[:4]:
-        report.image(png, caption, width=480)
     report.section("Model: tabletop-lift evaluation", "Success: the object rises with the hand and stays in hand. "
                    "PTA: any hand-object contact on the instructed part. PGA: success and most contacts on it.")
     for head, result in results.items():
@@ -156,12 +143,28 @@ def write_run_report(out: str, stats: dict, results: dict, workdirs: dict, timin
                         "given the object's true pose; 'retrieval_yaw_unknown' does not know which way the object "
                         "faces: the image-free one):")
             report.table(tables.comparison_rows({"model": result["summary"], **baselines}))
-    report.section("Predicted grasps")
-    for head, result in results.items():
-        for png in result.get("pictures", []):
-            report.image(png, f"{head}: {os.path.basename(png)}", width=240)
+    report.section("Dataset quality", "Kept grasps = valid after synthesis filters and passing the simulation "
+                   "filter. Paper (DexVLG, wrap / pinch): penetration 1.75 / 1.42 mm, self-penetration "
+                   "0.19 / 0.22 mm, Q1 0.085 / 0.067.")
+    report.table(stats["quality"])
+    report.table([{"split": k, "records": v} for k, v in sorted(stats["counts"]["split"].items())])
+    for png in stats["files"]:
+        report.image(png, os.path.splitext(os.path.basename(png))[0], width=900 if png.endswith("counts.png") else 420)
     report.section("Training")
     loss_png = loss_plot(os.path.join(pictures, "training_loss.png"), workdirs)
     report.image(loss_png, f"training loss ({' vs '.join(workdirs)})", width=480)
     report.table([{"stage": k, "seconds": round(v, 1)} for k, v in timings.items()])
+    report.section("Objects with their semantic parts")
+    for png, caption in object_pictures(dataset, pictures):
+        report.image(png, caption, width=220)
+    report.section("Synthesised grasps (kept)")
+    for png, caption in kept_grasp_pictures(dataset, pictures):
+        report.image(png, caption, width=220)
+    report.section("Rendered RGB-D observations")
+    for png, caption in shown[:4]:
+        report.image(png, caption, width=480)
+    report.section("Predicted grasps")
+    for head, result in results.items():
+        for png in result.get("pictures", []):
+            report.image(png, f"{head}: {os.path.basename(png)}", width=240)
     return report.write(os.path.join(out, "report.html"))
