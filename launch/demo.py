@@ -7,10 +7,10 @@
    dataset the learning benchmark's wider small_64 lifted fewer trials in the same minutes, 41.5 / 15.0% seen /
    unseen-instance after 2,500 steps vs 47.7 / 27.5% for tiny_64 after 4,000) trained on those records with the
    flow-matching head and no parameter EMA (a 0.999 EMA averages over a quarter of the 4,000 steps; the run's own
-   parameters lifted more trials: README, "The demo's model") and with instruction noise (each instruction piece
-   dropped with probability 0.2 or replaced by a random one with probability 0.2, `data.augment.InstructionNoise`:
-   evaluation speaks in held-out templates; README, "Instruction noise"), with learning curves (`--ablation` adds
-   a DDPM head with the same budget: the paper's ablation).
+   parameters lifted more trials: docs/experiments.md, "The demo's model") and with instruction noise (each
+   instruction piece dropped with probability 0.2 or replaced by a random one with probability 0.2,
+   `data.augment.InstructionNoise`: evaluation speaks in held-out templates; docs/experiments.md, "Instruction
+   noise"), with learning curves (`--ablation` adds a DDPM head with the same budget: the paper's ablation).
 3. Evaluation: the model samples grasps for the dataset's own placed objects and held-out instructions (each of
    the K grasps the best of `--rank-candidates` samples, drawn at `--temperature`, by observed-geometry energy,
    then refined against the observed depth points and their mirror image behind the object: `grasp/refine.py`),
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
                         "configs/data/tiny.py builds in ~2 min")
     parser.add_argument("--steps", type=int, default=4000, help="training steps per model (the demo's "
                         "tabletop success rose from 29% at 2000 steps to 50% at 4000 on seen objects, 4% to 29% on "
-                        "unseen instances: README, 'The demo's model')")
+                        "unseen instances: docs/experiments.md, 'The demo's model')")
     parser.add_argument("--samples", type=int, default=4, help="grasps per instruction in evaluation")
     parser.add_argument("--views", type=int, default=4, help="rendered views per object in evaluation (one "
                         "instruction per view and condition: 4 views give 128 seen-object trials)")

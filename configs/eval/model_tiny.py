@@ -26,7 +26,8 @@ def get_config(arg=None):
     if smoke:
         c.eval.objects_per_split = 1
         c.eval.samples = 2
-    if arg == "ranked":  # chosen on the learning benchmark (README; seen trials lifted: 24% plain, 52-59% ranked)
+    if arg == "ranked":  # chosen on the learning benchmark (seen trials lifted: 24% plain, 52-59% ranked;
+        # docs/experiments.md, "Ranking and refinement, on and off")
         c.eval.rank_candidates = 128
         c.eval.temperature = 0.25
         c.eval.refine = True

@@ -9,13 +9,14 @@ minutes on 2 cores.
 
 arg keys: data (dataset directory, required), head (flow|ddpm|ddim), steps, batch, seed, variant
 (`models.variants`), noise_samples (noisy poses per example in the loss, `DexVLGConfig`; 8 lifted as many seen
-objects in half the steps and fewer unseen instances, README), roll_deg (random camera roll augmentation,
-`data.augment`; 0 = off: +-15 deg lifted 10 more unseen-instance trials in 100 at 4,000 steps but lost 6 there
-and 14 on seen objects at 20,000; README), ema (the parameter EMA's decay, 0 = none: the run's own parameters are
-sampled; the demo's 4,000 steps use 0, README "The demo's model"), token_noise (per-piece probability that an
-instruction piece is dropped or replaced by a random one, half each, `data.augment.InstructionNoise`; 0.4 here and in
-the demo: on this benchmark it lifted seen objects 1.95x and unseen instances 1.44x the image-free baseline (two
-training seeds), against 1.79x and 1.22x without it, README "Instruction noise on the learning benchmark").
+objects in half the steps and fewer unseen instances, docs/experiments.md), roll_deg (random camera roll
+augmentation, `data.augment`; 0 = off: +-15 deg lifted 10 more unseen-instance trials in 100 at 4,000 steps but lost
+6 there and 14 on seen objects at 20,000; docs/experiments.md), ema (the parameter EMA's decay, 0 = none: the run's
+own parameters are sampled; the demo's 4,000 steps use 0, docs/experiments.md "The demo's model"), token_noise
+(per-piece probability that an instruction piece is dropped or replaced by a random one, half each,
+`data.augment.InstructionNoise`; 0.4 here and in the demo: on this benchmark it lifted seen objects 1.95x and unseen
+instances 1.44x the image-free baseline (two training seeds), against 1.79x and 1.22x without it, README
+"Instruction noise on the learning benchmark").
 Why small_64 for 20,000 steps (measured 2026-11-30 on the 4-instance build, `:ranked` evaluation, 4 views,
 evaluation seeds 1 | 0): seen objects lifted 64.4 | 68.5%, unseen instances 42.4 | 50.0% (30.7 min of
 training), against 58.7 | 58.1% and 37.1 | 41.1% for tiny_64 after 30,000 steps (25 min alone).

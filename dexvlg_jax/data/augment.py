@@ -8,12 +8,12 @@ coordinate) unchanged. So the image and the depth image are resampled about (cx,
 are, and the camera-frame grasp pose becomes Rz @ pose (`data.schema.transform_pose`). Pixels that come from
 outside the original image get depth 0 (no surface) and black.
 
-Why: the learning benchmark's held-out (unseen-instance) loss is lowest after ~2,500 of 20,000 steps and then
-rises while the training loss keeps falling (README, "The learning benchmark"): with 64 fixed camera azimuths per
-object the model can memorise views. The roll is kept small because the table's tilt in the image tells the model
-where "up" is. Measured (README, "A camera-roll augmentation"; small_64, +-15 deg, 3 evaluation seeds): +10 points
-on unseen instances after 4,000 steps, but -6 there and -14 on seen objects after the benchmark's 20,000 steps, and
-the held-out loss curve did not change; so it is off by default (`DataConfig.roll_deg = 0`).
+Why: the learning benchmark's held-out (unseen-instance) loss is lowest after ~2,500 of 20,000 steps and then rises
+while the training loss keeps falling (docs/experiments.md, "The learning benchmark"): with 64 fixed camera azimuths
+per object the model can memorise views. The roll is kept small because the table's tilt in the image tells the
+model where "up" is. Measured (docs/experiments.md, "A camera-roll augmentation"; small_64, +-15 deg, 3 evaluation
+seeds): +10 points on unseen instances after 4,000 steps, but -6 there and -14 on seen objects after the benchmark's
+20,000 steps, and the held-out loss curve did not change; so it is off by default (`DataConfig.roll_deg = 0`).
 
 Runs on the model's example (`train.input_pipeline.ToModelInputs`) after `data.source.MemoizedExamples` (it is
 random, so it cannot be memoised): pass it as `augment` to `data.source.make_data_loader`. Keys used: "image"
@@ -88,9 +88,9 @@ class InstructionNoise(grain.transforms.RandomMap):
 
     Why: evaluation writes its instructions from held-out templates (`data.instructions.EVAL_TEMPLATES`) with words
     training never shows, which the tokenizer splits into unfamiliar pieces; with clean training text the tiny
-    model lifted fewer seen-object trials under those templates than under training ones (README, "Instruction
-    noise"). Noise teaches it that a missing or unknown piece does not change the grasp, so it keys on the
-    words that do (object, part, grasp mode). Keys used: "tokens" (L,) int32, "token_mask" (L,) bool.
+    model lifted fewer seen-object trials under those templates than under training ones (docs/experiments.md,
+    "Instruction noise"). Noise teaches it that a missing or unknown piece does not change the grasp, so it keys on
+    the words that do (object, part, grasp mode). Keys used: "tokens" (L,) int32, "token_mask" (L,) bool.
     """
 
     FIRST_PIECE = 4  # Gemma's special ids: pad 0, eos 1, bos 2, unk 3

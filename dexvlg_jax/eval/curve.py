@@ -1,7 +1,7 @@
 """A training run evaluated along its learning curve: the same simulated evaluation at several kept steps.
 
-The held-out flow loss does not choose the checkpoint that grasps best (README, "The learning benchmark": it rises
-from step 3,000 while lift success rises to step 15,000), so a run keeps checkpoints along the way
+The held-out flow loss does not choose the checkpoint that grasps best (docs/experiments.md, "The run finished": it
+rises from step 3,000 while lift success rises to step 15,000), so a run keeps checkpoints along the way
 (`TrainConfig.keep_period`) and this module evaluates them:
 
     curve = evaluate_curve(WORKDIR, EvalConfig(samples=4), steps=None, out_dir=OUT)   # every kept step
