@@ -17,6 +17,9 @@ own parameters are sampled; the demo's 4,000 steps use 0, docs/experiments.md "T
 `data.augment.InstructionNoise`; 0.4 here and in the demo: on this benchmark it lifted seen objects 1.95x and unseen
 instances 1.44x the image-free baseline (two training seeds), against 1.79x and 1.22x without it, README
 "Instruction noise on the learning benchmark").
+wd (AdamW weight decay in optax units, `train.optimizer.OptimizerConfig`; 1e-4 here is ~1000x weaker than
+big_vision's 1e-4 at lr 1e-3, which is wd=0.1: that kept the held-out loss at 0.81 instead of 1.03 but lifted as many
+trials, docs/experiments.md "Weight decay").
 Why small_64 for 20,000 steps (measured 2026-11-30 on the 4-instance build, `:ranked` evaluation, 4 views,
 evaluation seeds 1 | 0): seen objects lifted 64.4 | 68.5%, unseen instances 42.4 | 50.0% (30.7 min of
 training), against 58.7 | 58.1% and 37.1 | 41.1% for tiny_64 after 30,000 steps (25 min alone).
@@ -27,7 +30,7 @@ from configs.train.common import parse_arg
 
 def get_config(arg=None):
     a = parse_arg(arg, data="", head="flow", steps=20000, batch=16, seed=0, variant="small_64", roll_deg=0.0,
-                  noise_samples=1, ema=0.999, token_noise=0.4)
+                  noise_samples=1, ema=0.999, token_noise=0.4, wd=1e-4)
     if not a.data:
         raise ValueError("configs/train/learning.py needs data=DATASET_DIR (python -m launch.build_dataset --config "
                          "configs/data/learning.py --out DATASET_DIR)")
@@ -36,6 +39,7 @@ def get_config(arg=None):
     c.model.noise_samples = a.noise_samples
     c.optimizer.warmup_steps = 200
     c.optimizer.ema_decay = a.ema
+    c.optimizer.weight_decay = float(a.wd)
     c.seed = a.seed
     c.data.roll_deg = float(a.roll_deg)
     c.data.token_noise = float(a.token_noise)

@@ -32,7 +32,10 @@ class OptimizerConfig:
       total_steps: schedule length; cosine decays from the peak to `end_lr_fraction * learning_rate` at this step.
       init_lr_fraction, end_lr_fraction: start and end of the schedule as fractions of the peak.
       b1, b2, eps: Adam moments.
-      weight_decay: decoupled weight decay (AdamW), applied to ndim >= 2 parameters.
+      weight_decay: decoupled weight decay (AdamW), applied to ndim >= 2 parameters, in optax's units: each step
+        subtracts lr(t) * weight_decay * param. big_vision's `config.wd` is not multiplied by the learning rate
+        (its step subtracts wd * schedule(t) * param), so big_vision's wd equals weight_decay * peak lr: its
+        usual 1e-4 at lr 1e-3 is weight_decay = 0.1 here.
       clip_norm: global gradient-norm clip (None or <= 0: no clipping).
       ema_decay: EMA of the parameters, `ema = d * ema + (1 - d) * params`; None or 0 disables EMA.
       frozen: regexes (fullmatch on "/"-joined paths) of parameters that stay fixed.
