@@ -20,22 +20,23 @@ TEST_OVERRIDES = ["fsdp=2", "min_fsdp_bytes=0", "log_every=1", "checkpoint_every
 
 @pytest.fixture(scope="package", autouse=True)
 def jax_compilation_cache(tmp_path_factory):
-    """A persistent compilation cache while tests/train runs (also inherited by subprocesses through the env);
-    removed again afterwards."""
-    path = str(tmp_path_factory.mktemp("jax_cache"))
-    previous = {k: os.environ.get(k) for k in ("JAX_COMPILATION_CACHE_DIR",
-                                               "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
-                                               "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES")}
-    path = os.environ.get("JAX_COMPILATION_CACHE_DIR") or path
-    jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-    os.environ.update(JAX_COMPILATION_CACHE_DIR=path, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-                      JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
+    """A persistent compilation cache that also keeps sub-second programs while tests/train runs (also inherited by
+    subprocesses through the env): the session's (tests/conftest.py) when there is one; afterwards the settings
+    are as they were."""
+    keys = ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES")
+    previous = {k: os.environ.get(k) for k in keys}
+    options = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
+               "jax_persistent_cache_min_entry_size_bytes")
+    previous_options = {name: getattr(jax.config, name) for name in options}
+    path = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(tmp_path_factory.mktemp("jax_cache"))
+    for name, value in zip(options, (path, 0, -1)):
+        jax.config.update(name, value)
+    os.environ.update(zip(keys, (path, "0", "-1")))
     yield path
-    # Leave later test directories as they were: no persistent cache.
-    jax.config.update("jax_compilation_cache_dir", None)
-    try:
+    for name, value in previous_options.items():
+        jax.config.update(name, value)
+    try:  # the cache object is re-created from the restored settings on the next compile
         from jax.experimental.compilation_cache import compilation_cache
         compilation_cache.reset_cache()
     except (ImportError, AttributeError):
