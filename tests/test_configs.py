@@ -26,7 +26,7 @@ VARIANTS = {
     "configs/data/demo.py": [None],
     "configs/data/learning.py": [None],
     "configs/data/tiny.py": [None],
-    "configs/eval/model_tiny.py": [None, "smoke", "ranked"],
+    "configs/eval/model_tiny.py": [None, "smoke", "ranked", "verified"],
     "configs/eval/sim.py": [None, "tiny"],
     "configs/synth/paper.py": [None, "tiny", "runlocal"],
     "configs/synth/tiny.py": [None, "tiny", "runlocal"],

@@ -6,8 +6,10 @@ dexvlg_jax.eval.EvalConfig for every field's meaning and default.
 
 arg: "" (every dataset object, both modes, 2 parts, K=4, the retrieval baseline beside the model, full
 tabletop-lift phases), "ranked" (the same, each of the K grasps the best of 128 samples drawn at temperature 0.25
-by observed-geometry energy and then refined against the observed depth points: `grasp/refine.py`) or "smoke" (1
-object per split, 1 part, K=2, the short phases of configs/eval/sim.py:tiny).
+by observed-geometry energy and then refined against the observed depth points: `grasp/refine.py`), "verified"
+(128 samples at temperature 1, the 64 best by energy refined and simulated against six shapes guessed from the
+view, the K that lift in the most kept: `eval/verify.py`) or "smoke" (1 object per split, 1 part, K=2, the short
+phases of configs/eval/sim.py:tiny).
 """
 import ml_collections
 
@@ -18,7 +20,7 @@ from dexvlg_jax.eval import EvalConfig
 
 
 def get_config(arg=None):
-    arg = check_arg(arg, ("", "smoke", "ranked"))
+    arg = check_arg(arg, ("", "smoke", "ranked", "verified"))
     smoke = arg == "smoke"
     c = ml_collections.ConfigDict()
     c.eval = config_dict(EvalConfig)  # None defaults (max_parts, num_steps, ...) become typed references
@@ -31,6 +33,12 @@ def get_config(arg=None):
         c.eval.rank_candidates = 128
         c.eval.temperature = 0.25
         c.eval.refine = True
+    if arg == "verified":  # issue 13, docs/experiments.md ("Verification against the perceived object")
+        c.eval.rank_candidates = 128
+        c.eval.temperature = 1.0
+        c.eval.refine = True
+        c.eval.verify = True
+        c.eval.verify_candidates = 64
     c.sim = sim_config.get_config("tiny" if smoke else None)
     c.sim.protocol = "tabletop_lift"
     return c

@@ -27,6 +27,7 @@ from dexvlg_jax.data import writer
 from dexvlg_jax.eval import tables
 from dexvlg_jax.eval.conditions import load_scenes, scene_conditions
 from dexvlg_jax.eval.policies import ModelPolicy, RetrievalPolicy
+from dexvlg_jax.eval.verify import VerifyConfig
 from dexvlg_jax.grasp.refine import RefineConfig
 from dexvlg_jax.train.checkpoint import load_checkpoint
 
@@ -65,6 +66,10 @@ class EvalConfig:
         (`grasp.refine.mirror_points`).
       rank_candidates: if > samples, sample this many per observation and keep the `samples` with the lowest
         observed-geometry energy (`grasp.refine.rank_poses`); 0 = off.
+      verify: simulate each observation's `verify_candidates` best-ranked (and refined) candidates against shapes
+        guessed from the view and deliver the `samples` that lift in the most guesses (`eval.verify`; the
+        evaluation's protocol and physics, C MuJoCo); needs rank_candidates >= verify_candidates to choose them.
+      verify_candidates: candidates per observation that verification simulates.
       temperature: scale of the sampler's starting noise (1 = the trained distribution; < 1 samples nearer its
         modes; `models.vlg.DexVLG.sample_poses`).
       head: sample with this head instead of the checkpoint's (None): "ddim" or "ddpm" for a run trained with
@@ -92,6 +97,8 @@ class EvalConfig:
     refine_steps: int = 20
     mirror: bool = False
     rank_candidates: int = 0
+    verify: bool = False
+    verify_candidates: int = 64
     temperature: float = 1.0
     head: str | None = None
 
@@ -104,6 +111,9 @@ class EvalConfig:
             raise ValueError(f"EvalConfig.head must be None, 'flow', 'ddpm' or 'ddim', got {self.head!r}")
         if not self.temperature > 0:
             raise ValueError(f"EvalConfig.temperature must be > 0, got {self.temperature}")
+        if self.verify and self.verify_candidates < self.samples:
+            raise ValueError(f"EvalConfig: verify_candidates ({self.verify_candidates}) must be >= samples "
+                             f"({self.samples})")
         if self.refine_steps < 0 or self.rank_candidates < 0:
             raise ValueError(f"EvalConfig: refine_steps and rank_candidates must be >= 0, got {self.refine_steps}, "
                              f"{self.rank_candidates}")
@@ -232,7 +242,9 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
                             num_steps=config.num_steps, seed=config.seed, clip_joints=config.clip_joints,
                             templates=config.templates, batch_size=config.batch_size,
                             refine=observe if config.refine else None, observe=observe,
-                            rank_candidates=config.rank_candidates, temperature=config.temperature)
+                            rank_candidates=config.rank_candidates, temperature=config.temperature,
+                            verify=VerifyConfig(candidates=config.verify_candidates) if config.verify else None,
+                            verify_sim=(protocol or sim.TabletopLiftConfig(), scene_config or sim.SceneConfig()))
         report = evaluate_policy(model, scenes, config, protocol, scene_config)
         report["joints_out_of_range_fraction"] = model.clipped_fraction
         report["timing"] = model.timing

@@ -13,8 +13,10 @@ conditions with the same number of trials.
   default): `rank_candidates` > samples samples that many per observation and keeps the `samples` best by the
   observed-geometry energy; `refine` (a `grasp.refine.RefineConfig`) refines the kept ones against the observed
   depth points (mapped to the object frame with the same transform) and the table plane (`grasp.refine`).
-  `timing` gives compile seconds and seconds per delivered grasp for sampling, ranking (its seconds include its
-  compilation) and refinement.
+  `verify` (an `eval.verify.VerifyConfig`) keeps `verify.candidates` per observation through ranking and
+  refinement, simulates each against shapes guessed from the view (`eval.verify`) and delivers the `samples`
+  that lift in the most guesses. `timing` gives compile seconds and seconds per delivered grasp for sampling,
+  ranking (its seconds include its compilation), refinement and verification.
 - `RetrievalPolicy`: for each condition, K x views random sim-passing grasps (object frame) of TRAIN-split objects
   of the same category, part name and mode. A condition with none gets NaN poses (failed trials, source
   "no_train_grasp"). `yaw="known"` (issue 13's baseline) executes them in the object frame, so it is handed the
@@ -26,6 +28,7 @@ conditions with the same number of trials.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 import zlib
@@ -40,6 +43,7 @@ from dexvlg_jax.data import instructions, pipeline
 from dexvlg_jax.data.schema import transform_pose
 from dexvlg_jax.data.source import ResizeCrop, TokenizeInstruction
 from dexvlg_jax.data.tokenizer import Tokenizer
+from dexvlg_jax.eval import verify as verify_lib
 from dexvlg_jax.eval.conditions import EvalScene, passing
 from dexvlg_jax.grasp import refine as refine_lib
 from dexvlg_jax.hand.constants import POSE_DIM
@@ -113,19 +117,27 @@ def observation_rows(scene: EvalScene, conditions, render_config: pipeline.Datas
 
 
 def view_observations(scene: EvalScene, intrinsics: np.ndarray, extrinsics: np.ndarray, depth: np.ndarray,
-                      config: refine_lib.RefineConfig) -> list:
+                      config: refine_lib.RefineConfig, for_verify: bool = False) -> list:
     """One `grasp.refine.ObservedScene` per rendered view: the depth (V, H, W) back-projected, mapped to the
-    object frame (inverse of object_to_camera), points more than `config.min_height` above the table kept."""
+    object frame (inverse of object_to_camera), points more than `config.min_height` above the table kept.
+    for_verify: `eval.verify.ViewObservation`s instead (mirror completion on, the camera centre added)."""
     up, offset = scene.tabletop.table_plane()
     out = []
     for view in range(len(extrinsics)):
         d = np.asarray(depth[view], np.float32)
         points = np.asarray(render.backproject(jnp.asarray(d), jnp.asarray(intrinsics, jnp.float32)))
         object_to_camera = extrinsics[view] @ scene.tabletop.object_to_world
-        out.append(refine_lib.observed_scene(points.reshape(-1, 3)[d.reshape(-1) > 0],
-                                             np.linalg.inv(object_to_camera), up, offset, config.num_points,
-                                             config.min_height, mirror=config.mirror,
-                                             mirror_weight=config.mirror_weight, depth=d, intrinsics=intrinsics))
+        camera_to_object = np.linalg.inv(object_to_camera)
+        observed = refine_lib.observed_scene(points.reshape(-1, 3)[d.reshape(-1) > 0], camera_to_object, up,
+                                             offset, config.num_points, config.min_height,
+                                             mirror=config.mirror or for_verify, mirror_weight=config.mirror_weight,
+                                             depth=d, intrinsics=intrinsics)
+        if for_verify:
+            pts, valid = np.asarray(observed.points), np.asarray(observed.valid) > 0
+            observed = verify_lib.ViewObservation(seen=pts[valid & (np.asarray(observed.seen) > 0)],
+                                                  completed=pts[valid], camera=camera_to_object[:3, 3],
+                                                  up=np.asarray(up, np.float64))
+        out.append(observed)
     return out
 
 
@@ -136,7 +148,9 @@ class ModelPolicy:
     "config": image_size, fov_y_deg, camera_framing, framing_margin); views, samples, num_steps, seed,
     clip_joints, templates, batch_size, rank_candidates, temperature: see `evaluator.EvalConfig`; refine: a
     `grasp.refine.RefineConfig` (None: no refinement); observe: the RefineConfig whose observation settings
-    (points, mirror completion) and energy ranking uses when `refine` is None (None: the defaults).
+    (points, mirror completion) and energy ranking uses when `refine` is None (None: the defaults); verify: an
+    `eval.verify.VerifyConfig` (None: no verification), simulated with `verify_sim` = (protocol, scene_config), the
+    evaluation's.
     """
 
     name = "model"
@@ -144,7 +158,8 @@ class ModelPolicy:
     def __init__(self, train_config, params, manifest_config: dict, views: int = 1, samples: int = 4,
                  num_steps: int | None = None, seed: int = 0, clip_joints: bool = True, templates: str = "eval",
                  batch_size: int = 16, refine: refine_lib.RefineConfig | None = None, rank_candidates: int = 0,
-                 temperature: float = 1.0, observe: refine_lib.RefineConfig | None = None):
+                 temperature: float = 1.0, observe: refine_lib.RefineConfig | None = None,
+                 verify: verify_lib.VerifyConfig | None = None, verify_sim: tuple = (None, None)):
         self.model_config = train_config.model
         self.params = params
         self.tokenizer = Tokenizer(train_config.data.tokenizer_path)
@@ -163,7 +178,9 @@ class ModelPolicy:
         self.clipped_fraction = float("nan")
         self.refine_config, self.rank_candidates = refine, int(rank_candidates)
         self.observe_config = refine or observe or refine_lib.RefineConfig()  # what ranking and refinement see
-        self.candidates = max(self.samples, self.rank_candidates)
+        self.verify, self.verify_sim = verify, verify_sim
+        self.kept = max(self.samples, verify.candidates if verify else 0)  # per observation after ranking
+        self.candidates = max(self.kept, self.rank_candidates)
         self.timing: dict = {}
 
     def _sample_rows(self, rows: list[dict]) -> np.ndarray:
@@ -188,8 +205,8 @@ class ModelPolicy:
         return np.concatenate(out) if out else np.zeros((0, self.candidates, POSE_DIM), np.float32)
 
     def _rank_and_refine(self, poses: np.ndarray, scenes: list, modes: list[str]) -> np.ndarray:
-        """Object-frame candidates (N, candidates, 25) -> (N, samples, 25): the `samples` best by observed
-        energy (with rank_candidates), then refined (with refine); padded batches of `batch_size` observations."""
+        """Object-frame candidates (N, candidates, 25) -> (N, kept, 25): the `kept` best by observed energy
+        (with rank_candidates), then refined (with refine); padded batches of `batch_size` observations."""
         config = self.observe_config
         masks = np.stack([refine_lib.contact_mask(m) for m in modes]) if modes else np.zeros((0, 7), np.float32)
         rank_s = refine_s = refine_compile_s = 0.0
@@ -199,12 +216,12 @@ class ModelPolicy:
             idx = np.r_[np.arange(start, stop), np.full(self.batch_size - (stop - start), stop - 1)]
             chunk, chunk_masks = poses[idx], jnp.asarray(masks[idx])
             chunk_scenes = refine_lib.stack_scenes([scenes[i] for i in idx])
-            if self.rank_candidates > self.samples:
+            if self.rank_candidates > self.kept:
                 began = time.perf_counter()
                 order, _ = refine_lib.rank_poses(chunk, chunk_scenes, chunk_masks, config)
-                chunk = np.take_along_axis(chunk, order[:, :self.samples, None], 1)
+                chunk = np.take_along_axis(chunk, order[:, :self.kept, None], 1)
                 rank_s += time.perf_counter() - began
-            chunk = chunk[:, :self.samples]
+            chunk = chunk[:, :self.kept]
             if self.refine_config is not None:
                 args = (jnp.asarray(chunk, jnp.float32), chunk_scenes, chunk_masks)
                 if compiled is None:
@@ -216,11 +233,28 @@ class ModelPolicy:
                 refine_s += time.perf_counter() - began
             out.append(chunk[:stop - start])
         self.timing.update(rank_s=rank_s, refine_s=refine_s, refine_compile_s=refine_compile_s)
-        return np.concatenate(out) if out else np.zeros((0, self.samples, POSE_DIM), np.float32)
+        return np.concatenate(out) if out else np.zeros((0, self.kept, POSE_DIM), np.float32)
+
+    def _verify(self, poses: np.ndarray, checks: list) -> np.ndarray:
+        """(N, kept, 25) clipped candidates -> (N, samples, 25): per observation, the `samples` that lift in
+        the most shape guesses (`eval.verify`); checks: per row (observation key, ViewObservation, Tabletop).
+        Rows of one observation (its conditions) are simulated together."""
+        began = time.perf_counter()
+        scores = np.zeros(poses.shape[:2], np.int64)
+        protocol, scene_config = self.verify_sim
+        by_view: dict = {}
+        for row, (index, view, tabletop) in enumerate(checks):
+            by_view.setdefault(index, (view, tabletop, []))[2].append(row)
+        for view, tabletop, rows in by_view.values():
+            scores[rows] = verify_lib.verification_scores(poses[rows], view, tabletop, protocol, scene_config,
+                                                          self.verify).reshape(len(rows), -1)
+        chosen = verify_lib.keep_verified(scores, self.samples)
+        self.timing.update(verify_s=time.perf_counter() - began)
+        return np.take_along_axis(poses, chosen[..., None], 1)
 
     def propose(self, items):
-        rows, to_camera, texts, spans, observed, modes = [], [], [], [], [], []
-        extra = self.refine_config is not None or self.rank_candidates > self.samples
+        rows, to_camera, texts, spans, observed, modes, checks = [], [], [], [], [], [], []
+        extra = self.refine_config is not None or self.rank_candidates > self.samples or self.verify is not None
         self.timing = {}
         for scene, conditions in items:
             rng = scene_rng(self.seed, scene.object_id, 0)
@@ -238,14 +272,22 @@ class ModelPolicy:
                                           self.observe_config)
                 observed += [v for v in views for _ in conditions]  # rows are view-major
                 modes += [c.mode for _ in views for c in conditions]
+            if self.verify is not None:
+                guessed = dataclasses.replace(self.observe_config, num_points=self.verify.num_points)
+                views = view_observations(scene, intrinsics, extrinsics, np.asarray(out.depth), guessed, True)
+                checks += [((scene.object_id, v), view, scene.tabletop) for v, view in enumerate(views)
+                           for _ in conditions]
         sampled = self._sample_rows(rows)
         poses = np.stack([camera_to_object(s, m) for s, m in zip(sampled, to_camera)]) if rows else sampled
         if extra:
             poses = self._rank_and_refine(poses, observed, modes)
+        if self.verify is not None:
+            clipped = HandPose.from_vector(poses).clip_to_limits().to_vector().astype(np.float32)
+            poses = self._verify(clipped, checks)
         delivered = max(len(rows) * self.samples, 1)
         self.timing = {k: round(v, 4) for k, v in self.timing.items()}
         self.timing.update({f"{k}_per_grasp": round(self.timing.get(k, 0.0) / delivered, 6)
-                            for k in ("sample_s", "rank_s", "refine_s")}, grasps=len(rows) * self.samples)
+                            for k in ("sample_s", "rank_s", "refine_s", "verify_s")}, grasps=len(rows) * self.samples)
         hand_pose = HandPose.from_vector(poses)
         outside = (hand_pose.joints < self.joint_lower) | (hand_pose.joints > self.joint_upper)
         self.clipped_fraction = float(outside.mean()) if outside.size else float("nan")
