@@ -17,7 +17,8 @@ Shape hypotheses (`hypotheses`), all convex-piece objects that `sim.build_scene`
            symmetry plane of `mirror_points` (points behind the plane get `thickness`): solid slabs from the
            visible surface to the guessed back; it fills what the view cannot see (handle openings included).
 Each shape at each of `clusters` counts (12, 24, 48 pieces): six guesses whose disagreement is the shape
-uncertainty. The guessed mass is `VerifyConfig.mass` (a prior: the scene rule clamps real masses to 0.03-0.2 kg).
+uncertainty. The guessed mass and friction are priors (`VerifyConfig.mass`, `friction`: the scene rule clamps real
+masses to 0.03-0.2 kg and gives every object friction 1).
 
 Score of a candidate = the number of hypotheses in which it lifts; candidates are kept by score, ties in their
 input order (the energy ranking's). Costs one simulation per candidate and hypothesis (~13 ms each in C MuJoCo on
@@ -45,14 +46,15 @@ MAX_PIECE_VERTICES = 64  # sim.build_scene's limit (MJX)
 class VerifyConfig:
     """candidates: candidates per observation simulated (the best by observed energy); shapes / clusters: the
     hypotheses (module docstring); thickness (m): skin thickness of "shell" pieces and the least depth of "slab"
-    pieces; mass (kg): the guessed object mass; num_points: observed points per view (mirror completion doubles
-    the slots); seed: k-means initialisation."""
+    pieces; mass (kg), friction: the guessed object's (priors); num_points: observed points per view (mirror
+    completion doubles the slots); seed: k-means initialisation."""
 
     candidates: int = 64
     shapes: tuple[str, ...] = SHAPES
     clusters: tuple[int, ...] = (12, 24, 48)
     thickness: float = 0.005
     mass: float = 0.1
+    friction: float = 1.0
     num_points: int = 512
     seed: int = 0
 
@@ -62,8 +64,8 @@ class VerifyConfig:
         unknown = set(self.shapes) - set(SHAPES)
         if not self.shapes or unknown:
             raise ValueError(f"VerifyConfig.shapes must be a non-empty subset of {SHAPES}, got {self.shapes}")
-        if self.thickness <= 0 or self.mass <= 0:
-            raise ValueError(f"VerifyConfig: thickness and mass must be > 0, got {self.thickness}, {self.mass}")
+        if min(self.thickness, self.mass, self.friction) <= 0:
+            raise ValueError(f"VerifyConfig: thickness, mass and friction must be > 0, got {self}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,10 +159,11 @@ def hypotheses(view: ViewObservation, config: VerifyConfig) -> list[PerceivedObj
 def verification_scores(poses: np.ndarray, view: ViewObservation, tabletop, protocol, scene_config,
                         config: VerifyConfig) -> np.ndarray:
     """(N,) int: in how many hypotheses each pose (N, 25; object frame, joints within limits) lifts the guessed
-    object. tabletop: the view's `scene.Tabletop` (the table and the object frame's place on it; its mass is
-    replaced by the guess); protocol / scene_config: the evaluation's (`sim.TabletopLiftConfig`, `SceneConfig`)."""
+    object. tabletop: the view's `scene.Tabletop`, of which only the table and the object frame's place on it are
+    used (known from the camera's calibration: the observed points were mapped with it); mass and friction are
+    the guesses; protocol / scene_config: the evaluation's (`sim.TabletopLiftConfig`, `SceneConfig`)."""
     poses = np.asarray(poses, np.float32).reshape(-1, poses.shape[-1])
-    guessed = dataclasses.replace(tabletop, mass=config.mass)
+    guessed = dataclasses.replace(tabletop, mass=config.mass, friction=config.friction)
     scores = np.zeros(len(poses), np.int64)
     for obj in hypotheses(view, config):
         result = sim.evaluate(obj, poses, protocol=protocol, backend="c", scene_config=scene_config,

@@ -76,7 +76,7 @@ def test_keep_verified_takes_the_highest_scores_ties_in_input_order():
 
 
 @pytest.mark.parametrize("bad", [dict(candidates=0), dict(clusters=()), dict(shapes=("voxels",)),
-                                 dict(thickness=0.0), dict(mass=-1.0)])
+                                 dict(thickness=0.0), dict(mass=-1.0), dict(friction=0.0)])
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError, match="VerifyConfig"):
         verify.VerifyConfig(**bad)
