@@ -240,16 +240,17 @@ class ModelPolicy:
         the most shape guesses (`eval.verify`); checks: per row (observation key, ViewObservation, Tabletop).
         Rows of one observation (its conditions) are simulated together."""
         began = time.perf_counter()
-        scores = np.zeros(poses.shape[:2], np.int64)
+        chosen = np.zeros((len(poses), self.samples), np.int64)
         protocol, scene_config = self.verify_sim
         by_view: dict = {}
         for row, (index, view, tabletop) in enumerate(checks):
             by_view.setdefault(index, (view, tabletop, []))[2].append(row)
+        simulations = 0
         for view, tabletop, rows in by_view.values():
-            scores[rows] = verify_lib.verification_scores(poses[rows], view, tabletop, protocol, scene_config,
-                                                          self.verify).reshape(len(rows), -1)
-        chosen = verify_lib.keep_verified(scores, self.samples)
-        self.timing.update(verify_s=time.perf_counter() - began)
+            chosen[rows], count = verify_lib.select_verified(poses[rows], view, tabletop, protocol, scene_config,
+                                                             self.verify, self.samples)
+            simulations += count
+        self.timing.update(verify_s=time.perf_counter() - began, verify_simulations=simulations)
         return np.take_along_axis(poses, chosen[..., None], 1)
 
     def propose(self, items):

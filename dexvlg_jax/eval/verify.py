@@ -21,8 +21,12 @@ uncertainty. The guessed mass and friction are priors (`VerifyConfig.mass`, `fri
 masses to 0.03-0.2 kg and gives every object friction 1).
 
 Score of a candidate = the number of hypotheses in which it lifts; candidates are kept by score, ties in their
-input order (the energy ranking's). Costs one simulation per candidate and hypothesis (~13 ms each in C MuJoCo on
-this 2-core CPU): with 64 candidates and 6 hypotheses per observation and 4 grasps delivered, ~1.2 s per grasp.
+input order (the energy ranking's). Simulating every candidate in every hypothesis (`verification_scores`) costs
+one simulation each (~13 ms in C MuJoCo on this 2-core CPU; 64 candidates x 6 hypotheses per observation). The
+evaluation uses `select_verified`, which chooses the same candidates with fewer simulations: candidates in input
+order, `VerifyConfig.chunk` at a time, and a candidate is dropped as soon as it can no longer beat the `keep`-th
+best score of the candidates before it (a later candidate loses every tie), so once `keep` candidates lift in every
+hypothesis nothing after them is simulated.
 
 Caveat for reading the figures: the verifier and the evaluation share the simulator and its protocol, so the
 simulated world agrees with the verifier more than the real one would; on a robot the check is against a model
@@ -47,7 +51,8 @@ class VerifyConfig:
     """candidates: candidates per observation simulated (the best by observed energy); shapes / clusters: the
     hypotheses (module docstring); thickness (m): skin thickness of "shell" pieces and the least depth of "slab"
     pieces; mass (kg), friction: the guessed object's (priors); num_points: observed points per view (mirror
-    completion doubles the slots); seed: k-means initialisation."""
+    completion doubles the slots); seed: k-means initialisation; chunk: candidates per observation that
+    `select_verified` simulates per round (>= candidates: all at once, no early stop)."""
 
     candidates: int = 64
     shapes: tuple[str, ...] = SHAPES
@@ -57,10 +62,11 @@ class VerifyConfig:
     friction: float = 1.0
     num_points: int = 512
     seed: int = 0
+    chunk: int = 8
 
     def __post_init__(self):
-        if self.candidates < 1 or not self.clusters or min(self.clusters) < 1:
-            raise ValueError(f"VerifyConfig: candidates and every clusters entry must be >= 1, got {self}")
+        if min(self.candidates, self.chunk) < 1 or not self.clusters or min(self.clusters) < 1:
+            raise ValueError(f"VerifyConfig: candidates, chunk and every clusters entry must be >= 1, got {self}")
         unknown = set(self.shapes) - set(SHAPES)
         if not self.shapes or unknown:
             raise ValueError(f"VerifyConfig.shapes must be a non-empty subset of {SHAPES}, got {self.shapes}")
@@ -163,13 +169,61 @@ def verification_scores(poses: np.ndarray, view: ViewObservation, tabletop, prot
     used (known from the camera's calibration: the observed points were mapped with it); mass and friction are
     the guesses; protocol / scene_config: the evaluation's (`sim.TabletopLiftConfig`, `SceneConfig`)."""
     poses = np.asarray(poses, np.float32).reshape(-1, poses.shape[-1])
-    guessed = dataclasses.replace(tabletop, mass=config.mass, friction=config.friction)
     scores = np.zeros(len(poses), np.int64)
-    for obj in hypotheses(view, config):
-        result = sim.evaluate(obj, poses, protocol=protocol, backend="c", scene_config=scene_config,
-                              tabletops=guessed)
-        scores += np.asarray(result.per_trial["success"], bool)
+    for scene in _guessed_scenes(view, tabletop, protocol, scene_config, config):
+        scores += _lifts(scene, protocol, poses)
     return scores
+
+
+def _guessed_scenes(view: ViewObservation, tabletop, protocol, scene_config, config: VerifyConfig) -> list:
+    """The compiled tabletop scene of every hypothesis, with the guessed mass and friction."""
+    guessed = dataclasses.replace(tabletop, mass=config.mass, friction=config.friction)
+    return [sim.object_scene(obj, protocol, scene_config, guessed) for obj in hypotheses(view, config)]
+
+
+def _lifts(scene, protocol, poses: np.ndarray) -> np.ndarray:
+    """(N,) bool: whether each pose (N, 25) lifts the object of a compiled scene, C MuJoCo (`sim.evaluate`'s)."""
+    hand = sim.hand_pose(poses)
+    record = sim.c_backend.evaluate(scene, sim.make_protocol(protocol), hand.translation, hand.rotation, hand.joints)
+    return np.asarray(sim.per_trial(record, -np.ones(len(poses), np.int64))["success"], bool)
+
+
+def lazy_selection(lifts, num_hypotheses: int, shape: tuple[int, int], keep: int, chunk: int):
+    """The indices (R, keep) that `keep_verified` would choose from the full (R, M) = shape score table, with
+    fewer calls of lifts(h, rows, cols) -> (n,) bool (candidate cols of rows lifts in hypothesis h).
+
+    Candidates are visited `chunk` columns at a time in input order; before each hypothesis a candidate stays only
+    while its score plus the hypotheses left exceeds its row's bar, the `keep`-th best recorded score of the
+    earlier columns (a later candidate loses a tie). Recorded scores never exceed the true ones, so the bar never
+    exceeds the true bar, and a dropped candidate could at best have tied it: the choice is exact.
+    Returns (indices (R, keep), number of (candidate, hypothesis) simulations)."""
+    rows, m = shape
+    scores = np.zeros(shape, np.int64)
+    simulated = 0
+    for start in range(0, m, chunk):
+        bar = np.sort(scores[:, :start], axis=1)[:, -keep] if start >= keep else np.full(rows, -1)
+        if np.all(bar >= num_hypotheses):
+            break
+        alive = np.zeros(shape, bool)
+        alive[:, start:start + chunk] = True
+        for h in range(num_hypotheses):
+            alive &= scores + (num_hypotheses - h) > bar[:, None]
+            r, c = np.nonzero(alive)
+            if len(r):
+                scores[r, c] += np.asarray(lifts(h, r, c), bool)
+                simulated += len(r)
+    return keep_verified(scores, keep), simulated
+
+
+def select_verified(poses: np.ndarray, view: ViewObservation, tabletop, protocol, scene_config,
+                    config: VerifyConfig, keep: int):
+    """Per row of poses (R, M, 25; object frame, candidates in rank order), the indices (R, keep) of the `keep`
+    candidates that `keep_verified(verification_scores(...), keep)` chooses, simulated lazily (`lazy_selection`,
+    `config.chunk` candidates per round). Returns (indices, number of simulations run)."""
+    poses = np.asarray(poses, np.float32)
+    scenes = _guessed_scenes(view, tabletop, protocol, scene_config, config)
+    return lazy_selection(lambda h, r, c: _lifts(scenes[h], protocol, poses[r, c]), len(scenes),
+                          poses.shape[:2], keep, config.chunk)
 
 
 def keep_verified(scores: np.ndarray, keep: int) -> np.ndarray:

@@ -115,20 +115,17 @@ def test_verified_samples(trained, tmp_path, monkeypatch):
     guessed from its view with the evaluation's protocol and physics, and the highest-scoring ones are delivered."""
     from dexvlg_jax.eval import verify
 
-    calls, kept = [], []
-    original_scores, original_keep = verify.verification_scores, verify.keep_verified
+    calls = []
+    original = verify.select_verified
 
-    def spy_scores(poses, view, tabletop, protocol, scene_config, config):
-        scores = original_scores(poses, view, tabletop, protocol, scene_config, config)
-        calls.append((poses.shape, view, protocol, scene_config, scores))
-        return scores
+    def spy(poses, view, tabletop, protocol, scene_config, config, keep):
+        chosen, count = original(poses, view, tabletop, protocol, scene_config, config, keep)
+        full = verify.verification_scores(poses.reshape(-1, poses.shape[-1]), view, tabletop, protocol,
+                                          scene_config, config).reshape(poses.shape[:2])
+        calls.append((poses.shape, view, protocol, scene_config, full, chosen, verify.keep_verified(full, keep)))
+        return chosen, count
 
-    def spy_keep(scores, keep):
-        kept.append((scores, original_keep(scores, keep)))
-        return kept[-1][1]
-
-    monkeypatch.setattr(verify, "verification_scores", spy_scores)
-    monkeypatch.setattr(verify, "keep_verified", spy_keep)
+    monkeypatch.setattr(verify, "select_verified", spy)
     dataset = tiny_dataset.write_dataset(str(tmp_path / "dataset"))
     protocol, scene = sim.TabletopLiftConfig(lift_time=0.2, hold_time=0.1), sim.SceneConfig(iterations=5)
     config = evaluation.EvalConfig(samples=2, views=1, pictures=0, num_steps=2, batch_size=4, compare_retrieval=False,
@@ -137,14 +134,13 @@ def test_verified_samples(trained, tmp_path, monkeypatch):
                                             mesh=sharding.make_mesh(1, jax.devices()[:1]))
     assert len(report["trials"]) == 4 and report["timing"]["verify_s"] > 0
     assert len(calls) == 2 and all(shape == (1, 3, 25) for shape, *_ in calls)  # one view x condition per object
-    for _, view, used_protocol, used_scene, scores in calls:
+    assert report["timing"]["verify_simulations"] <= 2 * 3 * 6
+    for _, view, used_protocol, used_scene, scores, chosen, reference in calls:
         assert used_protocol == protocol and used_scene == scene
         assert len(view.seen) > 0 and len(view.completed) > len(view.seen)  # mirror completion added points
         assert 0.5 < np.linalg.norm(view.camera) < 1.2  # the camera rig stands ~0.8 m from the object
         assert np.all((0 <= scores) & (scores <= 6))
-    for scores, chosen in kept:
-        best = np.sort(scores, axis=-1)[..., ::-1][..., :2]
-        assert np.array_equal(np.take_along_axis(scores, chosen, -1), best)
+        assert chosen.tolist() == reference.tolist()  # the lazy choice is the full score table's
     with pytest.raises(ValueError, match="verify_candidates"):
         evaluation.EvalConfig(samples=4, verify=True, verify_candidates=2)
 

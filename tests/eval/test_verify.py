@@ -70,12 +70,52 @@ def test_the_good_grasp_lifts_in_every_guess_and_a_far_one_in_none():
     assert scores.tolist() == [4, 0]
 
 
+@pytest.mark.parametrize("lift_probability", [0.2, 0.6, 0.95, 1.0])
+def test_lazy_selection_chooses_what_the_full_score_table_chooses(lift_probability):
+    """Against `keep_verified` of every (candidate, hypothesis) simulated: random lift tables, every chunk and keep;
+    with likely lifts most simulations are skipped."""
+    rng = np.random.default_rng(int(lift_probability * 100))
+    saved = []
+    for trial in range(40):
+        rows, m, hyps = 3, int(rng.integers(4, 17)), int(rng.integers(1, 7))
+        table = rng.random((hyps, rows, m)) < lift_probability
+        keep, chunk = int(rng.integers(1, min(m, 5) + 1)), int(rng.integers(1, m + 2))
+        asked = []
+
+        def lifts(h, r, c):
+            asked.append((h, r, c))
+            return table[h, r, c]
+
+        chosen, count = verify.lazy_selection(lifts, hyps, (rows, m), keep, chunk)
+        assert chosen.tolist() == verify.keep_verified(table.sum(0), keep).tolist(), (trial, keep, chunk)
+        pairs = [(h, r, c) for h, rr, cc in asked for r, c in zip(rr, cc)]
+        assert count == len(pairs) == len(set(pairs)) <= table.size  # nothing simulated twice
+        saved.append(1 - count / table.size)
+    if lift_probability == 1.0:
+        assert np.mean(saved) > 0.3
+
+
+def test_select_verified_stops_once_enough_candidates_lift_in_every_guess():
+    config = verify.VerifyConfig(clusters=(12, 24), chunk=1)
+    good = np.r_[cases.GOOD_TRANSLATION, cases.GOOD_ROTATION[:, 0], cases.GOOD_ROTATION[:, 1], cases.GOOD_JOINTS]
+    far = np.r_[cases.FAR_TRANSLATION, cases.GOOD_ROTATION[:, 0], cases.GOOD_ROTATION[:, 1], cases.OPEN_JOINTS]
+    poses = np.stack([np.stack([far, good, far, good]), np.stack([good, good, far, good])])
+    args = (_view(), place_object(cases.Shaft(), yaw=0.0), cases.TINY_LIFT, cases.TINY_SCENE, config)
+    chosen, count = verify.select_verified(poses, *args, keep=2)
+    assert chosen.tolist() == [[1, 3], [0, 1]]
+    full = verify.verification_scores(poses.reshape(-1, poses.shape[-1]), *args).reshape(2, 4)
+    assert full.tolist() == [[0, 4, 0, 4], [4, 4, 0, 4]]
+    # row 0's bar stays 0, so each candidate runs in all 4 guesses (16); row 1's first two lift in all 4 (8), and
+    # nothing after them runs
+    assert count == 24
+
+
 def test_keep_verified_takes_the_highest_scores_ties_in_input_order():
     scores = np.array([[0, 2, 1, 2, 0], [3, 3, 3, 3, 3]])
     assert verify.keep_verified(scores, 3).tolist() == [[1, 3, 2], [0, 1, 2]]
 
 
-@pytest.mark.parametrize("bad", [dict(candidates=0), dict(clusters=()), dict(shapes=("voxels",)),
+@pytest.mark.parametrize("bad", [dict(candidates=0), dict(chunk=0), dict(clusters=()), dict(shapes=("voxels",)),
                                  dict(thickness=0.0), dict(mass=-1.0), dict(friction=0.0)])
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError, match="VerifyConfig"):
