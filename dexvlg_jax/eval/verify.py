@@ -44,6 +44,10 @@ from dexvlg_jax import sim
 
 SHAPES = ("shell", "slab")
 MAX_PIECE_VERTICES = 64  # sim.build_scene's limit (MJX)
+# A piece thinner than this fraction of VerifyConfig.thickness (each piece is built >= `thickness` thick) is a sliver
+# or needle of nearly coplanar or collinear points: no shape, and MuJoCo rejects the inertia of the thinnest ("mass
+# and inertia of moving bodies must be larger than mjMINVAL").
+MIN_PIECE_FRACTION = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,17 +105,20 @@ def _clusters(points: np.ndarray, k: int, seed: int) -> np.ndarray:
     return kmeans2(points, k, seed=seed, minit="++")[1]
 
 
-def _hull_vertices(cloud: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    """The convex hull's vertices of cloud (N, 3), at most MAX_PIECE_VERTICES of them; None if degenerate."""
+def _hull_vertices(cloud: np.ndarray, rng: np.random.Generator, min_thickness: float) -> np.ndarray | None:
+    """The convex hull's vertices of cloud (N, 3), at most MAX_PIECE_VERTICES of them; None if degenerate (flat,
+    or thinner than min_thickness (m) across its axis of least spread)."""
     if len(cloud) < 4:
         return None
     try:
         vertices = cloud[ConvexHull(cloud).vertices]
+        if len(vertices) > MAX_PIECE_VERTICES:
+            vertices = vertices[rng.choice(len(vertices), MAX_PIECE_VERTICES, replace=False)]
     except QhullError:
         return None
-    if len(vertices) > MAX_PIECE_VERTICES:
-        vertices = vertices[rng.choice(len(vertices), MAX_PIECE_VERTICES, replace=False)]
-    return vertices
+    centred = vertices - vertices.mean(0)
+    depth = centred @ np.linalg.svd(centred, full_matrices=False)[2][-1]
+    return vertices if depth.max() - depth.min() >= min_thickness else None
 
 
 def behind(points: np.ndarray, camera: np.ndarray, up: np.ndarray, thickness: float) -> np.ndarray:
@@ -141,12 +148,13 @@ def perceived_shape(view: ViewObservation, shape: str, clusters: int, config: Ve
     if len(points) >= 3:
         labels = _clusters(points, clusters, config.seed)
         for c in np.unique(labels):
-            vertices = _hull_vertices(np.concatenate([points[labels == c], moved[labels == c]]), rng)
+            vertices = _hull_vertices(np.concatenate([points[labels == c], moved[labels == c]]), rng,
+                                      MIN_PIECE_FRACTION * config.thickness)
             if vertices is not None:
                 pieces.append(vertices)
     if not pieces:
         raise ValueError(f"perceived_shape: {len(points)} points give no {shape!r} piece (need >= 3 points that "
-                         f"are not all on one plane)")
+                         f"span pieces at least {MIN_PIECE_FRACTION:g} x thickness thick with their moved copies)")
     return PerceivedObject(convex_pieces=pieces, piece_part_ids=np.zeros(len(pieces), np.int64))
 
 

@@ -60,6 +60,20 @@ def test_too_few_points_raise_with_the_count():
     assert verify.hypotheses(view, verify.VerifyConfig()) == []
 
 
+def test_a_needle_of_points_gives_no_guess_and_the_ranking_decides():
+    """Points along a line (a thin rod seen end-on, 20 um of noise) span no volume: no hypothesis (MuJoCo would
+    reject such pieces' inertia), nothing is simulated, and the first candidates in rank order are kept."""
+    rng = np.random.default_rng(0)
+    line = np.linspace(-0.05, 0.05, 200)[:, None] * [1.0, 0.0, 0.0] + rng.normal(0, 2e-5, (200, 3))
+    up = np.array([0.0, 0, 1])
+    view = verify.ViewObservation(seen=line, completed=np.concatenate([line, line[::-1]]), camera=CAMERA, up=up)
+    assert verify.hypotheses(view, verify.VerifyConfig()) == []
+    poses = np.zeros((1, 5, 25), np.float32)
+    chosen, count = verify.select_verified(poses, view, place_object(cases.Shaft(), yaw=0.0), cases.TINY_LIFT,
+                                           cases.TINY_SCENE, verify.VerifyConfig(), keep=2)
+    assert chosen.tolist() == [[0, 1]] and count == 0
+
+
 def test_the_good_grasp_lifts_in_every_guess_and_a_far_one_in_none():
     config = verify.VerifyConfig(clusters=(12, 24))
     good = np.r_[cases.GOOD_TRANSLATION, cases.GOOD_ROTATION[:, 0], cases.GOOD_ROTATION[:, 1], cases.GOOD_JOINTS]
