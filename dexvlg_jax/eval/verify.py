@@ -190,10 +190,8 @@ def _guessed_scenes(view: ViewObservation, tabletop, protocol, scene_config, con
 
 
 def _lifts(scene, protocol, poses: np.ndarray) -> np.ndarray:
-    """(N,) bool: whether each pose (N, 25) lifts the object of a compiled scene, C MuJoCo (`sim.evaluate`'s)."""
-    hand = sim.hand_pose(poses)
-    record = sim.c_backend.evaluate(scene, sim.make_protocol(protocol), hand.translation, hand.rotation, hand.joints)
-    return np.asarray(sim.per_trial(record, -np.ones(len(poses), np.int64))["success"], bool)
+    """(N,) bool: whether each pose (N, 25) lifts the object of a compiled scene, C MuJoCo (`sim.simulate`)."""
+    return np.asarray(sim.simulate(scene, protocol, poses)[1]["success"], bool)
 
 
 def lazy_selection(lifts, num_hypotheses: int, shape: tuple[int, int], keep: int, chunk: int):

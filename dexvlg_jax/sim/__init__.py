@@ -83,6 +83,23 @@ def object_scene(obj, protocol, config: SceneConfig = SceneConfig(), tabletop: T
                        table=table, config=config)
 
 
+def simulate(scene: Scene, protocol, poses, part_ids=None, backend: str = "c", **backend_kwargs):
+    """Run poses (B, 25) (object frame) through a compiled scene: (TrialRecord, per-trial metrics of B trials).
+
+    part_ids: (B,) instructed part ids (default -1: none)."""
+    hand = hand_pose(poses)
+    t, r, q = hand.translation, hand.rotation, hand.joints
+    proto = make_protocol(protocol)
+    if backend == "c":
+        rec = c_backend.evaluate(scene, proto, t, r, q, **backend_kwargs)
+    else:
+        from dexvlg_jax.sim import mjx_backend
+
+        rec = mjx_backend.evaluate(scene, proto, t, r, q, **backend_kwargs)
+    pid = -np.ones(len(t), np.int64) if part_ids is None else part_ids
+    return rec, per_trial(rec, pid)
+
+
 def evaluate(objects, poses, protocol="six_direction", backend: str = "c", part_ids=None, splits=None,
              scene_config: SceneConfig = SceneConfig(), tabletops=None, **backend_kwargs) -> EvalResult:
     """Run every pose of every object through `protocol` on `backend`; per-trial records and metrics.
@@ -101,19 +118,12 @@ def evaluate(objects, poses, protocol="six_direction", backend: str = "c", part_
     proto = make_protocol(protocol)
     recs, trial_metrics, labels = [], [], []
     for i, (obj, pose) in enumerate(zip(objects, poses)):
-        hand = hand_pose(pose)
-        t, r, q = hand.translation, hand.rotation, hand.joints
         tabletop = None if tabletops is None else (tabletops if single else tabletops[i])
-        sc = object_scene(obj, proto, scene_config, tabletop)
-        if backend == "c":
-            rec = c_backend.evaluate(sc, proto, t, r, q, **backend_kwargs)
-        else:
-            from dexvlg_jax.sim import mjx_backend
-
-            rec = mjx_backend.evaluate(sc, proto, t, r, q, **backend_kwargs)
-        pid = -np.ones(len(t), np.int64) if part_ids is None else (part_ids if single else part_ids[i])
+        pid = None if part_ids is None else (part_ids if single else part_ids[i])
+        rec, trial = simulate(object_scene(obj, proto, scene_config, tabletop), proto, pose, pid, backend,
+                              **backend_kwargs)
         recs.append(rec)
-        trial_metrics.append(per_trial(rec, pid))
+        trial_metrics.append(trial)
         if splits is not None:
             labels.extend(list(splits if single else splits[i]))
     all_metrics = metrics.concat(trial_metrics)
@@ -126,5 +136,5 @@ __all__ = [
     "TrialRecord", "box_pieces", "build_scene", "build_schedule", "c_backend", "cylinder_piece", "evaluate",
     "format_table", "hand_pose", "judge", "make_protocol", "metrics", "object_scene", "per_trial", "protocols",
     "records",
-    "scene", "split_pose", "summarize",
+    "scene", "simulate", "split_pose", "summarize",
 ]
