@@ -3,7 +3,7 @@
     python -m launch.evaluate --poses FILE [--protocol P] [--backend c|mjx] [--config configs/eval/sim.py[:tiny]]
         [--set key=value ...] [--out results.json]
     python -m launch.evaluate --checkpoint WORKDIR [--dataset DIR] [--policy model|retrieval]
-        [--config configs/eval/model_tiny.py[:smoke]] [--step N | N,M,... | all] [--out DIR]
+        [--config configs/eval/model_tiny.py[:smoke]] [--step N | N,M,... | all] [--ensemble WORKDIR ...] [--out DIR]
 
 Prints the table and writes JSON. The grasp-file format is in `dexvlg_jax/eval/grasp_files.py`'s docstring.
 With --checkpoint (a `launch.train` workdir), evaluation runs on the dataset the model trained on (or --dataset):
@@ -12,7 +12,9 @@ image-free retrieval baseline runs on the same conditions, and both are tried wi
 Conditions without a sim-passing grasp in the dataset are skipped and listed with their reason. The table,
 eval_results.json and grasp pictures go to --out (default WORKDIR/eval). --step evaluates a kept checkpoint step
 instead of the newest; several steps (or "all") evaluate the run along its learning curve (`dexvlg_jax.eval.curve`):
-each step's report in OUT/step_<N>/, the curve in OUT/curve.txt and OUT/curve.json.
+each step's report in OUT/step_<N>/, the curve in OUT/curve.txt and OUT/curve.json. --ensemble (repeatable) adds
+other runs' newest checkpoints: their samples join the checkpoint's candidates (shared out evenly) before ranking,
+refinement and verification.
 """
 from __future__ import annotations
 
@@ -69,11 +71,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--set", action="append", default=[], help="config override key=value (repeatable)")
     parser.add_argument("--step", type=parse_steps, default=[], help="--checkpoint: the kept step to evaluate "
                         "(default the newest); several (N,M,...) or 'all': the run along its learning curve")
+    parser.add_argument("--ensemble", action="append", default=[], help="--checkpoint: another launch.train "
+                        "workdir whose samples join the candidates (repeatable; one step of --checkpoint only)")
     parser.add_argument("--out", help="--poses: write the JSON here; --checkpoint: output folder")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     args = parser.parse_args(argv)
     if args.poses and args.step != []:
         parser.error("--step: applies to --checkpoint (a grasp file has no checkpoint steps)")
+    if args.ensemble and (args.poses or args.step is None or len(args.step) > 1):
+        parser.error("--ensemble: applies to --checkpoint at one step (not to --poses or a learning curve)")
     enable_compilation_cache()  # a second evaluation skips the compilations (DEXVLG_JAX_CACHE=0 turns it off)
     if args.checkpoint:
         return evaluate_model(args)
@@ -97,6 +103,9 @@ def evaluate_model(args) -> dict:
     if args.dataset and not os.path.isdir(args.dataset):
         raise UserFileNotFoundError(f"--dataset: {args.dataset!r} is not a directory",
                                     "give a launch.build_dataset --out")
+    for member in args.ensemble:
+        if not os.path.exists(member):
+            raise UserFileNotFoundError(f"--ensemble: {member!r} does not exist", "give a launch.train --workdir")
     config = apply_overrides(load_config_file(args.config or DEFAULT_MODEL_CONFIG), args.set)
     eval_config, protocol, scene = eval_configs(config)
     changes = {k: v for k, v in (("backend", args.backend), ("policy", args.policy)) if v}
@@ -109,7 +118,7 @@ def evaluate_model(args) -> dict:
         print(f"curve: {os.path.join(out_dir, 'curve.json')}")
         return curve
     report = evaluate_checkpoint(args.checkpoint, eval_config, out_dir=out_dir, step=(args.step or [None])[0],
-                                 **kwargs)
+                                 ensemble=tuple(args.ensemble), **kwargs)
     print(report["table"])
     print(f"results: {os.path.join(out_dir, 'eval_results.json')}")
     return report

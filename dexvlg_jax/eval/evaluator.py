@@ -204,9 +204,22 @@ def evaluate_retrieval(dataset: str, config: EvalConfig = EvalConfig(policy="ret
     return _finish(report, scenes, out_dir, config, f"retrieval baseline on {dataset}", started)
 
 
+def _load_model(checkpoint: str, step, mesh, config: EvalConfig):
+    """(train_config, params, step) of a run's checkpoint: EMA parameters with config.use_ema, the run's head
+    or config.head (ddpm and ddim only, which share training)."""
+    train_config, state, step = load_checkpoint(checkpoint, step, mesh)
+    if config.head is not None and config.head != train_config.model.head:
+        if "flow" in (config.head, train_config.model.head):
+            raise ValueError(f"EvalConfig.head={config.head!r}: {checkpoint} was trained with head "
+                             f"{train_config.model.head!r}; only ddpm and ddim share training")
+        train_config = dataclasses.replace(train_config, model=train_config.model.replace(head=config.head))
+    params = state.ema_params if (config.use_ema and state.ema_params is not None) else state.params
+    return train_config, params, step
+
+
 def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_dir: str | None = None,
                         step: int | None = None, protocol=None, scene_config=None, dataset: str | None = None,
-                        mesh=None) -> dict:
+                        mesh=None, ensemble: tuple = ()) -> dict:
     """Evaluates a training run's checkpoint on a dataset's placed objects in tabletop-lift simulation.
 
     Args:
@@ -217,14 +230,11 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
       protocol / scene_config: a `sim.TabletopLiftConfig` / `sim.SceneConfig` (default: the simulator's).
       dataset: the dataset directory; default the one the run trained on (`train_config.data.path`).
       mesh: device mesh for the parameters (default: the training run's FSDP layout over all devices).
+      ensemble: more training workdirs (their newest steps) whose samples join the checkpoint's candidates before
+        ranking, refinement and verification (`ModelPolicy`'s ensemble; the same EMA and head settings).
     """
     started = time.time()
-    train_config, state, step = load_checkpoint(checkpoint, step, mesh)
-    if config.head is not None and config.head != train_config.model.head:
-        if "flow" in (config.head, train_config.model.head):
-            raise ValueError(f"EvalConfig.head={config.head!r}: {checkpoint} was trained with head "
-                             f"{train_config.model.head!r}; only ddpm and ddim share training")
-        train_config = dataclasses.replace(train_config, model=train_config.model.replace(head=config.head))
+    train_config, params, step = _load_model(checkpoint, step, mesh, config)
     dataset = dataset or train_config.data.path
     if not dataset:
         raise ValueError(f"{checkpoint}: the run trained on synthetic data (train_config.data.path is None); "
@@ -235,7 +245,7 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
     if config.policy == "retrieval":
         report = evaluate_policy(retrieval, scenes, config, protocol, scene_config)
     else:
-        params = state.ema_params if (config.use_ema and state.ema_params is not None) else state.params
+        members = [_load_model(path, None, mesh, config)[:2] for path in ensemble]
         manifest_config = writer.read_manifest(dataset).get("config") or {}
         observe = RefineConfig(steps=config.refine_steps, mirror=config.mirror)
         model = ModelPolicy(train_config, params, manifest_config, views=config.views, samples=config.samples,
@@ -244,7 +254,8 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
                             refine=observe if config.refine else None, observe=observe,
                             rank_candidates=config.rank_candidates, temperature=config.temperature,
                             verify=VerifyConfig(candidates=config.verify_candidates) if config.verify else None,
-                            verify_sim=(protocol or sim.TabletopLiftConfig(), scene_config or sim.SceneConfig()))
+                            verify_sim=(protocol or sim.TabletopLiftConfig(), scene_config or sim.SceneConfig()),
+                            ensemble=members)
         report = evaluate_policy(model, scenes, config, protocol, scene_config)
         report["joints_out_of_range_fraction"] = model.clipped_fraction
         report["timing"] = model.timing
@@ -258,5 +269,7 @@ def evaluate_checkpoint(checkpoint: str, config: EvalConfig = EvalConfig(), out_
                                f"'retrieval' is given the object's pose, 'retrieval_yaw_unknown' not its "
                                f"yaw):\n{tables.comparison_table(summaries)}")
     report.update(dataset=dataset, step=step, checkpoint=checkpoint, head=train_config.model.head)
+    if ensemble:
+        report["ensemble"] = list(ensemble)
     title = f"checkpoint {checkpoint} step {step} head {train_config.model.head} dataset {dataset}"
     return _finish(report, scenes, out_dir, config, title, started)

@@ -150,7 +150,11 @@ class ModelPolicy:
     `grasp.refine.RefineConfig` (None: no refinement); observe: the RefineConfig whose observation settings
     (points, mirror completion) and energy ranking uses when `refine` is None (None: the defaults); verify: an
     `eval.verify.VerifyConfig` (None: no verification), simulated with `verify_sim` = (protocol, scene_config), the
-    evaluation's.
+    evaluation's; ensemble: more trained models, (train_config, params) each, whose candidates join this one's
+    (a checkpoint ensemble: the candidates are shared out as evenly as possible, this model's first and with the
+    sampling key of a single model, so that an empty ensemble is the plain policy; ranking, refinement and
+    verification then choose among all of them). Every member must read the same observations (image size,
+    text length, tokenizer).
     """
 
     name = "model"
@@ -159,7 +163,8 @@ class ModelPolicy:
                  num_steps: int | None = None, seed: int = 0, clip_joints: bool = True, templates: str = "eval",
                  batch_size: int = 16, refine: refine_lib.RefineConfig | None = None, rank_candidates: int = 0,
                  temperature: float = 1.0, observe: refine_lib.RefineConfig | None = None,
-                 verify: verify_lib.VerifyConfig | None = None, verify_sim: tuple = (None, None)):
+                 verify: verify_lib.VerifyConfig | None = None, verify_sim: tuple = (None, None),
+                 ensemble: tuple = ()):
         self.model_config = train_config.model
         self.params = params
         self.tokenizer = Tokenizer(train_config.data.tokenizer_path)
@@ -171,8 +176,17 @@ class ModelPolicy:
             framing_margin=float(manifest_config.get("framing_margin", defaults.framing_margin)))
         self.samples, self.num_steps, self.seed = samples, num_steps, seed
         self.clip_joints, self.templates, self.batch_size = clip_joints, templates, batch_size
-        self._sample = jax.jit(functools.partial(DexVLG(self.model_config).sample_poses, temperature=temperature),
-                               static_argnames=("num_steps", "num_samples"))
+        self._members = [(self._sampler(self.model_config, temperature), params)]
+        for index, (member_config, member_params) in enumerate(ensemble, 1):
+            for field in ("image_size", "max_text_len"):
+                if getattr(member_config.model, field) != getattr(self.model_config, field):
+                    raise ValueError(f"ensemble member {index}: model.{field} = "
+                                     f"{getattr(member_config.model, field)}, the first model's is "
+                                     f"{getattr(self.model_config, field)}; members must read the same observations")
+            if member_config.data.tokenizer_path != train_config.data.tokenizer_path:
+                raise ValueError(f"ensemble member {index}: tokenizer {member_config.data.tokenizer_path!r}, the "
+                                 f"first model's is {train_config.data.tokenizer_path!r}")
+            self._members.append((self._sampler(member_config.model, temperature), member_params))
         hand = load_hand()
         self.joint_lower, self.joint_upper = hand.joint_lower, hand.joint_upper
         self.clipped_fraction = float("nan")
@@ -181,26 +195,45 @@ class ModelPolicy:
         self.verify, self.verify_sim = verify, verify_sim
         self.kept = max(self.samples, verify.candidates if verify else 0)  # per observation after ranking
         self.candidates = max(self.kept, self.rank_candidates)
+        if self.candidates < len(self._members):
+            raise ValueError(f"ModelPolicy: {self.candidates} candidates per observation cannot be shared among "
+                             f"{len(self._members)} ensemble members (rank_candidates >= the number of models)")
         self.timing: dict = {}
 
+    @staticmethod
+    def _sampler(model_config, temperature: float):
+        return jax.jit(functools.partial(DexVLG(model_config).sample_poses, temperature=temperature),
+                       static_argnames=("num_steps", "num_samples"))
+
+    def member_shares(self) -> list[int]:
+        """Candidates per observation drawn from each model of the ensemble (the first model first)."""
+        count = len(self._members)
+        return [self.candidates // count + (m < self.candidates % count) for m in range(count)]
+
     def _sample_rows(self, rows: list[dict]) -> np.ndarray:
-        """(N, candidates, 25) camera-frame samples, in fixed-size padded batches (one compiled program)."""
+        """(N, candidates, 25) camera-frame samples, each ensemble member's share after the one before, in
+        fixed-size padded batches (one compiled program per member). Member m > 0 samples with the batch's key
+        folded with m."""
         key = jax.random.key(self.seed)
-        out, compiled, seconds, compile_s = [], None, 0.0, 0.0
+        shares = self.member_shares()
+        out, compiled, seconds, compile_s = [], [None] * len(shares), 0.0, 0.0
         for start in range(0, len(rows), self.batch_size):
             chunk = rows[start:start + self.batch_size]
             padded = chunk + [chunk[-1]] * (self.batch_size - len(chunk))
             batch = {k: np.stack([r[k] for r in padded]) for k in OBS_KEYS}
             key, sample_key = jax.random.split(key)
-            if compiled is None:
+            drawn = []
+            for m, ((sampler, params), share) in enumerate(zip(self._members, shares)):
+                member_key = jax.random.fold_in(sample_key, m) if m else sample_key
+                if compiled[m] is None:
+                    began = time.perf_counter()
+                    compiled[m] = sampler.lower(params, member_key, batch, num_steps=self.num_steps,
+                                                num_samples=share).compile()
+                    compile_s += time.perf_counter() - began
                 began = time.perf_counter()
-                compiled = self._sample.lower(self.params, sample_key, batch, num_steps=self.num_steps,
-                                              num_samples=self.candidates).compile()
-                compile_s = time.perf_counter() - began
-            began = time.perf_counter()
-            sampled = np.asarray(compiled(self.params, sample_key, batch))
-            seconds += time.perf_counter() - began
-            out.append(sampled[:len(chunk)])
+                drawn.append(np.asarray(compiled[m](params, member_key, batch)))
+                seconds += time.perf_counter() - began
+            out.append(np.concatenate(drawn, axis=1)[:len(chunk)])
         self.timing.update(sample_compile_s=compile_s, sample_s=seconds)
         return np.concatenate(out) if out else np.zeros((0, self.candidates, POSE_DIM), np.float32)
 

@@ -5,6 +5,7 @@ skipped, and the table, JSON and pictures are written.
 
 Sampling runs on one device: with jax 0.10.2 on CPU, a multi-device (4, 2)-sharded sampling executable loaded
 from the persistent compilation cache aborts the process; compiled fresh it works."""
+import dataclasses
 import json
 import os
 
@@ -169,3 +170,40 @@ def test_the_run_along_its_learning_curve(trained, tmp_path):
     assert "step 2" in curve["table"] and "step 4" in curve["table"] and "retrieval" in curve["table"]
     with pytest.raises(evaluation_errors.CheckpointError, match=r"step\(s\) \[3\] not kept .*kept: \[2, 4\]"):
         evaluation.evaluate_curve(trained, config, steps=[3], dataset=dataset, mesh=mesh)
+
+
+def test_a_checkpoint_ensemble_shares_the_candidates(trained, tmp_path, monkeypatch):
+    """`ensemble`: the members' samples are concatenated, the first model's share drawn exactly as a single model
+    would draw it (same key), the second's with another key; members that read other observations are refused."""
+    from dexvlg_jax.eval import policies
+    from dexvlg_jax.train import load_checkpoint
+
+    drawn = []
+    original = policies.ModelPolicy._sample_rows
+
+    def spy(self, rows):
+        out = original(self, rows)
+        drawn.append((rows, out, self.member_shares()))
+        return out
+
+    monkeypatch.setattr(policies.ModelPolicy, "_sample_rows", spy)
+    dataset = tiny_dataset.write_dataset(str(tmp_path / "dataset"))
+    mesh = sharding.make_mesh(1, jax.devices()[:1])
+    config = evaluation.EvalConfig(samples=2, views=1, pictures=0, num_steps=2, batch_size=4, compare_retrieval=False,
+                                   rank_candidates=5)
+    report = evaluation.evaluate_checkpoint(trained, config, dataset=dataset, mesh=mesh, ensemble=(trained,))
+    assert len(report["trials"]) == 4 and report["ensemble"] == [trained]
+    [(rows, samples, shares)] = drawn
+    assert shares == [3, 2] and samples.shape == (len(rows), 5, 25)
+    train_config, state, _ = load_checkpoint(trained, None, mesh)
+    params = state.ema_params if state.ema_params is not None else state.params  # EvalConfig.use_ema
+    single = policies.ModelPolicy(train_config, params, {}, samples=2, num_steps=2, batch_size=4,
+                                  rank_candidates=3)
+    np.testing.assert_array_equal(original(single, rows), samples[:, :3])
+    assert not np.allclose(samples[:, 3:], samples[:, :2])  # the same weights, another key
+    longer = train_config.model.replace(max_text_len=train_config.model.max_text_len + 1)
+    with pytest.raises(ValueError, match="ensemble member 1: model.max_text_len"):
+        policies.ModelPolicy(train_config, params, {},
+                             ensemble=((dataclasses.replace(train_config, model=longer), params),))
+    with pytest.raises(ValueError, match="cannot be shared among 2 ensemble members"):
+        policies.ModelPolicy(train_config, params, {}, samples=1, ensemble=((train_config, params),))

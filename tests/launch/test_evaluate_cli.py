@@ -43,3 +43,12 @@ def test_step_takes_one_several_or_all(capsys):
     with pytest.raises(SystemExit):
         evaluate.main(["--poses", "a.npz", "--step", "8000"])
     assert "--step: applies to --checkpoint" in capsys.readouterr().err
+
+
+def test_ensemble_members_are_checked(tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match="--ensemble: .*other.* does not exist"):
+        evaluate.main(["--checkpoint", str(tmp_path), "--ensemble", str(tmp_path / "other")])
+    for extra in (["--step", "all"], ["--step", "4000,8000"]):
+        with pytest.raises(SystemExit):
+            evaluate.main(["--checkpoint", "run", "--ensemble", "other", *extra])
+        assert "--ensemble: applies to --checkpoint at one step" in capsys.readouterr().err
