@@ -166,7 +166,6 @@ class ModelPolicy:
                  verify: verify_lib.VerifyConfig | None = None, verify_sim: tuple = (None, None),
                  ensemble: tuple = ()):
         self.model_config = train_config.model
-        self.params = params
         self.tokenizer = Tokenizer(train_config.data.tokenizer_path)
         defaults = pipeline.DatasetConfig()
         self.render_config = pipeline.DatasetConfig(  # a manifest from before object framing used table framing

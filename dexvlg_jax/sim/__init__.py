@@ -3,6 +3,7 @@ success / PTA / PGA metrics.
 
     result = evaluate(objects, poses, protocol="tabletop_lift", backend="c", part_ids=...)
     result.records[i]   # TrialRecord of object i;  result.summary  # per-split metrics;  result.table  # text
+    record, trials = simulate(object_scene(obj, "tabletop_lift"), "tabletop_lift", poses)  # one compiled scene
 
 objects: one object or a list; an object is anything with `convex_pieces` (list of (V_i, 3), V_i <= 64, object
 frame, metres), `piece_part_ids` (K,) and optionally `part_names` (e.g. `dexvlg_jax.objects.ProcessedObject`).
@@ -87,6 +88,8 @@ def simulate(scene: Scene, protocol, poses, part_ids=None, backend: str = "c", *
     """Run poses (B, 25) (object frame) through a compiled scene: (TrialRecord, per-trial metrics of B trials).
 
     part_ids: (B,) instructed part ids (default -1: none)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     hand = hand_pose(poses)
     t, r, q = hand.translation, hand.rotation, hand.joints
     proto = make_protocol(protocol)
