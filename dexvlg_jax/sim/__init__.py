@@ -84,12 +84,16 @@ def object_scene(obj, protocol, config: SceneConfig = SceneConfig(), tabletop: T
                        table=table, config=config)
 
 
+def _check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+
+
 def simulate(scene: Scene, protocol, poses, part_ids=None, backend: str = "c", **backend_kwargs):
     """Run poses (B, 25) (object frame) through a compiled scene: (TrialRecord, per-trial metrics of B trials).
 
     part_ids: (B,) instructed part ids (default -1: none)."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    _check_backend(backend)
     hand = hand_pose(poses)
     t, r, q = hand.translation, hand.rotation, hand.joints
     proto = make_protocol(protocol)
@@ -116,8 +120,7 @@ def evaluate(objects, poses, protocol="six_direction", backend: str = "c", part_
     poses = [poses] if single else list(poses)
     if len(poses) != len(objects):
         raise ValueError(f"evaluate: {len(objects)} objects but {len(poses)} pose sets")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    _check_backend(backend)
     proto = make_protocol(protocol)
     recs, trial_metrics, labels = [], [], []
     for i, (obj, pose) in enumerate(zip(objects, poses)):
