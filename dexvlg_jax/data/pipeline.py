@@ -11,8 +11,9 @@ The placement is stored with the grasps (`tabletop` in the grasp file) and in th
     <split>-<k>.array_record (+ .summary.json)   complete shards (see `data.writer`), manifest.json
     cache/objects/<object_id>.npz                processed objects (`objects.save_processed`)
     cache/grasps/<object_id>.npz                 synthesised grasps (`grasp.io`), plus `sim_success`/`sim_reason`
-                                                 (all filters) and `sim_<protocol>_success`/`_reason` per filter;
-                                                 `q1_low`/`q1_waived` with the Q1 waiver (`data.synthesis`)
+                                                 (all filters), `sim_<protocol>_success`/`_reason` per filter and
+                                                 `sim_on_part`; `q1_low`/`q1_waived`, `contacts_low`/
+                                                 `contacts_waived` with the waivers (`data.synthesis`)
     statistics.json, statistics/*.png            counts per category / part / mode, metric histograms
 
 Every stage's output per object is cached atomically (temp file + rename), and a shard is committed only when
@@ -63,7 +64,10 @@ class DatasetConfig:
     "tabletop_lift" is the protocol evaluation uses.
     `topup_rounds`: extra synthesis rounds for each (part, mode) with at least `topup_min_kept` but fewer than
     `topup_target` kept grasps; `q1_waiver_below` > 0: a (part, mode) with fewer kept grasps that pass the Q1 screen
-    also keeps the ones that failed only Q1 and lift the object in simulation (`data.synthesis`)."""
+    also keeps the ones that failed only Q1 and lift the object in simulation; `contact_waiver_below` > 0: a (part,
+    mode) with fewer kept grasps that pass both screens (touching contacts, Q1) also keeps the ones that failed only
+    those screens and lift the object with the instructed part holding most of the hand's contacts
+    (`data.synthesis`)."""
 
     categories: tuple = ()
     instances_per_category: int = 2
@@ -78,6 +82,7 @@ class DatasetConfig:
     topup_target: int = 4
     topup_min_kept: int = 1
     q1_waiver_below: int = 0
+    contact_waiver_below: int = 0
     views_per_object: int = 2
     image_size: int = 224
     tabletop: TabletopConfig = TabletopConfig()

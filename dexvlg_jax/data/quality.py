@@ -6,7 +6,8 @@ and the paper's quality table.
 
 Reads `manifest.json` (splits, placements) and the cached grasp files and processed objects. Figures:
   yield        kept grasps (synthesis filter + simulation filter) per synthesised pose, per category and mode;
-               "q1_waived" counts the kept ones that failed only the Q1 screen (`DatasetConfig.q1_waiver_below`);
+               "q1_waived" / "contacts_waived" count the kept ones that failed only the Q1 screen / the touching-contact
+               count (`DatasetConfig.q1_waiver_below`, `contact_waiver_below`);
   ceiling      the kept grasps re-simulated with the evaluation's protocol (`sim`, tabletop lift) in the stored
                placement, and again after turning the object by a random yaw (the same physics on another part of
                the table: a check that passing is not an accident of one rollout);
@@ -36,6 +37,7 @@ from dexvlg_jax.grasp import io as grasp_io
 from dexvlg_jax.grasp.init import NOT_PRODUCIBLE
 from dexvlg_jax.scene import Tabletop, yaw_matrix
 
+WAIVED = ("q1_waived", "contacts_waived")
 PAPER_QUALITY = {"wrap": {"pen_mm": 1.75, "spen_mm": 0.19, "q1": 0.085},
                  "pinch": {"pen_mm": 1.42, "spen_mm": 0.22, "q1": 0.067}}
 
@@ -70,11 +72,12 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
         obj = objects_lib.load_processed(os.path.join(dataset_dir, "cache", "objects", f"{object_id}.npz"))
         category, modes = grasps["category"], np.asarray(grasps["mode"]).astype(str)
         kept, synthesised = kept_mask(grasps), np.all(np.isfinite(grasps["poses"]), axis=1)
-        waived = np.asarray(grasps.get("q1_waived", np.zeros(len(modes), bool)), bool)
+        waived = {k: np.asarray(grasps.get(k, np.zeros(len(modes), bool)), bool) for k in WAIVED}
         for mode in np.unique(modes):
             sel = modes == mode
             per[(category, mode)].update(poses=int((sel & synthesised).sum()), valid=int((sel & grasps["valid"]).sum()),
-                                         kept=int((sel & kept).sum()), q1_waived=int((sel & kept & waived).sum()))
+                                         kept=int((sel & kept).sum()),
+                                         **{k: int((sel & kept & w).sum()) for k, w in waived.items()})
             for k in ("pen_mm", "spen_mm", "table_mm", "q1"):
                 if k in grasps:
                     quality[mode][k].extend(np.asarray(grasps[k])[sel & kept].tolist())
@@ -100,7 +103,7 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
     rows = []
     for (category, mode), c in sorted(per.items()):
         row = {"category": category, "mode": mode, "poses": c["poses"], "valid": c["valid"], "kept": c["kept"],
-               "q1_waived": c["q1_waived"], "yield": c["kept"] / max(c["poses"], 1)}
+               **{k: c[k] for k in WAIVED}, "yield": c["kept"] / max(c["poses"], 1)}
         if recheck:
             for k in ("ceiling", "ceiling_turned", "six_direction"):
                 row[k] = c[k] / c["kept"] if c["kept"] else float("nan")
@@ -110,7 +113,7 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
         sel = [r for r in rows if mode == "all" or r["mode"] == mode]
         kept = sum(r["kept"] for r in sel)
         totals[mode] = {"poses": sum(r["poses"] for r in sel), "kept": kept,
-                        "q1_waived": sum(r["q1_waived"] for r in sel),
+                        **{k: sum(r[k] for r in sel) for k in WAIVED},
                         "yield": kept / max(sum(r["poses"] for r in sel), 1)}
         if recheck:
             for k in ("ceiling", "ceiling_turned", "six_direction"):

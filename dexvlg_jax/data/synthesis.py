@@ -15,7 +15,15 @@ measured in grasp/NOTES.md):
   asking for more rounds than a cached file has continues from it.
 * The Q1 waiver (`cfg.q1_waiver_below` > 0): synthesis filters without the Q1 screen and marks the grasps that
   failed only Q1 (`q1_low`); they are simulated like the rest and kept (`q1_waived`) only in a condition with fewer
-  than `q1_waiver_below` kept grasps that pass Q1, rejected as "low_q1" elsewhere (`apply_q1_waiver`).
+  than `q1_waiver_below` kept grasps that pass Q1, rejected as "low_q1" elsewhere (`apply_waivers`).
+* The contact waiver (`cfg.contact_waiver_below` > 0): the two screens that stand in for a simulation, the
+  touching-contact count and Q1, give way to the simulation itself in a short condition. Grasps that fail the
+  contact count (and maybe Q1) but pass every other check are simulated too; those that lift the object with the
+  instructed part holding the majority of the hand's contacts (`sim_on_part`) get the exact penetration checks
+  (`contacts_low` when they pass). In a condition with fewer than `contact_waiver_below` kept grasps that pass both
+  screens, the `contacts_low` and `q1_low` grasps that lift on the part are kept (`contacts_waived`, `q1_waived`);
+  elsewhere they are rejected as "contacts_far" / "low_q1". The kept grasps still lift in the placed scene: the
+  evaluation's protocol is the proof that the screens only estimate.
 """
 from __future__ import annotations
 
@@ -25,29 +33,39 @@ import os
 import numpy as np
 
 from dexvlg_jax.grasp import io as grasp_io
-from dexvlg_jax.grasp.metrics import OK
+from dexvlg_jax.grasp.energy import synth_object
+from dexvlg_jax.grasp.metrics import OK, failure_reasons, grasp_metrics
 from dexvlg_jax.grasp.synthesize import synthesize_object
 from dexvlg_jax.hand.constants import MODES
 from dexvlg_jax.scene import Tabletop
 from dexvlg_jax.sim import evaluate as simulate
 
 SCALAR_FIELDS = ("object", "object_name", "category", "tabletop")
-WAIVER_FLAGS = ("q1_low", "q1_waived")  # False for rows of a round without the waiver (they were Q1-screened)
+# False for rows of a round without the waivers (they were screened) or without the part check (no evidence)
+WAIVER_FLAGS = ("q1_low", "q1_waived", "contacts_low", "contacts_waived", "sim_on_part")
 ROUND_SEED_STRIDE = 1000  # round r synthesises with seed cfg.synth.seed + r * stride + mode index
 
 
-def simulation_verdicts(obj, poses, valid, tabletop: Tabletop, protocols, backend: str) -> dict:
+def simulation_verdicts(obj, poses, valid, tabletop: Tabletop, protocols, backend: str, part_ids=None) -> dict:
     """Run every protocol on the valid poses in the placed scene: {"sim_success", "sim_reason" (first failing
-    protocol's reason), "sim_<protocol>_success", "sim_<protocol>_reason"} arrays over all G grasps."""
+    protocol's reason), "sim_<protocol>_success", "sim_<protocol>_reason"} arrays over all G grasps; with
+    part_ids (G,), also "sim_on_part": in every protocol the instructed part held a strict majority of the
+    hand-object contacts at the contact phase (PGA's part condition, `sim.metrics`)."""
     valid = np.asarray(valid, bool)
     out = {"sim_success": valid.copy(), "sim_reason": np.array(["" if v else "not_simulated" for v in valid],
                                                                 dtype=object)}
+    if part_ids is not None:
+        out["sim_on_part"] = valid.copy()
     for protocol in protocols:
         success, reason = np.zeros(len(valid), bool), np.array(["not_simulated"] * len(valid), dtype=object)
         if valid.any():
             rec = simulate(obj, np.asarray(poses)[valid], protocol=protocol, backend=backend,
                            tabletops=tabletop).records[0]
             success[valid], reason[valid] = rec.success, rec.reason
+            if part_ids is not None:
+                counts = np.asarray(rec.part_contacts)
+                pid = np.clip(np.asarray(part_ids)[valid], 0, counts.shape[1] - 1)
+                out["sim_on_part"][valid] &= 2 * counts[np.arange(len(pid)), pid] > counts.sum(1)
         first_failure = out["sim_success"] & ~success
         out["sim_reason"][first_failure] = [f"{protocol}: {r}" for r in reason[first_failure]]
         out["sim_success"] &= success
@@ -92,22 +110,71 @@ def _concatenate(a: dict, b: dict) -> dict:
             for k in a if k in b}
 
 
-def apply_q1_waiver(grasps: dict, min_q1: float, below: int) -> dict:
-    """Decide the grasps that failed only the Q1 screen (`q1_low`): kept (status "ok", `q1_waived`) in a condition
-    with fewer than `below` kept grasps that pass it, rejected ("low_q1") elsewhere. Idempotent; re-applied after
-    every round, since a top-up can lift a condition over `below`. Returns the updated dict."""
-    low = np.asarray(grasps["q1_low"], bool)
+def _flag(grasps: dict, key: str) -> np.ndarray:
+    return np.asarray(grasps.get(key, np.zeros(len(grasps["poses"]), bool)), bool)
+
+
+def apply_waivers(grasps: dict, q1_below: int, contact_below: int) -> dict:
+    """Decide the grasps that failed only the screens (`q1_low`: Q1; `contacts_low`: the touching-contact count,
+    maybe Q1 too), per condition (part, mode), against the kept grasps that pass both screens: with fewer than
+    `q1_below`, the `q1_low` ones are kept; with fewer than `contact_below`, the `q1_low` and `contacts_low` ones that
+    lift with the instructed part holding the majority of contacts (`sim_on_part`) are kept. Kept ones get status
+    "ok" and `q1_waived` / `contacts_waived`; the rest "low_q1" / "contacts_far". Idempotent; re-applied after every
+    round, since a top-up can lift a condition over the thresholds. Returns the updated dict."""
+    q1_low, c_low = _flag(grasps, "q1_low"), _flag(grasps, "contacts_low")
+    low = q1_low | c_low
     parts, modes = np.asarray(grasps["part_id"]), np.asarray(grasps["mode"]).astype(str)
     base_ok = (np.asarray(grasps["status"]) == OK) | low
-    screened_kept = base_ok & ~low & np.asarray(grasps["sim_success"], bool)
+    sim_ok = np.asarray(grasps.get("sim_success", base_ok), bool)
+    screened_kept = base_ok & ~low & sim_ok
+    on_part = sim_ok & _flag(grasps, "sim_on_part")
     waived = np.zeros(len(low), bool)
     for part, mode in set(zip(parts[low].tolist(), modes[low].tolist())):
         rows = (parts == part) & (modes == mode)
-        if (screened_kept & rows).sum() < below:
-            waived |= low & rows
-    status = np.where(low & ~waived, "low_q1", np.asarray(grasps["status"]).astype(object))
+        short = (screened_kept & rows).sum()
+        if short < q1_below:
+            waived |= q1_low & rows
+        if short < contact_below:
+            waived |= low & on_part & rows
+    status = np.where(c_low & ~waived, "contacts_far", np.asarray(grasps["status"]).astype(object))
+    status = np.where(q1_low & ~waived, "low_q1", status)
     status[waived] = OK
-    return dict(grasps, status=status.astype(str), valid=base_ok & (~low | waived), q1_waived=waived)
+    return dict(grasps, status=status.astype(str), valid=base_ok & (~low | waived), q1_waived=waived & q1_low,
+                contacts_waived=waived & c_low)
+
+
+def apply_q1_waiver(grasps: dict, min_q1: float, below: int) -> dict:
+    """The Q1 waiver alone (`apply_waivers` with no contact waiver); `min_q1` is not used (the flags say it)."""
+    del min_q1
+    return apply_waivers(grasps, below, 0)
+
+
+def contact_candidates(arrays: dict, filter_cfg, waive_q1: bool) -> np.ndarray:
+    """(G,) bool: rows that failed the touching-contact count but pass every other check of `filter_cfg` (Q1 too
+    unless `waive_q1`), with at least one contact touching; their penetration is not measured yet (NaN passes)."""
+    relaxed = dataclasses.replace(filter_cfg, min_contacts_wrap=1, min_contacts_pinch=1,
+                                  min_q1=0.0 if waive_q1 else filter_cfg.min_q1)
+    modes = np.asarray(arrays["mode"]).astype(str)
+    return (np.asarray(arrays["status"]) == "contacts_far") & (failure_reasons(arrays, modes, relaxed) == OK)
+
+
+def _measure_contact_waivable(obj, arrays: dict, lifted: np.ndarray, cfg, tabletop: Tabletop) -> np.ndarray:
+    """Exact metrics of the `lifted` contact candidates (written into `arrays`); (G,) bool: they pass every check
+    but the contact count and Q1."""
+    out = np.zeros(len(lifted), bool)
+    if not lifted.any():
+        return out
+    synth = cfg.synth
+    relaxed = dataclasses.replace(synth.filter, min_contacts_wrap=1, min_contacts_pinch=1, min_q1=0.0)
+    sobj = synth_object(obj, synth.num_object_points, synth.grid_shape, tabletop)
+    modes = np.asarray(arrays["mode"]).astype(str)[lifted]
+    m = grasp_metrics(np.asarray(arrays["poses"])[lifted], sobj, obj, modes,
+                      np.asarray(arrays["part_id"])[lifted], relaxed, screen=False)
+    for k, v in m.items():
+        arrays[k] = np.asarray(arrays[k]).astype(np.result_type(arrays[k], v))
+        arrays[k][lifted] = v
+    out[lifted] = failure_reasons(m, modes, relaxed) == OK
+    return out
 
 
 def _one_round(obj, cfg, object_id: str, tabletop: Tabletop, modes=None, part_ids=None, seed=None):
@@ -116,15 +183,22 @@ def _one_round(obj, cfg, object_id: str, tabletop: Tabletop, modes=None, part_id
         per_part = max(synth.init.num_per_part, synth.batch_size // max(len(part_ids), 1))
         synth = dataclasses.replace(synth, modes=tuple(modes), seed=seed,
                                     init=dataclasses.replace(synth.init, num_per_part=per_part))
-    if cfg.q1_waiver_below > 0:  # filter without Q1 (every metric measured), screen for Q1 per condition later
+    waive_q1 = cfg.q1_waiver_below > 0 or cfg.contact_waiver_below > 0
+    if waive_q1:  # filter without Q1 (every metric measured), screen for Q1 per condition later
         synth = dataclasses.replace(synth, filter=dataclasses.replace(synth.filter, min_q1=0.0))
     arrays, meta = synthesize_object(obj, synth, object_ref=f"../objects/{object_id}.npz", part_ids=part_ids,
                                      tabletop=tabletop)
-    if cfg.q1_waiver_below > 0:
+    if waive_q1:
         arrays["q1_low"] = arrays["valid"] & (np.nan_to_num(arrays["q1"], nan=0.0) < cfg.synth.filter.min_q1)
     valid = np.asarray(arrays["valid"], bool)
+    near = np.zeros(len(valid), bool)
+    if cfg.contact_waiver_below > 0 and cfg.sim_filter:
+        near = contact_candidates(arrays, synth.filter, waive_q1=True)
     if cfg.sim_filter:
-        verdicts = simulation_verdicts(obj, arrays["poses"], valid, tabletop, cfg.sim_protocols, cfg.sim_backend)
+        verdicts = simulation_verdicts(obj, arrays["poses"], valid | near, tabletop, cfg.sim_protocols,
+                                       cfg.sim_backend, part_ids=arrays["part_id"])
+        lifted = near & verdicts["sim_success"] & verdicts["sim_on_part"]
+        arrays["contacts_low"] = _measure_contact_waivable(obj, arrays, lifted, cfg, tabletop)
     else:
         verdicts = {"sim_success": valid, "sim_reason": np.array(["" if v else "not_simulated" for v in valid])}
     return dict(arrays, **verdicts), meta
@@ -135,10 +209,10 @@ def synthesize_cached(object_id: str, obj, cfg, cache_dir: str, tabletop: Tablet
     `cfg.topup_rounds` top-up rounds (module docstring); cached in cache_dir/grasps/<object_id>.npz.
 
     cfg: a `data.pipeline.DatasetConfig` (synth, sim_filter, sim_protocols, sim_backend, topup_*,
-    q1_waiver_below)."""
+    q1_waiver_below, contact_waiver_below)."""
     def screened(g):
-        if cfg.q1_waiver_below > 0 and "q1_low" in g:
-            return apply_q1_waiver(g, cfg.synth.filter.min_q1, cfg.q1_waiver_below)
+        if (cfg.q1_waiver_below > 0 or cfg.contact_waiver_below > 0) and any(k in g for k in ("q1_low", "contacts_low")):
+            return apply_waivers(g, cfg.q1_waiver_below, cfg.contact_waiver_below)
         return g
 
     path = os.path.join(cache_dir, "grasps", f"{object_id}.npz")
