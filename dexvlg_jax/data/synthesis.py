@@ -23,7 +23,7 @@ measured in grasp/NOTES.md):
   (`contacts_low` when they pass). In a condition with fewer than `contact_waiver_below` kept grasps that pass both
   screens, the `contacts_low` and `q1_low` grasps that lift on the part are kept (`contacts_waived`, `q1_waived`);
   elsewhere they are rejected as "contacts_far" / "low_q1". The kept grasps still lift in the placed scene: the
-  evaluation's protocol is the proof that the screens only estimate.
+  evaluation's protocol is the proof that the screens only estimate (so this waiver needs `cfg.sim_filter`).
 """
 from __future__ import annotations
 
@@ -143,17 +143,10 @@ def apply_waivers(grasps: dict, q1_below: int, contact_below: int) -> dict:
                 contacts_waived=waived & c_low)
 
 
-def apply_q1_waiver(grasps: dict, min_q1: float, below: int) -> dict:
-    """The Q1 waiver alone (`apply_waivers` with no contact waiver); `min_q1` is not used (the flags say it)."""
-    del min_q1
-    return apply_waivers(grasps, below, 0)
-
-
-def contact_candidates(arrays: dict, filter_cfg, waive_q1: bool) -> np.ndarray:
-    """(G,) bool: rows that failed the touching-contact count but pass every other check of `filter_cfg` (Q1 too
-    unless `waive_q1`), with at least one contact touching; their penetration is not measured yet (NaN passes)."""
-    relaxed = dataclasses.replace(filter_cfg, min_contacts_wrap=1, min_contacts_pinch=1,
-                                  min_q1=0.0 if waive_q1 else filter_cfg.min_q1)
+def contact_candidates(arrays: dict, filter_cfg) -> np.ndarray:
+    """(G,) bool: rows that failed the touching-contact count but pass every other check of `filter_cfg` (the
+    filter synthesis used), with at least one contact touching; their penetration is not measured yet (NaN passes)."""
+    relaxed = dataclasses.replace(filter_cfg, min_contacts_wrap=1, min_contacts_pinch=1)
     modes = np.asarray(arrays["mode"]).astype(str)
     return (np.asarray(arrays["status"]) == "contacts_far") & (failure_reasons(arrays, modes, relaxed) == OK)
 
@@ -193,7 +186,7 @@ def _one_round(obj, cfg, object_id: str, tabletop: Tabletop, modes=None, part_id
     valid = np.asarray(arrays["valid"], bool)
     near = np.zeros(len(valid), bool)
     if cfg.contact_waiver_below > 0 and cfg.sim_filter:
-        near = contact_candidates(arrays, synth.filter, waive_q1=True)
+        near = contact_candidates(arrays, synth.filter)  # Q1 is off in synth.filter
     if cfg.sim_filter:
         verdicts = simulation_verdicts(obj, arrays["poses"], valid | near, tabletop, cfg.sim_protocols,
                                        cfg.sim_backend, part_ids=arrays["part_id"])
@@ -211,7 +204,8 @@ def synthesize_cached(object_id: str, obj, cfg, cache_dir: str, tabletop: Tablet
     cfg: a `data.pipeline.DatasetConfig` (synth, sim_filter, sim_protocols, sim_backend, topup_*,
     q1_waiver_below, contact_waiver_below)."""
     def screened(g):
-        if (cfg.q1_waiver_below > 0 or cfg.contact_waiver_below > 0) and any(k in g for k in ("q1_low", "contacts_low")):
+        waiving = cfg.q1_waiver_below > 0 or cfg.contact_waiver_below > 0
+        if waiving and any(k in g for k in ("q1_low", "contacts_low")):
             return apply_waivers(g, cfg.q1_waiver_below, cfg.contact_waiver_below)
         return g
 

@@ -102,16 +102,16 @@ def test_q1_waiver_keeps_low_q1_lifting_grasps_only_where_a_condition_is_short()
     g = _rows([0] * 4 + [1] * 5, ["wrap"] * 9, [1] * 9)
     g["q1_low"] = np.array([0, 0, 1, 1, 0, 0, 0, 0, 1], bool)
     g["sim_success"] = np.array([1, 1, 1, 0, 1, 1, 1, 1, 1], bool)
-    out = synthesis.apply_q1_waiver(g, min_q1=0.01, below=4)
+    out = synthesis.apply_waivers(g, q1_below=4, contact_below=0)
     assert out["q1_waived"].tolist() == [0, 0, 1, 1, 0, 0, 0, 0, 0]
     assert out["status"].tolist() == ["ok"] * 8 + ["low_q1"]
     assert synthesis.kept_counts(out) == {(0, "wrap"): 3, (1, "wrap"): 4}  # the dropping one is not kept
     assert out["valid"].tolist() == [1] * 8 + [0]
-    again = synthesis.apply_q1_waiver(out, min_q1=0.01, below=4)
+    again = synthesis.apply_waivers(out, q1_below=4, contact_below=0)
     assert again["status"].tolist() == out["status"].tolist()  # idempotent
-    stricter = synthesis.apply_q1_waiver(out, min_q1=0.01, below=2)  # part 0 now has enough screened grasps
+    stricter = synthesis.apply_waivers(out, q1_below=2, contact_below=0)  # part 0 now has enough screened grasps
     assert stricter["status"].tolist() == ["ok", "ok", "low_q1", "low_q1"] + ["ok"] * 4 + ["low_q1"]
-    assert not synthesis.apply_q1_waiver(g, min_q1=0.01, below=0)["q1_waived"].any()
+    assert not synthesis.apply_waivers(g, q1_below=0, contact_below=0)["q1_waived"].any()
 
 
 def test_a_round_fills_the_padded_batch_and_filters_without_q1_when_waiving(monkeypatch):

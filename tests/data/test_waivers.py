@@ -50,8 +50,9 @@ def test_contact_candidates_pass_every_other_check():
               "spen_mm": np.zeros(5), "table_mm": np.zeros(5), "num_touching": np.array([2, 2, 0, 1, 3]),
               "q1": np.array([0.0, 0.0, 0.0, 0.0, 0.1]), "part_agreement": np.array([1.0, 1.0, 0.0, 0.0, 1.0])}
     # row 1 penetrates, row 2 touches nothing, row 3 touches off the part, row 4 already passed
-    assert synthesis.contact_candidates(arrays, cfg, waive_q1=True).tolist() == [1, 0, 0, 0, 0]
-    assert not synthesis.contact_candidates(arrays, cfg, waive_q1=False).any()  # Q1 0 fails without the waiver
+    no_q1 = dataclasses.replace(cfg, min_q1=0.0)  # the filter synthesis uses under the waivers
+    assert synthesis.contact_candidates(arrays, no_q1).tolist() == [1, 0, 0, 0, 0]
+    assert not synthesis.contact_candidates(arrays, cfg).any()  # with the Q1 screen, Q1 = 0 fails
 
 
 def test_simulation_verdicts_record_whether_the_instructed_part_holds_the_majority(monkeypatch):
