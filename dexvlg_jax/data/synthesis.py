@@ -49,8 +49,8 @@ ROUND_SEED_STRIDE = 1000  # round r synthesises with seed cfg.synth.seed + r * s
 def simulation_verdicts(obj, poses, valid, tabletop: Tabletop, protocols, backend: str, part_ids=None) -> dict:
     """Run every protocol on the valid poses in the placed scene: {"sim_success", "sim_reason" (first failing
     protocol's reason), "sim_<protocol>_success", "sim_<protocol>_reason"} arrays over all G grasps; with
-    part_ids (G,), also "sim_on_part": in every protocol the instructed part held a strict majority of the
-    hand-object contacts at the contact phase (PGA's part condition, `sim.metrics`)."""
+    part_ids (G,), also "sim_on_part": PGA in every protocol (success, and the instructed part held a strict
+    majority of the hand-object contacts at the contact phase: `sim.metrics`)."""
     valid = np.asarray(valid, bool)
     out = {"sim_success": valid.copy(), "sim_reason": np.array(["" if v else "not_simulated" for v in valid],
                                                                 dtype=object)}
@@ -59,13 +59,12 @@ def simulation_verdicts(obj, poses, valid, tabletop: Tabletop, protocols, backen
     for protocol in protocols:
         success, reason = np.zeros(len(valid), bool), np.array(["not_simulated"] * len(valid), dtype=object)
         if valid.any():
-            rec = simulate(obj, np.asarray(poses)[valid], protocol=protocol, backend=backend,
-                           tabletops=tabletop).records[0]
-            success[valid], reason[valid] = rec.success, rec.reason
+            pid = None if part_ids is None else np.asarray(part_ids)[valid]
+            result = simulate(obj, np.asarray(poses)[valid], protocol=protocol, backend=backend,
+                              tabletops=tabletop, part_ids=pid)
+            success[valid], reason[valid] = result.records[0].success, result.records[0].reason
             if part_ids is not None:
-                counts = np.asarray(rec.part_contacts)
-                pid = np.clip(np.asarray(part_ids)[valid], 0, counts.shape[1] - 1)
-                out["sim_on_part"][valid] &= 2 * counts[np.arange(len(pid)), pid] > counts.sum(1)
+                out["sim_on_part"][valid] &= result.per_trial["pga"]
         first_failure = out["sim_success"] & ~success
         out["sim_reason"][first_failure] = [f"{protocol}: {r}" for r in reason[first_failure]]
         out["sim_success"] &= success
@@ -143,22 +142,25 @@ def apply_waivers(grasps: dict, q1_below: int, contact_below: int) -> dict:
                 contacts_waived=waived & c_low)
 
 
+def _one_contact_is_enough(filter_cfg):
+    return dataclasses.replace(filter_cfg, min_contacts_wrap=1, min_contacts_pinch=1)
+
+
 def contact_candidates(arrays: dict, filter_cfg) -> np.ndarray:
     """(G,) bool: rows that failed the touching-contact count but pass every other check of `filter_cfg` (the
     filter synthesis used), with at least one contact touching; their penetration is not measured yet (NaN passes)."""
-    relaxed = dataclasses.replace(filter_cfg, min_contacts_wrap=1, min_contacts_pinch=1)
     modes = np.asarray(arrays["mode"]).astype(str)
-    return (np.asarray(arrays["status"]) == "contacts_far") & (failure_reasons(arrays, modes, relaxed) == OK)
+    return (np.asarray(arrays["status"]) == "contacts_far") & \
+        (failure_reasons(arrays, modes, _one_contact_is_enough(filter_cfg)) == OK)
 
 
-def _measure_contact_waivable(obj, arrays: dict, lifted: np.ndarray, cfg, tabletop: Tabletop) -> np.ndarray:
+def _measure_contact_waivable(obj, arrays: dict, lifted: np.ndarray, synth, tabletop: Tabletop) -> np.ndarray:
     """Exact metrics of the `lifted` contact candidates (written into `arrays`); (G,) bool: they pass every check
-    but the contact count and Q1."""
+    of the round's filter `synth.filter` (Q1 off) but the contact count."""
     out = np.zeros(len(lifted), bool)
     if not lifted.any():
         return out
-    synth = cfg.synth
-    relaxed = dataclasses.replace(synth.filter, min_contacts_wrap=1, min_contacts_pinch=1, min_q1=0.0)
+    relaxed = _one_contact_is_enough(synth.filter)
     sobj = synth_object(obj, synth.num_object_points, synth.grid_shape, tabletop)
     modes = np.asarray(arrays["mode"]).astype(str)[lifted]
     m = grasp_metrics(np.asarray(arrays["poses"])[lifted], sobj, obj, modes,
@@ -191,7 +193,7 @@ def _one_round(obj, cfg, object_id: str, tabletop: Tabletop, modes=None, part_id
         verdicts = simulation_verdicts(obj, arrays["poses"], valid | near, tabletop, cfg.sim_protocols,
                                        cfg.sim_backend, part_ids=arrays["part_id"])
         lifted = near & verdicts["sim_success"] & verdicts["sim_on_part"]
-        arrays["contacts_low"] = _measure_contact_waivable(obj, arrays, lifted, cfg, tabletop)
+        arrays["contacts_low"] = _measure_contact_waivable(obj, arrays, lifted, synth, tabletop)
     else:
         verdicts = {"sim_success": valid, "sim_reason": np.array(["" if v else "not_simulated" for v in valid])}
     return dict(arrays, **verdicts), meta

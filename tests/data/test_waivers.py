@@ -8,6 +8,21 @@ import numpy as np
 
 from dexvlg_jax.data import pipeline, synthesis
 from dexvlg_jax.grasp.metrics import FilterConfig
+from dexvlg_jax.sim import metrics as sim_metrics
+from dexvlg_jax.sim.records import TrialRecord
+
+
+def _record(success, reason, part_contacts) -> TrialRecord:
+    n = len(success)
+    return TrialRecord(success=np.asarray(success, bool), reason=list(reason), displacement=np.zeros(n),
+                       rotation=np.zeros(n), rise=np.zeros(n), penetration=np.zeros(n),
+                       part_contacts=np.asarray(part_contacts), phase_names=(),
+                       phase_object_pos=np.zeros((n, 0, 3)), phase_object_quat=np.zeros((n, 0, 4)))
+
+
+def _result(rec: TrialRecord, part_ids):
+    """What `sim.evaluate` returns for one object, as far as `simulation_verdicts` reads it."""
+    return types.SimpleNamespace(records=[rec], per_trial=sim_metrics.per_trial(rec, part_ids))
 
 
 def _grasps(parts, status, sim_success, on_part, contacts_low=None, q1_low=None):
@@ -58,10 +73,8 @@ def test_contact_candidates_pass_every_other_check():
 def test_simulation_verdicts_record_whether_the_instructed_part_holds_the_majority(monkeypatch):
     counts = np.array([[3, 1], [1, 1], [0, 2]])  # contacts per part for the three simulated grasps
 
-    def fake_simulate(obj, poses, protocol, backend, tabletops):
-        rec = types.SimpleNamespace(success=np.ones(len(poses), bool), reason=np.array([""] * len(poses)),
-                                    part_contacts=counts[:len(poses)])
-        return types.SimpleNamespace(records=[rec])
+    def fake_simulate(obj, poses, protocol, backend, tabletops, part_ids):
+        return _result(_record(np.ones(len(poses)), [""] * len(poses), counts[:len(poses)]), part_ids)
 
     monkeypatch.setattr(synthesis, "simulate", fake_simulate)
     out = synthesis.simulation_verdicts(None, np.zeros((4, 25)), [1, 1, 1, 0], None, ("tabletop_lift",), "c",
@@ -87,11 +100,10 @@ def test_a_round_with_the_contact_waiver_measures_only_the_lifting_candidates(mo
 
     simulated, measured = [], []
 
-    def fake_simulate(obj, poses, protocol, backend, tabletops):
+    def fake_simulate(obj, poses, protocol, backend, tabletops, part_ids):
         simulated.append(len(poses))  # rows 0, 1, 2, 3, 4
-        rec = types.SimpleNamespace(success=np.array([1, 1, 1, 1, 0], bool), reason=np.array([""] * 4 + ["slipped"]),
-                                    part_contacts=np.array([[2, 0], [2, 0], [2, 1], [1, 2], [2, 0]]))
-        return types.SimpleNamespace(records=[rec])
+        rec = _record([1, 1, 1, 1, 0], [""] * 4 + ["slipped"], [[2, 0], [2, 0], [2, 1], [1, 2], [2, 0]])
+        return _result(rec, part_ids)
 
     def fake_metrics(poses, sobj, obj, modes, part_ids, cfg, screen=True):
         measured.append(len(poses))
@@ -107,6 +119,6 @@ def test_a_round_with_the_contact_waiver_measures_only_the_lifting_candidates(mo
     arrays, _ = synthesis._one_round(None, cfg, "x", None)
     assert simulated == [5] and measured == [1]
     assert arrays["contacts_low"].tolist() == [0, 0, 1, 0, 0, 0]
-    assert arrays["pen_mm"][2] == 2.0 and arrays["sim_on_part"].tolist() == [1, 1, 1, 0, 1, 0]
+    assert arrays["pen_mm"][2] == 2.0 and arrays["sim_on_part"].tolist() == [1, 1, 1, 0, 0, 0]  # row 4 fell: no PGA
     out = synthesis.apply_waivers(arrays, 0, 4)
     assert synthesis.kept_counts(out) == {(0, "wrap"): 3}
