@@ -15,6 +15,8 @@ Reads `manifest.json` (splits, placements) and the cached grasp files and proces
   coverage     each (object, part, mode) has >= `min_grasps` kept grasps, or is listed with the commonest reason;
                "not_producible" counts those the hand cannot grasp by rule (`grasp.init.NOT_PRODUCIBLE`: too small,
                too big, unreachable or too low on the table) and "producible_fraction" is covered / the rest;
+               "short" counts the uncovered ones with 1 to min_grasps - 1 kept grasps (more poses of the same rules
+               reach these: top-up rounds; the ones with none kept did not gain from 5x the poses, grasp/NOTES.md);
   quality      per mode: mean penetration, self-penetration, hand-table penetration (mm) and Q1 of kept grasps,
                beside the paper's figures, as the grasp files store them (`grasp.metrics`: exact mesh and hand
                geometry); "metrics" names the metric versions found (grasp-file meta "metrics"; "grid" for files
@@ -123,8 +125,9 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
              for mode, q in sorted(quality.items())]
     covered = conditions - len(uncovered)
     not_producible = sum(u["reason"].startswith(NOT_PRODUCIBLE) for u in uncovered)
+    short = sum(u["kept"] > 0 for u in uncovered)
     return {"per_category_mode": rows, "totals": totals, "quality": table,
             "coverage": {"conditions": conditions, "covered": covered, "fraction": covered / max(conditions, 1),
-                         "not_producible": not_producible,
+                         "not_producible": not_producible, "short": short,
                          "producible_fraction": covered / max(conditions - not_producible, 1),
                          "min_grasps": min_grasps, "uncovered": uncovered}}

@@ -25,6 +25,14 @@ def test_yield_coverage_and_ceiling_of_known_verdicts(good):
     assert reasons[("shaft_2", "wrap")] == "simulation: tabletop_lift: dropped"
     # part_too_big is a rule the hand cannot beat; a dropped grasp is not: 2 of the 3 producible are covered.
     assert cov["not_producible"] == 1 and cov["producible_fraction"] == pytest.approx(2 / 3)
+    assert cov["short"] == 0  # with min_grasps=1 an uncovered condition has no kept grasp
+
+
+def test_short_conditions_are_the_uncovered_ones_with_some_kept_grasps(tmp_path):
+    cov = dataset_quality(tiny_dataset.write_dataset(str(tmp_path)), min_grasps=2, recheck=False)["coverage"]
+    kept = {(u["object"], u["mode"]): u["kept"] for u in cov["uncovered"]}
+    assert cov["covered"] == 0 and cov["short"] == sum(k > 0 for k in kept.values()) == 2
+    assert kept[("shaft_2", "wrap")] == 0 and kept[("shaft_0", "pinch")] == 0  # dropped; part_too_big
 
 
 def test_a_dataset_whose_kept_grasp_cannot_lift_has_a_low_ceiling(tmp_path):
