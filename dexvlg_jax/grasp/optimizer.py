@@ -139,9 +139,11 @@ def optimize_batch(poses: Float[Array, "G 25"], keys, obj: SynthObject, ecfg: En
                    parts=None, contacts: ContactSet | None = None):
     """`optimize_one` vmapped over grasps (jitted). keys: (G,) per-grasp keys (see `grasp_keys`); parts: (G,)
     target part ids (None: no target part); contacts: see `optimize_one` (as data, one compilation serves every
-    mode when `ecfg` is the same)."""
+    mode when `ecfg` is the same): one set for every grasp, or one per grasp (a leading G axis: `valid` (G, C))."""
     parts = -jnp.ones(poses.shape[0], jnp.int32) if parts is None else parts
-    return jax.vmap(lambda p, k, t: optimize_one(p, k, obj, ecfg, ocfg, t, contacts))(poses, keys, parts)
+    per_grasp = contacts is not None and contacts.valid.ndim == 2
+    return jax.vmap(lambda p, k, t, c: optimize_one(p, k, obj, ecfg, ocfg, t, c),
+                    in_axes=(0, 0, 0, 0 if per_grasp else None))(poses, keys, parts, contacts)
 
 
 def optimize_sharded(poses: Float[Array, "G 25"], rng, obj: SynthObject, ecfg: EnergyConfig,
@@ -163,6 +165,10 @@ def optimize_sharded(poses: Float[Array, "G 25"], rng, obj: SynthObject, ecfg: E
     keys = jax.device_put(keys, batch)
     parts = jax.device_put(parts, batch)
     obj = jax.device_put(obj, replicated)
-    contacts = None if contacts is None else jax.device_put(jax.tree.map(jnp.asarray, contacts), replicated)
+    if contacts is not None and np.ndim(contacts.valid) == 2:  # one set per grasp: padded and sharded like poses
+        contacts = jax.device_put(jax.tree.map(lambda a: jnp.concatenate([jnp.asarray(a), jnp.repeat(
+            jnp.asarray(a)[:1], pad, 0)]), contacts), batch)
+    elif contacts is not None:
+        contacts = jax.device_put(jax.tree.map(jnp.asarray, contacts), replicated)
     out = optimize_batch(poses, keys, obj, ecfg, ocfg, parts, contacts)
     return jax.tree.map(lambda x: x[:g], out)

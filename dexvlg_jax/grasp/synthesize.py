@@ -2,10 +2,10 @@
 
 For every mode in the config and every part of the object: check the part (`init.part_failure`: missing,
 unknown class, too small, too big, non-finite), draw `num_per_part` part-aligned poses, optimise all of one
-mode's poses together in fixed-size sharded batches (one compilation for every object and both modes: the mode's
-contact set is passed as data, `energy.contact_set`), compute the metrics and
-mark each grasp "ok" or with its failure reason. A part that cannot be grasped yields one NaN row with the reason;
-nothing is silently dropped, and nothing raises for bad geometry (the caller's run continues).
+mode's poses together in fixed-size sharded batches (one compilation for every object and both modes: each pose's
+contact set is passed as data, `energy.contact_set`; a pinch of a lid-class part leaves the palm out), compute the
+metrics and mark each grasp "ok" or with its failure reason. A part that cannot be grasped yields one NaN row with
+the reason; nothing is silently dropped, and nothing raises for bad geometry (the caller's run continues).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from dexvlg_jax import hand
 from dexvlg_jax.devices import data_mesh
-from dexvlg_jax.grasp.energy import TERMS, EnergyConfig, contact_set, synth_object
+from dexvlg_jax.grasp.energy import TERMS, EnergyConfig, stacked_contact_sets, synth_object
 from dexvlg_jax.grasp.init import InitConfig, initial_poses, part_failure
 from dexvlg_jax.grasp.metrics import METRICS_VERSION, OK, FilterConfig, failure_reasons, grasp_metrics
 from dexvlg_jax.grasp.optimizer import OptimizerConfig, optimize_sharded
@@ -42,16 +42,16 @@ class SynthConfig:
 
 
 def _optimize_all(poses, parts, sobj, ecfg, ocfg, batch_size, rng, mesh, contacts):
-    """Optimise (M, 25) poses for their target parts (M,) with the mode's `contacts` in padded chunks of batch_size;
-    returns poses, energies, terms, acceptance."""
+    """Optimise (M, 25) poses for their target parts (M,) with their contact sets (`contacts`: (M, ...) per pose,
+    `energy.stacked_contact_sets`) in padded chunks of batch_size; returns poses, energies, terms, acceptance."""
     outs = []
     for start in range(0, len(poses), batch_size):
         chunk = poses[start:start + batch_size]
         pad = batch_size - len(chunk)
         chunk = np.concatenate([chunk, np.repeat(chunk[:1], pad, 0)])
         targets = np.resize(parts[start:start + batch_size], batch_size)
-        out = optimize_sharded(chunk, rng, sobj, ecfg, ocfg, mesh=mesh, offset=start, parts=targets,
-                               contacts=contacts)
+        sets = jax.tree.map(lambda a: np.resize(a[start:start + batch_size], (batch_size,) + a.shape[1:]), contacts)
+        out = optimize_sharded(chunk, rng, sobj, ecfg, ocfg, mesh=mesh, offset=start, parts=targets, contacts=sets)
         outs.append(jax.tree.map(lambda a: np.asarray(a)[:batch_size - pad], out))
     return jax.tree.map(lambda *a: np.concatenate(a), *outs)
 
@@ -92,9 +92,11 @@ def synthesize_object(obj, cfg: SynthConfig = SynthConfig(), object_ref: str = "
         init = np.concatenate(inits)
         key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), mode_index)
         part_col = np.repeat(labels, cfg.init.num_per_part)
-        # The mode's contacts travel as data, padded to one shape: both modes share one compiled optimiser.
+        # The contacts travel as data, one padded set per pose (the mode's, palm-free for a pinch of a lid-class
+        # part: `energy.contact_set`): both modes and every part share one compiled optimiser.
+        sets = stacked_contact_sets(mode, [obj.part_classes[p] for p in part_col])
         poses, energy, terms, accept = _optimize_all(init, part_col, sobj, cfg.energy, cfg.optimizer, cfg.batch_size,
-                                                     key, mesh, contact_set(mode, padded=True))
+                                                     key, mesh, sets)
         h = hand.load_hand()  # the hand's position controller clips commands: metrics see the executable pose
         poses = np.concatenate([poses[:, :9], np.clip(poses[:, 9:], h.joint_lower, h.joint_upper)], 1)
         n = len(init)

@@ -194,3 +194,30 @@ def test_padded_contact_set_as_data_equals_the_modes_own(sobj, obj):
     np.testing.assert_array_equal(t7["forces"][:, 4:], 0.0)
     np.testing.assert_array_equal(t7["face"], t4["face"])
     np.testing.assert_allclose(g7, g4, rtol=1e-4, atol=1e-4 * float(jnp.abs(g4).max()))
+
+
+def test_a_lid_class_pinch_leaves_the_palm_out(sobj, obj):
+    """A pinch of a lid-class part (a knob on a lid) pulls only the three pads: its padded set marks the palm row
+    not valid, and its terms equal those of a set built from the three pad sites alone; other classes and the wrap
+    keep the mode's set."""
+    free = E.contact_set("pinch", padded=True, part_class="lid")
+    np.testing.assert_array_equal(free.valid, [True, True, True, False, False, False, False])
+    shaft = E.contact_set("pinch", padded=True, part_class="shaft")
+    np.testing.assert_array_equal(shaft.valid, [True] * 4 + [False] * 3)
+    np.testing.assert_array_equal(E.contact_set("wrap", padded=True, part_class="lid").valid, [True] * 7)
+    full = E.contact_set("pinch")
+    pads = jax.tree.map(lambda a: jnp.asarray(a[:3]), full)  # th, if, mf pads: PINCH_CONTACT_SITES without the palm
+    assert full.link.shape == (4,)
+    poses = jnp.asarray(I.initial_poses(obj, 0, "pinch", 2, np.random.default_rng(2), I.InitConfig()))
+
+    def terms(p, cs):
+        near = E.near_object_points(p, sobj, 8)
+        part = E.near_part_points(p, sobj, cs, 0, 8)
+        return E.energy_terms(p, sobj, near, cs, "dfc", None, 1, 0, part)
+
+    t_free = jax.vmap(terms, in_axes=(0, None))(poses, jax.tree.map(jnp.asarray, free))
+    t_pads = jax.vmap(terms, in_axes=(0, None))(poses, pads)
+    t_full = jax.vmap(terms, in_axes=(0, None))(poses, jax.tree.map(jnp.asarray, full))
+    for name in ("dis", "dir", "part", "fc"):
+        np.testing.assert_allclose(t_free[name], t_pads[name], rtol=1e-5, atol=1e-7, err_msg=name)
+    assert np.all(np.asarray(t_full["dis"]) > np.asarray(t_free["dis"]))  # the palm's distance is left out

@@ -65,3 +65,21 @@ def test_adam_and_nonfinite_input(setup):
     assert not np.isfinite(float(pose[0, 0])) or float(e[0]) >= 1e9  # flagged, never a silent good grasp
     with pytest.raises(ValueError):
         O.optimize_one(poses[0], jax.random.PRNGKey(0), sobj, ECFG, O.OptimizerConfig(kind="sgd"))
+
+
+def test_per_grasp_contact_sets_match_each_grasps_own_set(setup):
+    """Contact sets passed per grasp (a leading batch axis, sharded with the poses, padded for 5 grasps on 8
+    devices) give each grasp the result of its own set passed for the whole batch; the two sets differ."""
+    sobj, poses = setup
+    full = E.contact_set("pinch", padded=True)
+    free = E.contact_set("pinch", padded=True, part_class="lid")
+    mixed = E.stacked_contact_sets("pinch", ["disk", "lid", "disk", "lid", "lid"])
+    key, mesh = jax.random.PRNGKey(3), data_mesh()
+    a = O.optimize_sharded(poses[:5], key, sobj, ECFG, OCFG, mesh=mesh, contacts=full)
+    b = O.optimize_sharded(poses[:5], key, sobj, ECFG, OCFG, mesh=mesh, contacts=free)
+    c = O.optimize_sharded(poses[:5], key, sobj, ECFG, OCFG, mesh=mesh, contacts=mixed)
+    assert mixed.valid.shape == (5, E.MAX_CONTACTS)
+    for i, own in enumerate((a, b, a, b, b)):
+        np.testing.assert_allclose(np.asarray(c[0][i]), np.asarray(own[0][i]), atol=1e-5)
+        np.testing.assert_allclose(float(c[1][i]), float(own[1][i]), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(np.asarray(a[1]), np.asarray(b[1]))
