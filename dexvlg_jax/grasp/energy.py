@@ -183,26 +183,25 @@ class ContactSet:
     valid: Array
 
 
-def contact_set(mode: str, padded: bool = False, part_class: str | None = None) -> ContactSet:
+def contact_set(mode: str, padded: bool = False, palm_free: bool = False) -> ContactSet:
     """The mode's contact set (`contact_site_names`), padded to `MAX_CONTACTS` rows if `padded` (numpy arrays).
-    part_class: the target part's class; a pinch of a class in `constants.PALM_FREE_PINCH_CLASSES` marks the palm
-    row not valid (the optimiser pulls only the three pads onto the part; the filter's count of 3 touching contacts
-    of 4 never needed the palm)."""
+    palm_free: for a pinch, mark the palm row not valid (the optimiser pulls only the three pads onto the part; the
+    filter's count of 3 touching contacts of 4 never needed the palm)."""
     names = contact_site_names(mode)
     h = hand.load_hand()
     rows = np.arange(MAX_CONTACTS if padded else len(names)) % len(names)
     valid = np.arange(len(rows)) < len(names)
-    if mode == "pinch" and part_class in constants.PALM_FREE_PINCH_CLASSES:
+    if mode == "pinch" and palm_free:
         valid &= np.array([names[i] != "palm_center" for i in rows])
     return ContactSet(link=np.array([h.site_link[names[i]] for i in rows], np.int32),
                       position=np.stack([h.site_pos[names[i]] for i in rows]).astype(np.float32),
                       normal=np.stack([site_normal_local(names[i]) for i in rows]), valid=valid)
 
 
-def stacked_contact_sets(mode: str, part_classes) -> ContactSet:
-    """Per-grasp padded contact sets (G, MAX_CONTACTS, ...) of one mode for targets of `part_classes` (G,)."""
-    sets = {c: contact_set(mode, padded=True, part_class=c) for c in set(part_classes)}
-    return jax.tree.map(lambda *a: np.stack(a), *[sets[c] for c in part_classes])
+def stacked_contact_sets(mode: str, palm_free) -> ContactSet:
+    """Per-grasp padded contact sets (G, MAX_CONTACTS, ...) of one mode; palm_free (G,) bool per grasp."""
+    sets = {f: contact_set(mode, padded=True, palm_free=f) for f in (False, True)}
+    return jax.tree.map(lambda *a: np.stack(a), *[sets[bool(f)] for f in palm_free])
 
 
 def as_contact_set(mode) -> ContactSet:

@@ -37,9 +37,6 @@ FINGERTIP_GEOMS = ("if_tip", "mf_tip", "rf_tip", "th_tip")
 WRAP_CONTACT_SITES = ("if_pad", "mf_pad", "rf_pad", "th_pad", "palm_center", "if_md_pad", "mf_md_pad")
 # pinch: thumb tip, index tip, middle tip, palm.
 PINCH_CONTACT_SITES = ("th_pad", "if_pad", "mf_pad", "palm_center")
-# Part classes whose pinch leaves the palm out of the energy (the three pads only): a lid-class part (a knob, a cap,
-# a lid) sits on top of another part, and a palm pulled onto it lands on that part (grasp/NOTES.md).
-PALM_FREE_PINCH_CLASSES = ("lid",)
 MODES = ("wrap", "pinch")
 
 # Palmar (gripping) side of each link, as a unit direction in the link frame; contact candidates are the

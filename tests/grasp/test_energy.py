@@ -196,15 +196,14 @@ def test_padded_contact_set_as_data_equals_the_modes_own(sobj, obj):
     np.testing.assert_allclose(g7, g4, rtol=1e-4, atol=1e-4 * float(jnp.abs(g4).max()))
 
 
-def test_a_lid_class_pinch_leaves_the_palm_out(sobj, obj):
-    """A pinch of a lid-class part (a knob on a lid) pulls only the three pads: its padded set marks the palm row
-    not valid, and its terms equal those of a set built from the three pad sites alone; other classes and the wrap
-    keep the mode's set."""
-    free = E.contact_set("pinch", padded=True, part_class="lid")
+def test_a_palm_free_pinch_leaves_the_palm_out(sobj, obj):
+    """A palm-free pinch (`SynthConfig.palm_free_pinch_classes`) pulls only the three pads: its padded set marks the
+    palm row not valid, and its terms equal those of a set built from the three pad sites alone; the wrap keeps the
+    mode's set."""
+    free = E.contact_set("pinch", padded=True, palm_free=True)
     np.testing.assert_array_equal(free.valid, [True, True, True, False, False, False, False])
-    shaft = E.contact_set("pinch", padded=True, part_class="shaft")
-    np.testing.assert_array_equal(shaft.valid, [True] * 4 + [False] * 3)
-    np.testing.assert_array_equal(E.contact_set("wrap", padded=True, part_class="lid").valid, [True] * 7)
+    np.testing.assert_array_equal(E.contact_set("pinch", padded=True).valid, [True] * 4 + [False] * 3)
+    np.testing.assert_array_equal(E.contact_set("wrap", padded=True, palm_free=True).valid, [True] * 7)
     full = E.contact_set("pinch")
     pads = jax.tree.map(lambda a: jnp.asarray(a[:3]), full)  # th, if, mf pads: PINCH_CONTACT_SITES without the palm
     assert full.link.shape == (4,)

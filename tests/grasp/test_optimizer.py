@@ -72,8 +72,8 @@ def test_per_grasp_contact_sets_match_each_grasps_own_set(setup):
     devices) give each grasp the result of its own set passed for the whole batch; the two sets differ."""
     sobj, poses = setup
     full = E.contact_set("pinch", padded=True)
-    free = E.contact_set("pinch", padded=True, part_class="lid")
-    mixed = E.stacked_contact_sets("pinch", ["disk", "lid", "disk", "lid", "lid"])
+    free = E.contact_set("pinch", padded=True, palm_free=True)
+    mixed = E.stacked_contact_sets("pinch", [False, True, False, True, True])
     key, mesh = jax.random.PRNGKey(3), data_mesh()
     a = O.optimize_sharded(poses[:5], key, sobj, ECFG, OCFG, mesh=mesh, contacts=full)
     b = O.optimize_sharded(poses[:5], key, sobj, ECFG, OCFG, mesh=mesh, contacts=free)
