@@ -24,6 +24,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -110,7 +111,8 @@ def compare_grasp_stage(dataset_dir: str, cfg, out_dir: str, objects=None, min_g
         base_poses += _poses(base)
         variant_poses += _poses(variant)
         if progress:
-            print(f"[{index + 1}] {object_id}: kept {sum(b.values())} -> {sum(v.values())}", flush=True)
+            print(f"[{index + 1}] {object_id}: kept {sum(b.values())} -> {sum(v.values())}", file=sys.stderr,
+                  flush=True)  # stdout is the benchmark's JSON
     return {"conditions": rows, "min_grasps": min_grasps, "seconds": seconds, "resumed": resumed,
             "changed": changed, "totals": {"base": _totals(base_all, base_poses, min_grasps),
                                            "variant": _totals(variant_all, variant_poses, min_grasps)}}

@@ -69,11 +69,13 @@ class KeepTwoWraps:
                  "tabletop": np.array("")}, {"seconds": 0.0, "config": {"seed": 5}})
 
 
-def test_conditions_of_both_sides_in_the_builds_placement_and_a_resume(monkeypatch, tmp_path):
+def test_conditions_of_both_sides_in_the_builds_placement_and_a_resume(monkeypatch, tmp_path, capsys):
     root = tiny_dataset.write_dataset(str(tmp_path / "build"))
     fake = KeepTwoWraps()
     monkeypatch.setattr(synthesis, "_one_round", fake)
-    report = compare_grasp_stage(root, pipeline.DatasetConfig(), str(tmp_path / "v"), min_grasps=2)
+    report = compare_grasp_stage(root, pipeline.DatasetConfig(), str(tmp_path / "v"), min_grasps=2, progress=True)
+    printed = capsys.readouterr()
+    assert printed.out == "" and "shaft_2: kept 0 -> 2" in printed.err  # stdout stays the benchmark's JSON
     rows = {(r["object"], r["mode"]): (r["base"], r["variant"]) for r in report["conditions"]}
     # the build: shaft_0 wrap 1 kept, its pinch a rule row; shaft_1 wrap 1; shaft_2 wrap 0 (dropped)
     assert rows == {("shaft_0", "wrap"): (1, 2), ("shaft_0", "pinch"): (0, 0), ("shaft_1", "wrap"): (1, 2),
