@@ -73,9 +73,10 @@ def _tabletop(grasps: dict, path: str) -> Tabletop:
     return Tabletop.from_json(grasps["tabletop"])
 
 
-def _totals(counts: dict, poses: int, min_grasps: int) -> dict:
-    return {"poses": poses, "kept": int(sum(counts.values())),
-            "covered": int(sum(n >= min_grasps for n in counts.values())), "conditions": len(counts)}
+def _totals(rows: list, side: str, poses: int, min_grasps: int) -> dict:
+    """One side's ("base" / "variant") totals over the condition rows."""
+    return {"poses": poses, "kept": sum(r[side] for r in rows),
+            "covered": sum(r[side] >= min_grasps for r in rows), "conditions": len(rows)}
 
 
 def _poses(grasps: dict) -> int:
@@ -89,7 +90,6 @@ def compare_grasp_stage(dataset_dir: str, cfg, out_dir: str, objects=None, min_g
     of the build (default: every one with a grasp file)."""
     rows, seconds, resumed, changed = [], {}, [], {}
     base_poses = variant_poses = 0
-    base_all, variant_all = {}, {}
     for index, object_id in enumerate(_object_ids(dataset_dir, objects)):
         base_path = os.path.join(dataset_dir, "cache", "grasps", f"{object_id}.npz")
         base = grasp_io.load_grasps(base_path)
@@ -106,13 +106,11 @@ def compare_grasp_stage(dataset_dir: str, cfg, out_dir: str, objects=None, min_g
         for part, mode in sorted(set(b) | set(v)):
             rows.append({"object": object_id, "part": obj.part_names[part] if 0 <= part < obj.num_parts else str(part),
                          "mode": mode, "base": b.get((part, mode), 0), "variant": v.get((part, mode), 0)})
-            base_all[(object_id, part, mode)] = b.get((part, mode), 0)
-            variant_all[(object_id, part, mode)] = v.get((part, mode), 0)
         base_poses += _poses(base)
         variant_poses += _poses(variant)
         if progress:
             print(f"[{index + 1}] {object_id}: kept {sum(b.values())} -> {sum(v.values())}", file=sys.stderr,
                   flush=True)  # stdout is the benchmark's JSON
     return {"conditions": rows, "min_grasps": min_grasps, "seconds": seconds, "resumed": resumed,
-            "changed": changed, "totals": {"base": _totals(base_all, base_poses, min_grasps),
-                                           "variant": _totals(variant_all, variant_poses, min_grasps)}}
+            "changed": changed, "totals": {"base": _totals(rows, "base", base_poses, min_grasps),
+                                           "variant": _totals(rows, "variant", variant_poses, min_grasps)}}
