@@ -1,6 +1,7 @@
 """Benchmarks, one per stage: `python -m launch.benchmark NAME [flags]`, NAME one of BENCHMARKS below; `dataset`
 judges a built dataset where it is used (yield, tabletop ceiling, coverage); `variant` re-runs its grasp stage
-with another config and compares the kept grasps per condition; `learning` trains and evaluates
+with another config and compares the kept grasps per condition; `compare` puts evaluations side by side on the
+conditions they all evaluate; `learning` trains and evaluates
 the learning benchmark over heads and seeds (the ablation table); `accelerator`
 runs synthesis, simulation, the 3B model and rendering at accelerator sizes in one timed command.
 
@@ -11,7 +12,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("fk", "synth", "sim", "model", "render", "dataset", "variant", "learning", "accelerator")
+BENCHMARKS = ("fk", "synth", "sim", "model", "render", "dataset", "variant", "compare", "learning", "accelerator")
 
 
 def main(argv=None):
