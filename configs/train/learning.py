@@ -30,7 +30,7 @@ from configs.train.common import parse_arg
 
 def get_config(arg=None):
     a = parse_arg(arg, data="", head="flow", steps=20000, batch=16, seed=0, variant="small_64", roll_deg=0.0,
-                  noise_samples=1, ema=0.999, token_noise=0.4, wd=1e-4)
+                  noise_samples=1, ema=0.999, token_noise=0.4, wd=1e-4, keep_parts=0)
     if not a.data:
         raise ValueError("configs/train/learning.py needs data=DATASET_DIR (python -m launch.build_dataset --config "
                          "configs/data/learning.py --out DATASET_DIR)")
@@ -43,6 +43,7 @@ def get_config(arg=None):
     c.seed = a.seed
     c.data.roll_deg = float(a.roll_deg)
     c.data.token_noise = float(a.token_noise)
+    c.data.token_noise_keeps_parts = bool(int(a.keep_parts))
     c.log_every = 50
     c.checkpoint_every = 1000
     c.keep_checkpoints = 2

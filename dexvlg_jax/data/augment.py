@@ -91,16 +91,21 @@ class InstructionNoise(grain.transforms.RandomMap):
     model lifted fewer seen-object trials under those templates than under training ones (docs/experiments.md,
     "Instruction noise"). Noise teaches it that a missing or unknown piece does not change the grasp, so it keys on
     the words that do (object, part, grasp mode). Keys used: "tokens" (L,) int32, "token_mask" (L,) bool.
+
+    protected_ids: pieces never dropped or replaced (`part_word_pieces`: the part nouns). Without them the part's
+    name is lost in `prob` of the examples, which teaches that it does not change the grasp either; harmless where
+    an object has grasps for one part only, not where it has them for several.
     """
 
     FIRST_PIECE = 4  # Gemma's special ids: pad 0, eos 1, bos 2, unk 3
 
-    def __init__(self, prob: float, vocab_size: int):
+    def __init__(self, prob: float, vocab_size: int, protected_ids=()):
         if not 0.0 <= prob <= 1.0:
             raise ValueError(f"InstructionNoise: prob must be in [0, 1], got {prob}")
         if vocab_size <= self.FIRST_PIECE:
             raise ValueError(f"InstructionNoise: vocab_size must be > {self.FIRST_PIECE}, got {vocab_size}")
         self.prob, self.vocab_size = float(prob), int(vocab_size)
+        self.protected_ids = np.array(sorted({int(i) for i in protected_ids}), np.int32)
 
     def random_map(self, element, rng: np.random.Generator):
         tokens = np.asarray(element["tokens"], np.int32)
@@ -109,6 +114,7 @@ class InstructionNoise(grain.transforms.RandomMap):
             return element
         inner = tokens[1:length - 1].copy()
         draw = rng.random(len(inner))
+        draw[np.isin(inner, self.protected_ids)] = 1.0  # never below prob: kept as it is
         replace = (draw >= self.prob / 2) & (draw < self.prob)
         inner[replace] = rng.integers(self.FIRST_PIECE, self.vocab_size, int(replace.sum()))
         kept = np.concatenate([tokens[:1], inner[draw >= self.prob / 2], tokens[length - 1:length]])
@@ -117,3 +123,18 @@ class InstructionNoise(grain.transforms.RandomMap):
         out["tokens"][:len(kept)] = kept
         out["token_mask"] = np.arange(len(tokens)) < len(kept)
         return out
+
+
+def part_word_pieces(tokenizer, part_names) -> frozenset:
+    """The tokenizer's piece ids of the part nouns as instructions write them (`data.instructions.part_noun`), read
+    off "the <part> of" (templates always put a word before the part, and a piece at the start of a text differs:
+    no word-boundary mark). part_names: the dataset's part names (e.g. its manifest's counts)."""
+    from dexvlg_jax.data.instructions import part_noun
+
+    def pieces(text):
+        tokens, mask = tokenizer.encode(text, 64)
+        return {int(t) for t in np.asarray(tokens)[np.asarray(mask)]}
+
+    context = pieces("the of")
+    words = {part_noun(name) for name in part_names} | {"body"}  # a part named like its object reads "body"
+    return frozenset(set().union(*(pieces(f"the {word} of") for word in words)) - context)

@@ -117,12 +117,21 @@ def _clean_name(name: str, what: str) -> str:
     return name
 
 
+def part_noun(part_name: str, object_name: str | None = None) -> str:
+    """The part as instructions write it: lower case, spaces for underscores; "body" where it repeats the object's
+    noun (a bowl's "bowl"). object_name: display noun or category id (None: no such check)."""
+    part = _clean_name(part_name, "part").lower()
+    if object_name is not None:
+        obj = _clean_name(object_noun(object_name), "object").lower()
+        if part == obj or part == obj.split()[-1]:
+            return "body"
+    return part
+
+
 def render_instruction(template: str, object_name: str, part_name: str) -> str:
     """Fill one template. object_name: display noun or category id; part_name: the part's semantic name."""
     obj = _clean_name(object_noun(object_name), "object").lower()
-    part = _clean_name(part_name, "part").lower()
-    if part == obj or part == obj.split()[-1]:
-        part = "body"
+    part = part_noun(part_name, object_name)
     obj_plural = is_plural(obj)
     if obj_plural:
         an_object = f"a pair of {obj}" if obj.split()[-1] in _PLURAL_ONLY else f"some {obj}"

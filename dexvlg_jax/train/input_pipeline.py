@@ -17,10 +17,11 @@ import dataclasses
 import grain
 import numpy as np
 
-from dexvlg_jax.data.augment import InstructionNoise, RollAboutOpticalAxis
+from dexvlg_jax.data.augment import InstructionNoise, RollAboutOpticalAxis, part_word_pieces
 from dexvlg_jax.data.source import (DecodeRecord, ResizeCrop, TokenizeInstruction, grain_loader, make_data_loader,
                                     pose_statistics)
 from dexvlg_jax.data.tokenizer import Tokenizer
+from dexvlg_jax.data.writer import read_manifest
 from dexvlg_jax.models.variants import DexVLGConfig
 from dexvlg_jax.models.vlg import OBS_KEYS, fake_batch
 
@@ -45,6 +46,8 @@ class DataConfig:
         +-roll_deg degrees, image and grasp label together (`data.augment.RollAboutOpticalAxis`); 0 = off.
       token_noise: per-token probability that an instruction piece is dropped or replaced by a random one
         (`data.augment.InstructionNoise`); 0 = off.
+      token_noise_keeps_parts: the noise leaves the part nouns alone (`data.augment.part_word_pieces` of the
+        manifest's part names), so the part an instruction names always reaches the model.
       read_threads: threads reading records ahead of the batches (grain `ReadOptions`, 32 records buffered per
         thread); 0 = read in the loader's thread. A dataset that fits `cache_mb` is read from memory after its
         first epoch, where threads only add bookkeeping: the demo's loader took 2.7 ms per batch of 16 with 0,
@@ -61,6 +64,7 @@ class DataConfig:
     cache_mb: int = 512
     roll_deg: float = 0.0
     token_noise: float = 0.0
+    token_noise_keeps_parts: bool = False
     read_threads: int = 0
 
 
@@ -102,6 +106,19 @@ class ToModelInputs(grain.transforms.Map):
                 "pose": np.asarray(element["pose_camera"], np.float32)}
 
 
+def instruction_noise(data: DataConfig, tokenizer: Tokenizer) -> InstructionNoise:
+    """The training instructions' token noise; with `token_noise_keeps_parts`, the dataset's part nouns (its
+    manifest's part counts) are never dropped or replaced."""
+    protected = ()
+    if data.token_noise_keeps_parts:
+        parts = read_manifest(data.path).get("counts", {}).get("part")
+        if not parts:
+            raise ValueError(f"{data.path}: manifest.json has no part counts, which token_noise_keeps_parts needs "
+                             "(rebuild the dataset with the current data engine)")
+        protected = part_word_pieces(tokenizer, parts)
+    return InstructionNoise(data.token_noise, tokenizer.vocab_size, protected)
+
+
 def dataset_pose_statistics(path: str, split: str = "train") -> tuple[tuple, tuple]:
     """(mean (25,), std (25,)) of the raw camera-frame pose from the manifest, std floored at MIN_POSE_STD."""
     mean, std = pose_statistics(path, split)
@@ -130,5 +147,5 @@ def make_train_loader(data: DataConfig, model: DexVLGConfig, batch_size: int, se
                             shard_by_process=True, worker_count=data.worker_count, split=data.split,
                             cache_bytes=data.cache_mb * 2**20,
                             augment=([RollAboutOpticalAxis(data.roll_deg)] if data.roll_deg else [])
-                            + ([InstructionNoise(data.token_noise, tokenizer.vocab_size)] if data.token_noise else []),
+                            + ([instruction_noise(data, tokenizer)] if data.token_noise else []),
                             read_threads=data.read_threads)

@@ -117,3 +117,32 @@ def test_instruction_noise_keeps_the_prefix_form_and_its_rate():
     assert changed > 0
     with pytest.raises(ValueError, match="prob"):
         InstructionNoise(1.5, tokenizer.vocab_size)
+
+
+def test_instruction_noise_keeps_the_part_nouns():
+    """With the part nouns protected, every noisy instruction still holds the part's pieces in order, while the
+    other pieces are dropped or replaced as before; the pieces are the nouns' own ("▁handle", "▁nozzle" + ...),
+    not the template words around them."""
+    from dexvlg_jax.data.augment import part_word_pieces
+    from dexvlg_jax.data.instructions import render_instruction
+    from dexvlg_jax.data.tokenizer import Tokenizer
+    tokenizer = Tokenizer()
+    protected = part_word_pieces(tokenizer, ["handle", "nozzle head", "bowl"])
+    pieces = {tokenizer._sp.id_to_piece(i) for i in protected}
+    assert {"▁handle", "▁nozzle", "▁head", "▁bowl", "▁body"} <= pieces
+    assert not pieces & {"▁the", "▁of", "▁mug", "▁grab", "▁hold"}
+    text = render_instruction("please grab hold of the {part} on {the_object}", "spray_bottle", "nozzle head")
+    tokens, mask = tokenizer.encode(text, 32)
+    element = {"tokens": np.asarray(tokens, np.int32), "token_mask": np.asarray(mask, bool)}
+    part_ids = [int(t) for t in tokens[mask] if int(t) in protected]
+    assert len(part_ids) >= 2
+    noise, rng, shorter = InstructionNoise(0.8, tokenizer.vocab_size, protected), np.random.default_rng(0), 0
+    for _ in range(100):
+        out = noise.random_map(element, rng)
+        rest = iter(int(t) for t in out["tokens"][out["token_mask"]])
+        assert all(any(t == p for t in rest) for p in part_ids)  # the part's pieces survive, in order
+        shorter += int(out["token_mask"].sum() < mask.sum())
+    assert shorter > 50  # the rest is still noised
+    unprotected = InstructionNoise(0.8, tokenizer.vocab_size)
+    lost = sum(int(t) not in unprotected.random_map(element, rng)["tokens"] for t in part_ids[:1] for _ in range(50))
+    assert lost > 10

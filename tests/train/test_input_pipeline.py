@@ -72,3 +72,20 @@ def test_arrayrecord_dataset_batches(tmp_path):
     turned = np.angle(np.exp(1j * np.array(seen)))
     assert len(plain) == 9 and len(turned) == 18 and np.all(np.abs(turned) <= np.deg2rad(30.0) + 1e-5)
     assert len(np.unique(np.round(turned, 4))) == 18  # a fresh angle per record and epoch
+
+
+def test_instruction_noise_reads_the_part_nouns_from_the_manifest(tmp_path):
+    import json
+
+    import pytest
+
+    from dexvlg_jax.data.tokenizer import Tokenizer
+    from dexvlg_jax.train.input_pipeline import instruction_noise
+    tokenizer = Tokenizer()
+    (tmp_path / "manifest.json").write_text(json.dumps({"counts": {"part": {"handle": 3, "cap": 2}}}))
+    kept = instruction_noise(DataConfig(path=str(tmp_path), token_noise=0.4, token_noise_keeps_parts=True), tokenizer)
+    assert {"▁handle", "▁cap", "▁body"} <= {tokenizer._sp.id_to_piece(int(i)) for i in kept.protected_ids}
+    assert len(instruction_noise(DataConfig(path=str(tmp_path), token_noise=0.4), tokenizer).protected_ids) == 0
+    (tmp_path / "manifest.json").write_text(json.dumps({"counts": {}}))
+    with pytest.raises(ValueError, match="no part counts"):
+        instruction_noise(DataConfig(path=str(tmp_path), token_noise=0.4, token_noise_keeps_parts=True), tokenizer)
