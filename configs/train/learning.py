@@ -20,6 +20,8 @@ instances 1.44x the image-free baseline (two training seeds), against 1.79x and 
 wd (AdamW weight decay in optax units, `train.optimizer.OptimizerConfig`; 1e-4 here is ~1000x weaker than
 big_vision's 1e-4 at lr 1e-3, which is wd=0.1: that kept the held-out loss at 0.81 instead of 1.03 but lifted as many
 trials, docs/experiments.md "Weight decay").
+keep_parts (1: the token noise never touches the part nouns, `DataConfig.token_noise_keeps_parts`; 0 here until a
+model trained with it lifts more, dexvlg_jax/grasp/NOTES.md "The part nouns kept out of the noise").
 Why small_64 for 20,000 steps (measured 2026-11-30 on the 4-instance build, `:ranked` evaluation, 4 views,
 evaluation seeds 1 | 0): seen objects lifted 64.4 | 68.5%, unseen instances 42.4 | 50.0% (30.7 min of
 training), against 58.7 | 58.1% and 37.1 | 41.1% for tiny_64 after 30,000 steps (25 min alone).
