@@ -26,6 +26,7 @@ import grain
 import numpy as np
 from scipy import ndimage
 
+from dexvlg_jax.data.instructions import part_noun
 from dexvlg_jax.data.schema import transform_pose
 from dexvlg_jax.scene import yaw_matrix
 
@@ -129,8 +130,6 @@ def part_word_pieces(tokenizer, part_names) -> frozenset:
     """The tokenizer's piece ids of the part nouns as instructions write them (`data.instructions.part_noun`), read
     off "the <part> of" (templates always put a word before the part, and a piece at the start of a text differs:
     no word-boundary mark). part_names: the dataset's part names (e.g. its manifest's counts)."""
-    from dexvlg_jax.data.instructions import part_noun
-
     def pieces(text):
         tokens, mask = tokenizer.encode(text, 64)
         return {int(t) for t in np.asarray(tokens)[np.asarray(mask)]}
