@@ -11,7 +11,8 @@ the ones a data-engine variant added). To judge two models on the same condition
 import argparse
 import sys
 
-from dexvlg_jax.eval.compare import SOURCES, compare_evaluations, comparison_text, covered_conditions, read_results
+from dexvlg_jax.eval.compare import SOURCES, compare_evaluations, comparison_text, read_results
+from dexvlg_jax.eval.conditions import covered_conditions
 
 
 def _named(text: str) -> tuple[str, str]:

@@ -14,8 +14,6 @@ import os
 
 import numpy as np
 
-from dexvlg_jax.eval import conditions as conditions_lib
-from dexvlg_jax.grasp import io as grasp_io
 
 SOURCES = ("model", "retrieval", "retrieval_yaw_unknown")
 
@@ -53,17 +51,6 @@ def condition_outcomes(trials: list[dict]) -> dict[tuple, np.ndarray]:
     return out
 
 
-def covered_conditions(dataset: str) -> set[tuple]:
-    """{(object, part_id, mode)} with a sim-passing grasp in the dataset: the conditions its evaluation runs."""
-    covered = set()
-    for object_id in conditions_lib.dataset_objects(dataset):
-        grasps = grasp_io.load_grasps(os.path.join(dataset, "cache", "grasps", f"{object_id}.npz"))
-        keep = conditions_lib.passing(grasps)
-        parts, modes = np.asarray(grasps["part_id"])[keep], np.asarray(grasps["mode"]).astype(str)[keep]
-        covered.update((object_id, int(p), str(m)) for p, m in zip(parts, modes))
-    return covered
-
-
 def _summary(outcomes: dict, keys: list) -> dict:
     total = sum((outcomes[k] for k in keys), np.zeros(3, np.int64))
     trials = int(total[2])
@@ -74,7 +61,8 @@ def _summary(outcomes: dict, keys: list) -> dict:
 def compare_evaluations(runs: dict[str, dict], reference: set | None = None, source: str = "model") -> dict:
     """Success / PGA % of each run over the conditions every run evaluated.
 
-    runs: {name: eval results dict}; reference: {(object, part_id, mode)} (`covered_conditions`) or None.
+    runs: {name: eval results dict}; reference: {(object, part_id, mode)} or None
+    (`eval.conditions.covered_conditions`).
     Returns {"common_conditions", "only_in": {name: count}, "rows": [{"label", "group", name: summary, ...}]}: one
     row per split label (and "all") and group ("all", and with a reference "in_reference" / "not_in_reference");
     a summary is {"success", "pga" (%, None without trials), "trials", "conditions"}.

@@ -89,6 +89,17 @@ def dataset_objects(dataset: str) -> dict:
     return table
 
 
+def covered_conditions(dataset: str) -> set[tuple]:
+    """{(object, part_id, mode)} with a sim-passing grasp in the dataset: the conditions its evaluation runs."""
+    covered = set()
+    for object_id in dataset_objects(dataset):
+        grasps = grasp_io.load_grasps(_object_path(dataset, "grasps", object_id))
+        keep = passing(grasps)
+        parts, modes = np.asarray(grasps["part_id"])[keep], np.asarray(grasps["mode"]).astype(str)[keep]
+        covered.update((object_id, int(p), str(m)) for p, m in zip(parts, modes))
+    return covered
+
+
 def load_scene(dataset: str, object_id: str, entry: dict) -> EvalScene:
     """The EvalScene of one manifest entry ({"split", "tabletop"}); a missing cache file names the path."""
     for kind in ("objects", "grasps"):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from dexvlg_jax.eval import compare
+from dexvlg_jax.eval import compare, conditions
 from launch import bench_compare
 from tests.eval import tiny_dataset
 
@@ -63,7 +63,7 @@ def test_baseline_trials_and_bad_input():
 def test_covered_conditions_are_the_sim_passing_grasps(tmp_path):
     root = tiny_dataset.write_dataset(str(tmp_path / "data"))
     # shaft_0 pinch is part_too_big, shaft_2's wrap failed the simulation filter
-    assert compare.covered_conditions(root) == {("shaft_0", 0, "wrap"), ("shaft_1", 0, "wrap")}
+    assert conditions.covered_conditions(root) == {("shaft_0", 0, "wrap"), ("shaft_1", 0, "wrap")}
 
 
 def test_cli_reads_folders_and_files_and_names_missing_ones(tmp_path, capsys):
