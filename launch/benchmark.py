@@ -12,6 +12,8 @@ import importlib
 import json
 import sys
 
+from dexvlg_jax.cli_errors import run_main
+
 BENCHMARKS = ("fk", "synth", "sim", "model", "render", "dataset", "variant", "compare", "learning", "accelerator")
 
 
@@ -25,5 +27,11 @@ def main(argv=None):
     return result
 
 
+def cli_main(argv=None) -> int:
+    """`main` with user errors (a missing file, a bad flag value) as one line and exit status 2
+    (`dexvlg_jax.cli_errors.run_main`), as `dexvlg benchmark` does."""
+    return run_main(main, argv, prog="python -m launch.benchmark")
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli_main())
