@@ -14,7 +14,6 @@ import os
 
 import numpy as np
 
-
 SOURCES = ("model", "retrieval", "retrieval_yaw_unknown")
 
 

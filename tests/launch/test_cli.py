@@ -1,5 +1,7 @@
 """The `dexvlg` command's dispatch and its errors."""
-from launch import cli
+import pytest
+
+from launch import benchmark, cli
 
 
 def test_help_lists_every_subcommand(capsys):
@@ -16,18 +18,12 @@ def test_unknown_subcommand_says_what_to_type(capsys):
 
 
 def test_benchmark_dispatch_rejects_unknown_benchmark(capsys):
-    import pytest
-
-    from launch import benchmark
-
     with pytest.raises(SystemExit, match="usage: python -m launch.benchmark"):
         benchmark.main(["nope"])
 
 
 def test_benchmark_reports_a_missing_file_in_one_line(tmp_path, capsys):
     """`python -m launch.benchmark compare` with a missing evaluation: exit status 2 and one line naming the path."""
-    from launch import benchmark
-
     assert benchmark.cli_main(["compare", "--eval", f"a={tmp_path / 'nothing'}", "--eval", f"b={tmp_path}"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("python -m launch.benchmark: error: ") and "nothing" in err and "Traceback" not in err
