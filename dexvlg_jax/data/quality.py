@@ -14,7 +14,9 @@ Reads `manifest.json` (splits, placements) and the cached grasp files and proces
   six_direction  the share of kept grasps that would also pass the six-direction filter (gravity-free, no table);
   coverage     each (object, part, mode) has >= `min_grasps` kept grasps, or is listed with the commonest reason;
                "not_producible" counts those the hand cannot grasp by rule (`grasp.init.NOT_PRODUCIBLE`: too small,
-               too big, unreachable or too low on the table) and "producible_fraction" is covered / the rest;
+               too big, unreachable or too low on the table), "producible_fraction" is covered / the rest, and
+               "max_fraction" the share of producible conditions: the highest "fraction" these objects allow while
+               those rules stand (no synthesis change covers a part the open hand cannot span);
                "short" counts the uncovered ones with 1 to min_grasps - 1 kept grasps (more poses of the same rules
                reach these: top-up rounds; the ones with none kept did not gain from 5x the poses, grasp/NOTES.md);
   quality      per mode: mean penetration, self-penetration, hand-table penetration (mm) and Q1 of kept grasps,
@@ -130,4 +132,5 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
             "coverage": {"conditions": conditions, "covered": covered, "fraction": covered / max(conditions, 1),
                          "not_producible": not_producible, "short": short,
                          "producible_fraction": covered / max(conditions - not_producible, 1),
+                         "max_fraction": (conditions - not_producible) / max(conditions, 1),
                          "min_grasps": min_grasps, "uncovered": uncovered}}

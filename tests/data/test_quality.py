@@ -25,6 +25,7 @@ def test_yield_coverage_and_ceiling_of_known_verdicts(good):
     assert reasons[("shaft_2", "wrap")] == "simulation: tabletop_lift: dropped"
     # part_too_big is a rule the hand cannot beat; a dropped grasp is not: 2 of the 3 producible are covered.
     assert cov["not_producible"] == 1 and cov["producible_fraction"] == pytest.approx(2 / 3)
+    assert cov["max_fraction"] == pytest.approx(3 / 4)  # no rule can cover the part_too_big condition
     assert cov["short"] == 0  # with min_grasps=1 an uncovered condition has no kept grasp
 
 
