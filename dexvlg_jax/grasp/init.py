@@ -23,6 +23,9 @@ from the object centre to the part centroid):
          depth axis: radial for a mug's side handle, up for a bucket's arch), x = +-A2 (fingers wrap the bar's
          thin cross-section and curl through the opening). (The earlier rule d = +-A2, palm on the handle's
          plane, put half the fingers into the body: it synthesised no mug-handle grasp.)
+         On a table a handle that sticks out sideways (A1 within 45 deg of horizontal; `handles_from_above`) gets
+         d = up, x = +-A2, p on the bar's upper outer bend (`grip_point`): from the side the hand's width is
+         vertical, and a handle 4-6 cm up puts its lower side on the table (NOTES, "Side handles from above").
 On a table (`table_up` = the table's up normal in the object frame), disk and lid faces are taken on the side
 that faces up, and only approach directions from the free half-space are kept: after the jitter, samples with
 d . up < sin(min_elevation) are redrawn (up to `max_rounds` x N draws); a part with none left is
@@ -43,7 +46,6 @@ import dataclasses
 import functools
 
 import jax
-
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -91,6 +93,7 @@ class InitConfig:
     min_elevation: float = 0.0  # rad: approach directions at least this far above the table's horizontal
     pinch_centred: bool = True  # pinch: centre the closed pinch (thumb, index, middle pads) on the target point
     max_rounds: int = 16  # rejection-sampling rounds for table-compatible approach directions
+    handles_from_above: bool = True  # on a table, L parts that stick out sideways: palm above the bar's bend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,12 +107,30 @@ class PartSpec:
     extents: np.ndarray
     object_center: np.ndarray
     table_up: np.ndarray | None = None
+    grip: np.ndarray | None = None  # (3,) an L part's target from above (`grip_point`), None: the L rule's
 
     @classmethod
-    def from_processed(cls, obj, part_id: int, table_up=None) -> "PartSpec":
-        return cls(obj.part_classes[part_id], np.asarray(obj.part_centroids[part_id], np.float64),
+    def from_processed(cls, obj, part_id: int, table_up=None, handles_from_above: bool = False) -> "PartSpec":
+        spec = cls(obj.part_classes[part_id], np.asarray(obj.part_centroids[part_id], np.float64),
                    np.asarray(obj.part_axes[part_id], np.float64), np.asarray(obj.part_extents[part_id], np.float64),
                    np.zeros(3), None if table_up is None else np.asarray(table_up, np.float64))
+        up, out = spec.table_up, spec.outward()
+        if handles_from_above and spec.part_class == "L" and up is not None and abs(out @ up) < np.sqrt(0.5):
+            spec = dataclasses.replace(spec, grip=grip_point(obj, part_id, _unit(_unit(out - (out @ up) * up) + up)))
+        return spec
+
+    def outward(self) -> np.ndarray:
+        """The L rule's approach (3,): the depth axis A1 oriented away from the object centre."""
+        return self.axes[:, 1] * (1.0 if self.axes[:, 1] @ (self.centroid - self.object_center) >= 0 else -1.0)
+
+
+def grip_point(obj, part_id: int, direction: np.ndarray, band: float = 0.003) -> np.ndarray:
+    """A point (3,) inside a thin part's bar (object frame, m): the mean of its surface samples within `band` of its
+    farthest extent along unit `direction` (3,), moved back by half its thinnest extent (a tube's radius). (A loop
+    handle's box centre lies in the opening; halfway between outward and up this is on the bar's outer bend.)"""
+    pts = np.asarray(obj.surface_points, np.float64)[np.asarray(obj.surface_part_ids) == part_id]
+    depth = pts @ direction
+    return pts[depth >= depth.max() - band].mean(0) - 0.5 * float(np.min(obj.part_extents[part_id])) * direction
 
 
 def part_failure(obj, part_id: int, cfg: InitConfig, table_plane=None) -> str | None:
@@ -133,7 +154,7 @@ def part_failure(obj, part_id: int, cfg: InitConfig, table_plane=None) -> str | 
         if span > cfg.max_table_span:
             return (f"part_too_big: narrowest horizontal span {span:.4f} m > {cfg.max_table_span} m (it rests on the "
                     "table, so the hand must close across it sideways)")
-        part = PartSpec.from_processed(obj, part_id, table_plane[0])
+        part = PartSpec.from_processed(obj, part_id, table_plane[0], cfg.handles_from_above)
         _, d, _ = placement(part, 64, np.random.default_rng(0), cfg)
         if len(d) == 0:
             return "not_reachable_on_table: every approach direction of the part's rule comes from below the table"
@@ -239,9 +260,10 @@ def _rule(part: PartSpec, n: int, rng: np.random.Generator, cfg: InitConfig):
             d = _unit(r + normal)
             x = -r
     elif part.part_class == "L":
-        outward = A[:, 1] if A[:, 1] @ (c - part.object_center) >= 0 else -A[:, 1]
-        d = np.repeat(outward[None], n, 0)
+        d = np.repeat((part.outward() if part.grip is None else part.table_up)[None], n, 0)
         x = sign() * A[:, 2]
+        if part.grip is not None:
+            p = np.repeat(part.grip[None], n, 0)
     else:
         raise ValueError(f"part class must be one of {PART_CLASSES}, got {part.part_class!r}")
     return p, d, x
@@ -291,7 +313,7 @@ def initial_poses(obj, part_id: int, mode: str, n: int, rng: np.random.Generator
     grid = obj.sdf if grid is None else grid
     h = hand.load_hand()
     up, offset = (np.array([0.0, 0.0, 1.0]), -1e3) if table_plane is None else table_plane
-    part = PartSpec.from_processed(obj, part_id, None if table_plane is None else up)
+    part = PartSpec.from_processed(obj, part_id, None if table_plane is None else up, cfg.handles_from_above)
     p, d, x = placement(part, n, rng, cfg)
     y = np.cross(d, x)
     rot = np.stack([x, y, d], axis=-1)  # columns: hand x, y, z in the object frame

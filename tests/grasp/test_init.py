@@ -1,5 +1,6 @@
 """Part-aligned initialisation: shapes, limits, class rules, close-until-contact, bad parts."""
 import dataclasses
+from types import SimpleNamespace
 
 import jax.numpy as jnp
 import numpy as np
@@ -167,3 +168,42 @@ def test_a_part_whose_sides_are_lower_than_the_pads_reach_is_not_producible():
     assert 2.5 * reach - 2e-3 < top <= 2.5 * reach + 1e-6  # the highest of 512 surface samples on the side
     # Lifted off the table by 1 cm (it rests on something else), the low puck's side is reachable.
     assert I.part_failure(low, 0, CFG, table_plane=(np.array([0.0, 0.0, 1.0]), -0.4 * reach - 0.01)) is None
+
+
+def _side_handle(tube=0.005, protrusion=0.03, half_height=0.035, body_radius=0.04):
+    """A mug-like C handle alone (object frame; the body's axis is z): surface samples of a tube of radius `tube`
+    around a half ellipse in the x-z plane from the body wall, its centre line (K, 3), and the part's oriented box."""
+    angle = np.linspace(-np.pi / 2, np.pi / 2, 400)
+    line = np.stack([body_radius + protrusion * np.cos(angle), 0 * angle, half_height * np.sin(angle)], 1)
+    tangent = np.gradient(line, axis=0)
+    tangent /= np.linalg.norm(tangent, axis=1, keepdims=True)
+    side = np.cross(tangent, [0.0, 1.0, 0.0])
+    phi = np.random.default_rng(0).uniform(0, 2 * np.pi, (len(line), 8))[..., None]
+    normals = np.cos(phi) * side[:, None] + np.sin(phi) * np.array([0.0, 1.0, 0.0])
+    points = (line[:, None] + tube * normals).reshape(-1, 3)
+    lo, hi = points.min(0), points.max(0)
+    axes = np.stack([np.eye(3)[2], np.eye(3)[0], np.eye(3)[1]], 1)  # columns z, x, y: extents decreasing
+    obj = SimpleNamespace(surface_points=points, surface_part_ids=np.zeros(len(points), int), part_classes=["L"],
+                          part_centroids=[(lo + hi) / 2], part_axes=[axes], part_extents=[(hi - lo)[[2, 0, 1]]])
+    return obj, line
+
+
+def test_side_handles_from_above_grip_the_bar_and_come_from_above():
+    """With `handles_from_above` (the default) a side handle on a table is approached from above (d within the
+    cone about up), targeting a point inside the tube on its upper outer bend (against the tube's centre line,
+    computed from the construction); without it the L rule's sideways approach is unchanged, and an arch (depth
+    axis up) never changes."""
+    obj, line = _side_handle()
+    up = np.array([0.0, 0.0, 1.0])
+    assert CFG.handles_from_above
+    spec = I.PartSpec.from_processed(obj, 0, up, handles_from_above=True)
+    assert np.min(np.linalg.norm(line - spec.grip, axis=1)) < 0.0025  # within half the 5 mm tube radius
+    assert spec.grip[0] > 0.04 + 0.015 and spec.grip[2] > 0.015  # outer upper quarter of the C
+    p, d, _ = I.placement(spec, 32, np.random.default_rng(0), CFG)
+    assert np.all(d @ up >= np.cos(CFG.cone_jitter) - 1e-6)
+    np.testing.assert_allclose(p, np.repeat(spec.grip[None], 32, 0))
+    sideways = I.PartSpec.from_processed(obj, 0, up)
+    assert sideways.grip is None
+    assert np.all(I.placement(sideways, 32, np.random.default_rng(0), CFG)[1][:, 0] >= np.cos(CFG.cone_jitter) - 1e-6)
+    arch = I.PartSpec.from_processed(obj, 0, np.array([1.0, 0.0, 0.0]), handles_from_above=True)
+    assert arch.grip is None  # its depth axis (x) is the table's up: an arch over the object, left to the L rule
