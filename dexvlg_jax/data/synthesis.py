@@ -175,9 +175,7 @@ def _measure_contact_waivable(obj, arrays: dict, lifted: np.ndarray, synth, tabl
 def _one_round(obj, cfg, object_id: str, tabletop: Tabletop, modes=None, part_ids=None, seed=None):
     synth = cfg.synth
     if modes is not None:  # a top-up round: fill the optimiser's padded batch (same cost as num_per_part)
-        per_part = max(synth.init.num_per_part, synth.batch_size // max(len(part_ids), 1))
-        synth = dataclasses.replace(synth, modes=tuple(modes), seed=seed,
-                                    init=dataclasses.replace(synth.init, num_per_part=per_part))
+        synth = dataclasses.replace(synth, modes=tuple(modes), seed=seed, fill_batch=True)
     waive_q1 = cfg.q1_waiver_below > 0 or cfg.contact_waiver_below > 0
     if waive_q1:  # filter without Q1 (every metric measured), screen for Q1 per condition later
         synth = dataclasses.replace(synth, filter=dataclasses.replace(synth.filter, min_q1=0.0))

@@ -50,4 +50,4 @@ from dexvlg_jax.grasp.refine import (
     rank_poses,
     refine_poses,
 )
-from dexvlg_jax.grasp.synthesize import SynthConfig, summarize, synthesize_object
+from dexvlg_jax.grasp.synthesize import SynthConfig, poses_per_part, summarize, synthesize_object

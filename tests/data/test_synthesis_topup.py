@@ -9,6 +9,7 @@ import pytest
 
 from dexvlg_jax.data import pipeline, synthesis
 from dexvlg_jax.grasp import io as grasp_io
+from dexvlg_jax.grasp.synthesize import poses_per_part
 
 
 def _rows(parts, modes, kept, nan_rows=()):
@@ -130,7 +131,8 @@ def test_a_round_fills_the_padded_batch_and_filters_without_q1_when_waiving(monk
     first, _ = synthesis._one_round(None, cfg, "x", None)
     more, _ = synthesis._one_round(None, cfg, "x", None, ("pinch",), [3, 5, 7], seed=1001)
     assert seen[0].init.num_per_part == 16 and seen[0].filter.min_q1 == 0.0
-    assert seen[1].init.num_per_part == 21 and seen[1].modes == ("pinch",) and seen[1].seed == 1001
+    assert seen[1].fill_batch and seen[1].modes == ("pinch",) and seen[1].seed == 1001
+    assert poses_per_part(3, seen[1]) == 21  # three parts' 16 poses fill one batch of 64
     assert first["q1_low"].tolist() == [True, False]
     plain = dataclasses.replace(cfg, q1_waiver_below=0)
     synthesis._one_round(None, plain, "x", None)

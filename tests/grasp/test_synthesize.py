@@ -24,13 +24,16 @@ def result():
                               part_centroids=np.zeros((2, 3)), part_axes=np.stack([obj.part_axes[0], bad]),
                               part_extents=np.array([[0.16, 0.06, 0.06], [0.01, 0.005, 0.001]]),
                               surface_part_ids=(np.arange(len(obj.surface_points)) < 8).astype(np.int32))
-    return G.synthesize_object(obj, CFG, object_ref="objects/cylinder.npz", part_ids=[0, 1, 7])
+    return G.synthesize_object(obj, dataclasses.replace(CFG, fill_batch=True), object_ref="objects/cylinder.npz",
+                               part_ids=[0, 1, 7])
 
 
 def test_rows_status_and_reasons(result):
     arrays, meta = result
     g = len(arrays["poses"])
-    assert g == 4 + 2  # 4 grasps of part 0, one failure row each for the tiny part and the missing part 7
+    # part 0 is the only graspable part: its 4 poses fill the optimiser's batch of 8 (fill_batch), plus one failure
+    # row each for the tiny part and the missing part 7
+    assert g == 8 + 2 and (arrays["part_id"] == 0).sum() == 8
     for k in ("mode", "part_id", "status", "valid", "energy", "pen_mm", "spen_mm", "q1", "part_agreement",
               "e_fc", "e_dis"):
         assert len(arrays[k]) == g, k
@@ -51,6 +54,16 @@ def test_rows_status_and_reasons(result):
     assert meta["fc_kind"] == "dfc"
 
 
+def test_poses_per_part_fills_the_padded_batches_without_adding_one():
+    cfg = G.SynthConfig(init=G.InitConfig(num_per_part=32), batch_size=64, fill_batch=True)
+    assert [G.poses_per_part(p, cfg) for p in range(1, 6)] == [64, 32, 42, 32, 38]
+    for parts in range(1, 9):  # never more optimiser batches than num_per_part alone needs, never fewer poses
+        n = G.poses_per_part(parts, cfg)
+        assert n >= 32 and -(-parts * n // 64) == -(-parts * 32 // 64)
+    assert G.poses_per_part(3, dataclasses.replace(cfg, fill_batch=False)) == 32
+    assert not G.SynthConfig().fill_batch  # off by default (grasp/NOTES.md, "Filling the batch")
+
+
 def test_grasp_file_roundtrip(result, tmp_path):
     arrays, meta = result
     path = tmp_path / "cyl.npz"
@@ -61,7 +74,7 @@ def test_grasp_file_roundtrip(result, tmp_path):
     assert list(back["status"]) == list(arrays["status"])
     assert back["meta"]["format_version"] == 1
     summary = G.summarize([back])
-    assert summary["num_grasps"] == 6 and 0 <= summary["pass_rate"] <= 1
+    assert summary["num_grasps"] == 10 and 0 <= summary["pass_rate"] <= 1
 
 
 def test_failure_reason_order():
