@@ -19,6 +19,10 @@ BENCHMARKS = ("fk", "synth", "sim", "model", "render", "dataset", "variant", "co
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(f"usage: python -m launch.benchmark {{{','.join(BENCHMARKS)}}} [flags]\n\n{__doc__}"
+              "`python -m launch.benchmark NAME --help` explains each.")
+        sys.exit(0)
     if not argv or argv[0] not in BENCHMARKS:
         sys.exit(f"usage: python -m launch.benchmark {{{','.join(BENCHMARKS)}}} [flags]; got {argv[:1] or 'nothing'}")
     module = importlib.import_module(f"launch.bench_{argv[0]}")

@@ -27,3 +27,12 @@ def test_benchmark_reports_a_missing_file_in_one_line(tmp_path, capsys):
     assert benchmark.cli_main(["compare", "--eval", f"a={tmp_path / 'nothing'}", "--eval", f"b={tmp_path}"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("python -m launch.benchmark: error: ") and "nothing" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [[name, "--help"] for name in cli.SUBCOMMANDS] + [["benchmark", "-h"]]
+                         + [["benchmark", name, "--help"] for name in benchmark.BENCHMARKS])
+def test_every_help_page_prints(argv, capsys):
+    """argparse formats help strings with %: a bare '29% at' once made `dexvlg demo --help` crash."""
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    assert stop.value.code == 0 and "usage:" in capsys.readouterr().out

@@ -52,3 +52,30 @@ def test_demo_writes_the_report(tmp_path):
         assert f"{baseline} success" in page  # side by side with the model in the report
     for summary in (result["summary"]["all"], result["retrieval"]["summary"]["all"]):
         assert 0.0 <= summary["pga"] <= summary["pta"] <= 1.0 and 0.0 <= summary["success_rate"] <= 1.0
+
+
+def test_demo_verify_reaches_the_evaluation_config(tmp_path, monkeypatch):
+    seen = {}
+
+    def capture(workdir, config, out_dir, dataset):
+        seen.update(config=config, out_dir=out_dir, dataset=dataset)
+        return {"table": ""}
+
+    monkeypatch.setattr(demo, "evaluate_checkpoint", capture)
+    demo.evaluate_model(str(tmp_path), "W", "flow", 4, 128, True, 1.0, 4, verify=64)
+    assert seen["config"].verify and seen["config"].verify_candidates == 64
+    assert seen["config"].rank_candidates == 128 and seen["config"].temperature == 1.0
+    assert seen["out_dir"] == os.path.join(str(tmp_path), "eval_flow_verified")  # not the ranked run's folder
+    demo.evaluate_model(str(tmp_path), "W", "flow", 4, 128, True, 0.25, 4)
+    assert not seen["config"].verify and seen["out_dir"] == os.path.join(str(tmp_path), "eval_flow")
+
+
+def test_demo_rejects_a_verify_count_outside_samples_and_candidates(capsys):
+    for bad in (["--verify", "200"], ["--verify", "2", "--samples", "4"]):
+        try:
+            demo.main(["--out", "unused"] + bad)
+        except SystemExit as stop:
+            assert stop.code == 2
+        else:
+            raise AssertionError(f"{bad} was accepted")
+        assert "--verify must lie between --samples and --rank-candidates" in capsys.readouterr().err
