@@ -111,8 +111,9 @@ def main(argv=None) -> int:
                         "best-ranked, refined candidates against shapes guessed from the view and deliver the "
                         "--samples that lift in the most guesses (`eval/verify.py`; needs --rank-candidates >= N; "
                         "use with --temperature 1 as configs/eval/model_tiny.py:verified does). On the demo's "
-                        "model, 3 training seeds: 55.4%% of all trials lifted against 36.6%% ranked; the evaluation takes "
-                        "minutes instead of about one (dexvlg_jax/grasp/NOTES.md, 'The verified policy as the judge')")
+                        "model, 3 training seeds: 55.4%% of all trials lifted against 36.6%% ranked; the evaluation "
+                        "takes minutes instead of about one (dexvlg_jax/grasp/NOTES.md, 'The verified policy as the "
+                        "judge')")
     parser.add_argument("--ablation", action="store_true", help="also train and evaluate a DDPM head")
     parser.add_argument("--no-ddpm", action="store_true", help=argparse.SUPPRESS)  # the default now
     parser.add_argument("--no-progress", action="store_true")

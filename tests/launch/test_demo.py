@@ -3,6 +3,8 @@ import json
 import os
 import textwrap
 
+import pytest
+
 from launch import demo
 
 CONFIG = textwrap.dedent('''
@@ -72,10 +74,7 @@ def test_demo_verify_reaches_the_evaluation_config(tmp_path, monkeypatch):
 
 def test_demo_rejects_a_verify_count_outside_samples_and_candidates(capsys):
     for bad in (["--verify", "200"], ["--verify", "2", "--samples", "4"]):
-        try:
+        with pytest.raises(SystemExit) as stop:
             demo.main(["--out", "unused"] + bad)
-        except SystemExit as stop:
-            assert stop.code == 2
-        else:
-            raise AssertionError(f"{bad} was accepted")
+        assert stop.value.code == 2
         assert "--verify must lie between --samples and --rank-candidates" in capsys.readouterr().err
