@@ -15,16 +15,16 @@ import sys
 from dexvlg_jax.cli_errors import run_main
 
 BENCHMARKS = ("fk", "synth", "sim", "model", "render", "dataset", "variant", "compare", "learning", "accelerator")
+USAGE = f"usage: python -m launch.benchmark {{{','.join(BENCHMARKS)}}} [flags]"
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["-h"], ["--help"]):
-        print(f"usage: python -m launch.benchmark {{{','.join(BENCHMARKS)}}} [flags]\n\n{__doc__}"
-              "`python -m launch.benchmark NAME --help` explains each.")
+        print(f"{USAGE}\n\n{__doc__}`python -m launch.benchmark NAME --help` explains each.")
         sys.exit(0)
     if not argv or argv[0] not in BENCHMARKS:
-        sys.exit(f"usage: python -m launch.benchmark {{{','.join(BENCHMARKS)}}} [flags]; got {argv[:1] or 'nothing'}")
+        sys.exit(f"{USAGE}; got {argv[:1] or 'nothing'}")
     module = importlib.import_module(f"launch.bench_{argv[0]}")
     result = module.main(argv[1:])
     print(json.dumps(result, indent=2, sort_keys=True))

@@ -82,7 +82,8 @@ def evaluate_model(out: str, workdir: str, head: str, samples: int, rank_candida
         with open(done, encoding="utf-8") as f:
             return json.load(f)
     config = EvalConfig(samples=samples, views=views, pictures=4, rank_candidates=rank_candidates, refine=refine,
-                        temperature=temperature, mirror=mirror, verify=verify > 0, verify_candidates=max(verify, 1))
+                        temperature=temperature, mirror=mirror, verify=verify > 0,
+                        verify_candidates=verify or EvalConfig.verify_candidates)
     return evaluate_checkpoint(workdir, config, out_dir=eval_dir, dataset=os.path.join(out, "dataset"))
 
 
