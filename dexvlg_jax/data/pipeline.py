@@ -63,7 +63,8 @@ class DatasetConfig:
     `sim_protocols`: the simulation filters a grasp must pass (all of them) when `sim_filter` is on;
     "tabletop_lift" is the protocol evaluation uses.
     `topup_rounds`: extra synthesis rounds for each (part, mode) with at least `topup_min_kept` but fewer than
-    `topup_target` kept grasps; `q1_waiver_below` > 0: a (part, mode) with fewer kept grasps that pass the Q1 screen
+    `topup_target` kept grasps (`topup_explore`: also those the part rule keeps fewer for, explored along the part's
+    surface normals instead); `q1_waiver_below` > 0: a (part, mode) with fewer kept grasps that pass the Q1 screen
     also keeps the ones that failed only Q1 and lift the object in simulation; `contact_waiver_below` > 0: a (part,
     mode) with fewer kept grasps that pass both screens (touching contacts, Q1) also keeps the ones that failed only
     those screens and lift the object with the instructed part holding most of the hand's contacts
@@ -81,6 +82,7 @@ class DatasetConfig:
     topup_rounds: int = 0
     topup_target: int = 4
     topup_min_kept: int = 1
+    topup_explore: bool = False
     q1_waiver_below: int = 0
     contact_waiver_below: int = 0
     views_per_object: int = 2

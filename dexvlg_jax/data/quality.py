@@ -7,14 +7,15 @@ and the paper's quality table.
 Reads `manifest.json` (splits, placements) and the cached grasp files and processed objects. Figures:
   yield        kept grasps (synthesis filter + simulation filter) per synthesised pose, per category and mode;
                "q1_waived" / "contacts_waived" count the kept ones that failed only the Q1 screen / the touching-contact
-               count (`DatasetConfig.q1_waiver_below`, `contact_waiver_below`);
+               count (`DatasetConfig.q1_waiver_below`, `contact_waiver_below`), "explored" the kept ones whose pose
+               was drawn by exploration (`DatasetConfig.topup_explore`);
   ceiling      the kept grasps re-simulated with the evaluation's protocol (`sim`, tabletop lift) in the stored
                placement, and again after turning the object by a random yaw (the same physics on another part of
                the table: a check that passing is not an accident of one rollout);
   six_direction  the share of kept grasps that would also pass the six-direction filter (gravity-free, no table);
   coverage     each (object, part, mode) has >= `min_grasps` kept grasps, or is listed with the commonest reason;
-               "not_producible" counts those the hand cannot grasp by rule (`grasp.init.NOT_PRODUCIBLE`: too small,
-               too big, unreachable or too low on the table), "producible_fraction" is covered / the rest, and
+               "not_producible" counts those the hand cannot grasp by rule (`grasp.feasibility.NOT_PRODUCIBLE`: too
+               small, too big, unreachable or too low on the table), "producible_fraction" is covered / the rest, and
                "max_fraction" the share of producible conditions: the highest "fraction" these objects allow while
                those rules stand (no synthesis change covers a part the open hand cannot span);
                "short" counts the uncovered ones with 1 to min_grasps - 1 kept grasps (more poses of the same rules
@@ -35,13 +36,14 @@ import numpy as np
 
 from dexvlg_jax import objects as objects_lib
 from dexvlg_jax import sim
-from dexvlg_jax.data.synthesis import kept_mask
+from dexvlg_jax.data.synthesis import kept_mask, row_field
 from dexvlg_jax.data.writer import read_manifest
 from dexvlg_jax.grasp import io as grasp_io
-from dexvlg_jax.grasp.init import NOT_PRODUCIBLE
+from dexvlg_jax.grasp.feasibility import NOT_PRODUCIBLE
 from dexvlg_jax.scene import Tabletop, yaw_matrix
 
 WAIVED = ("q1_waived", "contacts_waived")
+COUNTED = WAIVED + ("explored",)  # kept grasps counted apart: waived, or from exploration (`topup_explore`)
 PAPER_QUALITY = {"wrap": {"pen_mm": 1.75, "spen_mm": 0.19, "q1": 0.085},
                  "pinch": {"pen_mm": 1.42, "spen_mm": 0.22, "q1": 0.067}}
 
@@ -77,6 +79,7 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
         category, modes = grasps["category"], np.asarray(grasps["mode"]).astype(str)
         kept, synthesised = kept_mask(grasps), np.all(np.isfinite(grasps["poses"]), axis=1)
         waived = {k: np.asarray(grasps.get(k, np.zeros(len(modes), bool)), bool) for k in WAIVED}
+        waived["explored"] = row_field(grasps, "init_placement").astype(str) == "surface"
         for mode in np.unique(modes):
             sel = modes == mode
             per[(category, mode)].update(poses=int((sel & synthesised).sum()), valid=int((sel & grasps["valid"]).sum()),
@@ -107,7 +110,7 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
     rows = []
     for (category, mode), c in sorted(per.items()):
         row = {"category": category, "mode": mode, "poses": c["poses"], "valid": c["valid"], "kept": c["kept"],
-               **{k: c[k] for k in WAIVED}, "yield": c["kept"] / max(c["poses"], 1)}
+               **{k: c[k] for k in COUNTED}, "yield": c["kept"] / max(c["poses"], 1)}
         if recheck:
             for k in ("ceiling", "ceiling_turned", "six_direction"):
                 row[k] = c[k] / c["kept"] if c["kept"] else float("nan")
@@ -117,7 +120,7 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
         sel = [r for r in rows if mode == "all" or r["mode"] == mode]
         kept = sum(r["kept"] for r in sel)
         totals[mode] = {"poses": sum(r["poses"] for r in sel), "kept": kept,
-                        **{k: sum(r[k] for r in sel) for k in WAIVED},
+                        **{k: sum(r[k] for r in sel) for k in COUNTED},
                         "yield": kept / max(sum(r["poses"] for r in sel), 1)}
         if recheck:
             for k in ("ceiling", "ceiling_turned", "six_direction"):

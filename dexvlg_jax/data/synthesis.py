@@ -9,10 +9,13 @@ measured in grasp/NOTES.md):
 
 * Top-up rounds (`cfg.topup_rounds`): for each condition with at least `cfg.topup_min_kept` but fewer than
   `cfg.topup_target` kept grasps, synthesise more poses with a new seed (`num_per_part`, or more to fill the
-  optimiser's padded batch at the same cost). A condition with none kept is not topped up: more poses of the same
-  initialisation rarely reach it. Each round is appended to the cached file and written atomically with the rounds
-  done in its meta (`topup_rounds`), so an interrupted build resumes after the last finished round and a build
-  asking for more rounds than a cached file has continues from it.
+  optimiser's padded batch at the same cost). A condition with none kept is not topped up by default: more poses of
+  the same initialisation rarely reach it. With `cfg.topup_explore` the rounds also take those, and draw their poses
+  by exploration instead of the part's class rule (`grasp.init`, placement "surface": along the normals of random
+  samples of the part's surface); a condition whose kept grasps did not come from the rule is explored again. Every
+  row records its initialisation ("init_placement"). Each round is appended to the cached file and written
+  atomically with the rounds done in its meta (`topup_rounds`), so an interrupted build resumes after the last
+  finished round and a build asking for more rounds than a cached file has continues from it.
 * The Q1 waiver (`cfg.q1_waiver_below` > 0): synthesis filters without the Q1 screen and marks the grasps that
   failed only Q1 (`q1_low`); they are simulated like the rest and kept (`q1_waived`) only in a condition with fewer
   than `q1_waiver_below` kept grasps that pass Q1, rejected as "low_q1" elsewhere (`apply_waivers`).
@@ -44,6 +47,8 @@ SCALAR_FIELDS = ("object", "object_name", "category", "tabletop")
 # False for rows of a round without the waivers (they were screened) or without the part check (no evidence)
 WAIVER_FLAGS = ("q1_low", "q1_waived", "contacts_low", "contacts_waived", "sim_on_part")
 ROUND_SEED_STRIDE = 1000  # round r synthesises with seed cfg.synth.seed + r * stride + mode index
+EXPLORE_SEED_OFFSET = 500  # ... + this for the round's exploring calls (`topup_explore`)
+ROW_DEFAULTS = {"init_placement": "rule"}  # row fields a file may lack (written before they existed): their value
 
 
 def simulation_verdicts(obj, poses, valid, tabletop: Tabletop, protocols, backend: str, part_ids=None) -> dict:
@@ -86,25 +91,40 @@ def kept_counts(grasps: dict) -> dict:
             for p, m in sorted(set(zip(parts.tolist(), modes.tolist())))}
 
 
-def topup_conditions(grasps: dict, target: int, min_kept: int) -> dict:
-    """{mode: [part ids]} whose kept count is in [min_kept, target) and whose rows were synthesised (a part
-    rejected by rule, e.g. too big, has one NaN row and is never topped up)."""
+def row_field(grasps: dict, key: str) -> np.ndarray:
+    """(G,) values of a row field, `ROW_DEFAULTS[key]` on every row of a file written before the field existed."""
+    return np.asarray(grasps[key] if key in grasps else np.full(len(grasps["poses"]), ROW_DEFAULTS[key]))
+
+
+def topup_conditions(grasps: dict, target: int, min_kept: int, explore: bool = False) -> dict:
+    """{(mode, placement): [part ids]} to synthesise more of: the conditions with fewer than `target` kept grasps
+    of which the part rule's rows kept at least `min_kept` (placement "rule"); with `explore`, every other one with
+    fewer than `target` too (placement "surface"). Only conditions whose rows were synthesised: a part rejected by
+    rule (e.g. too big) has one NaN row and is never topped up."""
     synthesised = np.all(np.isfinite(np.asarray(grasps["poses"])), axis=1)
     parts, modes = np.asarray(grasps["part_id"]), np.asarray(grasps["mode"]).astype(str)
+    by_rule = kept_mask(grasps) & (row_field(grasps, "init_placement").astype(str) == "rule")
     wanted = {}
     for (part, mode), n in kept_counts(grasps).items():
-        if min_kept <= n < target and (synthesised & (parts == part) & (modes == mode)).any():
-            wanted.setdefault(mode, []).append(part)
+        rows = (parts == part) & (modes == mode)
+        if n >= target or not (synthesised & rows).any():
+            continue
+        if (by_rule & rows).sum() >= min_kept:
+            wanted.setdefault((mode, "rule"), []).append(part)
+        elif explore:
+            wanted.setdefault((mode, "surface"), []).append(part)
     return wanted
 
 
 def _concatenate(a: dict, b: dict) -> dict:
     """Row-wise union of two grasp dicts of one object: scalar fields from `a`, row fields that both have
-    (numpy widens string dtypes as needed); a waiver flag that one side lacks is False on its rows, so a cache
-    built without the waiver and a round with it (or the reverse) keep every row's flag."""
+    (numpy widens string dtypes as needed); a waiver flag that one side lacks is False on its rows and a row field
+    `ROW_DEFAULTS` names has its default, so a cache built without the waiver or exploration and a round with it
+    (or the reverse) keep every row's flag and placement."""
     flags = [k for k in WAIVER_FLAGS if k in a or k in b]
-    a = {**{k: np.zeros(len(a["poses"]), bool) for k in flags}, **a}
-    b = {**{k: np.zeros(len(b["poses"]), bool) for k in flags}, **b}
+    fields = [k for k in ROW_DEFAULTS if k in a or k in b]
+    a = {**{k: np.zeros(len(a["poses"]), bool) for k in flags}, **{k: row_field(a, k) for k in fields}, **a}
+    b = {**{k: np.zeros(len(b["poses"]), bool) for k in flags}, **{k: row_field(b, k) for k in fields}, **b}
     return {k: a[k] if k in SCALAR_FIELDS else np.concatenate([np.asarray(a[k]), np.asarray(b[k])])
             for k in a if k in b}
 
@@ -172,15 +192,18 @@ def _measure_contact_waivable(obj, arrays: dict, lifted: np.ndarray, synth, tabl
     return out
 
 
-def _one_round(obj, cfg, object_id: str, tabletop: Tabletop, modes=None, part_ids=None, seed=None):
+def _one_round(obj, cfg, object_id: str, tabletop: Tabletop, modes=None, part_ids=None, seed=None,
+               placement: str = "rule"):
     synth = cfg.synth
     if modes is not None:  # a top-up round: fill the optimiser's padded batch (same cost as num_per_part)
-        synth = dataclasses.replace(synth, modes=tuple(modes), seed=seed, fill_batch=True)
+        synth = dataclasses.replace(synth, modes=tuple(modes), seed=seed, fill_batch=True,
+                                    init=dataclasses.replace(synth.init, placement=placement))
     waive_q1 = cfg.q1_waiver_below > 0 or cfg.contact_waiver_below > 0
     if waive_q1:  # filter without Q1 (every metric measured), screen for Q1 per condition later
         synth = dataclasses.replace(synth, filter=dataclasses.replace(synth.filter, min_q1=0.0))
     arrays, meta = synthesize_object(obj, synth, object_ref=f"../objects/{object_id}.npz", part_ids=part_ids,
                                      tabletop=tabletop)
+    arrays["init_placement"] = np.full(len(arrays["poses"]), synth.init.placement)
     if waive_q1:
         arrays["q1_low"] = arrays["valid"] & (np.nan_to_num(arrays["q1"], nan=0.0) < cfg.synth.filter.min_q1)
     valid = np.asarray(arrays["valid"], bool)
@@ -201,8 +224,8 @@ def synthesize_cached(object_id: str, obj, cfg, cache_dir: str, tabletop: Tablet
     """Grasps of one object on its table (`grasp.io` arrays + `tabletop`) with the simulation verdicts, after
     `cfg.topup_rounds` top-up rounds (module docstring); cached in cache_dir/grasps/<object_id>.npz.
 
-    cfg: a `data.pipeline.DatasetConfig` (synth, sim_filter, sim_protocols, sim_backend, topup_*,
-    q1_waiver_below, contact_waiver_below)."""
+    cfg: a `data.pipeline.DatasetConfig` (synth, sim_filter, sim_protocols, sim_backend, topup_* (with
+    topup_explore), q1_waiver_below, contact_waiver_below)."""
     def screened(g):
         waiving = cfg.q1_waiver_below > 0 or cfg.contact_waiver_below > 0
         if waiving and any(k in g for k in ("q1_low", "contacts_low")):
@@ -219,14 +242,15 @@ def synthesize_cached(object_id: str, obj, cfg, cache_dir: str, tabletop: Tablet
         meta = dict(meta, topup_rounds=0, topup_poses=0)
         grasp_io.save_grasps(path, grasps, meta)  # atomic (temp + rename)
     for round_index in range(meta.get("topup_rounds", 0) + 1, cfg.topup_rounds + 1):
-        wanted = topup_conditions(grasps, cfg.topup_target, cfg.topup_min_kept)
+        wanted = topup_conditions(grasps, cfg.topup_target, cfg.topup_min_kept, cfg.topup_explore)
         if not wanted:  # later rounds would find the same: the file is complete for this config
             meta["topup_rounds"] = cfg.topup_rounds
             grasp_io.save_grasps(path, grasps, meta)
             break
-        for mode, parts in sorted(wanted.items()):
+        for (mode, placement), parts in sorted(wanted.items()):
             seed = cfg.synth.seed + round_index * ROUND_SEED_STRIDE + MODES.index(mode)
-            more, more_meta = _one_round(obj, cfg, object_id, tabletop, (mode,), parts, seed)
+            seed += EXPLORE_SEED_OFFSET if placement == "surface" else 0
+            more, more_meta = _one_round(obj, cfg, object_id, tabletop, (mode,), parts, seed, placement)
             grasps = screened(_concatenate(grasps, more))
             meta["topup_poses"] = meta.get("topup_poses", 0) + len(more["poses"])
             meta["seconds"] = meta.get("seconds", 0.0) + more_meta["seconds"]

@@ -27,7 +27,8 @@ from dexvlg_jax.grasp.force_closure import (
     lp_dfc_forces_batch,
     net_wrench,
 )
-from dexvlg_jax.grasp.init import InitConfig, initial_poses, part_failure, placement
+from dexvlg_jax.grasp.feasibility import part_failure
+from dexvlg_jax.grasp.init import InitConfig, initial_poses, placement
 from dexvlg_jax.grasp.io import load_grasps, save_grasps
 from dexvlg_jax.grasp.lp import LPSolution, solve_lp, solve_lp_batch
 from dexvlg_jax.grasp.metrics import FilterConfig, failure_reasons, grasp_metrics

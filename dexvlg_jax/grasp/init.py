@@ -29,12 +29,11 @@ from the object centre to the part centroid):
 On a table (`table_up` = the table's up normal in the object frame), disk and lid faces are taken on the side
 that faces up, and only approach directions from the free half-space are kept: after the jitter, samples with
 d . up < sin(min_elevation) are redrawn (up to `max_rounds` x N draws); a part with none left is
-"not_reachable_on_table". A part wider than `max_table_span` in every horizontal direction is "part_too_big": resting
-on the table (or on the object's body, like a pot's lid) it can only be closed across sideways, and the open LEAP
-Hand's thumb and index pads are 21.8 cm apart (OPEN_JOINTS["pinch"]; the limit is 20 cm). A part whose side
-surface (normals within 45 deg of horizontal) ends lower above the table than a sideways thumb pad can reach
-(`lowest_pad_height`: 1.1 cm, the fingertip's primitives beyond the pad) is "below_fingertip_reach": no opposed
-squeeze can hold it (a knife blade lying flat). The hand-table energy and filter (`energy`, `metrics`) do the rest.
+"not_reachable_on_table" (`grasp.feasibility`: which parts the hand cannot grasp, and why). The hand-table energy
+and filter (`energy`, `metrics`) do the rest.
+Exploration (`InitConfig.placement` = "surface", for the conditions the class rule leaves without a grasp:
+`data.synthesis`): p = a random surface sample of the part, d = its outward normal, x uniform about d; the rest as
+above (a pinch's target moved into the part, so that the closing fingers meet around it).
 Every sample then gets a cone jitter of d and a roll about it (config), and joints from a truncated normal about
 the mode's open and closed poses (sigma = joint_jitter x joint range); each finger then closes from open towards
 closed until it is `closure_margin` from the object (SDF grid at the finger's surface points), so contacts start
@@ -52,12 +51,12 @@ from jaxtyping import Array, Float
 
 from dexvlg_jax import hand
 from dexvlg_jax.geometry.mesh_sdf import sdf_grid_query
-from dexvlg_jax.geometry.primitives import BOX
 from dexvlg_jax.geometry.rotations import matrix_to_rot6d, rot6d_to_matrix
-from dexvlg_jax.grasp.energy import primitive_heights, primitive_reach, site_normal_local
+from dexvlg_jax.grasp.energy import primitive_heights
 from dexvlg_jax.hand.kinematics import penetration_spheres
 
 PART_CLASSES = ("lid", "disk", "L", "shaft")
+PLACEMENTS = ("rule", "surface")  # InitConfig.placement: the class rule, or exploration along the part's normals
 # Open and closed joint poses of each mode (DESIGN order: index/middle/ring (mcp, rot, pip, dip), thumb (cmc, axl,
 # mcp, ipl)). Each finger closes from open towards closed until it is about to touch the object ("close until
 # contact", per finger); pinch keeps the ring finger nearly straight and out of the way.
@@ -70,8 +69,6 @@ CLOSED_JOINTS = {
     "pinch": (1.4, 0.0, 1.0, 0.8) * 2 + (0.1, 0.0, 0.1, 0.1) + (1.5, 0.3, 0.8, 0.8),
 }
 FINGER_LINKS = ((1, 2, 3, 4), (5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16))
-# `part_failure` reasons that say the hand cannot grasp the part (not that its data is broken).
-NOT_PRODUCIBLE = ("part_too_small", "part_too_big", "not_reachable_on_table", "below_fingertip_reach")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +91,11 @@ class InitConfig:
     pinch_centred: bool = True  # pinch: centre the closed pinch (thumb, index, middle pads) on the target point
     max_rounds: int = 16  # rejection-sampling rounds for table-compatible approach directions
     handles_from_above: bool = True  # on a table, L parts that stick out sideways: palm above the bar's bend
+    placement: str = "rule"  # "rule": the part class's rule; "surface": exploration along the part's normals
+
+    def __post_init__(self):
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"InitConfig.placement must be one of {PLACEMENTS}, got {self.placement!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,12 +110,17 @@ class PartSpec:
     object_center: np.ndarray
     table_up: np.ndarray | None = None
     grip: np.ndarray | None = None  # (3,) an L part's target from above (`grip_point`), None: the L rule's
+    samples: tuple | None = None  # (points (S, 3), outward normals (S, 3)) of the part's surface: "surface" placement
 
     @classmethod
-    def from_processed(cls, obj, part_id: int, table_up=None, handles_from_above: bool = False) -> "PartSpec":
+    def from_processed(cls, obj, part_id: int, table_up=None, handles_from_above: bool = False,
+                       samples: bool = False) -> "PartSpec":
+        mine = np.asarray(obj.surface_part_ids) == part_id
         spec = cls(obj.part_classes[part_id], np.asarray(obj.part_centroids[part_id], np.float64),
                    np.asarray(obj.part_axes[part_id], np.float64), np.asarray(obj.part_extents[part_id], np.float64),
-                   np.zeros(3), None if table_up is None else np.asarray(table_up, np.float64))
+                   np.zeros(3), None if table_up is None else np.asarray(table_up, np.float64),
+                   samples=(np.asarray(obj.surface_points, np.float64)[mine],
+                            np.asarray(obj.surface_normals, np.float64)[mine]) if samples else None)
         up, out = spec.table_up, spec.outward()
         if handles_from_above and spec.part_class == "L" and up is not None and abs(out @ up) < np.sqrt(0.5):
             spec = dataclasses.replace(spec, grip=grip_point(obj, part_id, _unit(_unit(out - (out @ up) * up) + up)))
@@ -131,88 +138,6 @@ def grip_point(obj, part_id: int, direction: np.ndarray, band: float = 0.003) ->
     pts = np.asarray(obj.surface_points, np.float64)[np.asarray(obj.surface_part_ids) == part_id]
     depth = pts @ direction
     return pts[depth >= depth.max() - band].mean(0) - 0.5 * float(np.min(obj.part_extents[part_id])) * direction
-
-
-def part_failure(obj, part_id: int, cfg: InitConfig, table_plane=None) -> str | None:
-    """Why the part cannot be grasped (a failure reason string), or None if it can. table_plane: (up (3,),
-    offset) of the table top in the object frame (`scene.Tabletop.table_plane`), None without a table."""
-    if not 0 <= part_id < obj.num_parts:
-        return f"missing_part: part {part_id} not in 0..{obj.num_parts - 1}"
-    if not np.any(np.asarray(obj.surface_part_ids) == part_id):
-        return f"missing_part: part {part_id} ({obj.part_names[part_id]}) has no surface samples"
-    if obj.part_classes[part_id] not in PART_CLASSES:
-        return f"unknown_class: part {part_id} has class {obj.part_classes[part_id]!r}"
-    ext = np.asarray(obj.part_extents[part_id])
-    if not np.all(np.isfinite(ext)) or not np.all(np.isfinite(obj.part_centroids[part_id])):
-        return f"nonfinite: part {part_id} geometry is not finite"
-    if ext.max() < cfg.min_part_size:
-        return f"part_too_small: largest extent {ext.max():.4f} m < {cfg.min_part_size} m"
-    if ext.min() > cfg.max_grasp_width:
-        return f"part_too_big: smallest extent {ext.min():.4f} m > {cfg.max_grasp_width} m"
-    if table_plane is not None:
-        span = horizontal_span(obj.part_axes[part_id], ext, table_plane[0])
-        if span > cfg.max_table_span:
-            return (f"part_too_big: narrowest horizontal span {span:.4f} m > {cfg.max_table_span} m (it rests on the "
-                    "table, so the hand must close across it sideways)")
-        part = PartSpec.from_processed(obj, part_id, table_plane[0], cfg.handles_from_above)
-        _, d, _ = placement(part, 64, np.random.default_rng(0), cfg)
-        if len(d) == 0:
-            return "not_reachable_on_table: every approach direction of the part's rule comes from below the table"
-        side_top, reach = side_height(obj, part_id, table_plane), lowest_pad_height()
-        if side_top < reach:
-            return (f"below_fingertip_reach: the part's sides end {100 * side_top:.1f} cm above the table, below "
-                    f"the lowest a sideways thumb pad can touch ({100 * reach:.1f} cm: its fingertip reaches below it)")
-    return None
-
-
-def side_height(obj, part_id: int, table_plane, side_cone: float = np.pi / 4) -> float:
-    """Height (m) above the table top of the part's highest *side* surface sample: one whose outward normal is
-    within `side_cone` of horizontal (pi / 4 = the friction angle of mu = 1: a pad pressing there squeezes the part
-    rather than only pushing it down or up). -inf if the part has none. table_plane: (up (3,), offset), object
-    frame."""
-    up, offset = table_plane
-    mine = np.asarray(obj.surface_part_ids) == part_id
-    normal_up = np.asarray(obj.surface_normals)[mine] @ np.asarray(up)
-    heights = np.asarray(obj.surface_points)[mine] @ np.asarray(up) - offset
-    side = np.abs(normal_up) <= np.sin(side_cone)
-    return float(heights[side].max()) if side.any() else -np.inf
-
-
-@functools.lru_cache(maxsize=None)
-def lowest_pad_height(sites: tuple = ("th_pad", "if_pad", "mf_pad")) -> float:
-    """A lower bound (m) on how high above the table every one of `sites` must be to touch a part's side: per pad,
-    the least reach of its link's exact collision primitives (boxes, capsules) beyond the pad centre over the
-    directions of the pad's plane (the pad facing sideways, its palmar normal horizontal, the link pointing down
-    in its least-reaching direction); the max over the pads. Both modes oppose the thumb to the fingers, so a part
-    whose sides all lie lower cannot be squeezed. LEAP: thumb 1.07 cm, index and middle 1.00 cm.
-    """
-    h = hand.load_hand()
-    angles = np.linspace(0.0, 2 * np.pi, 360, endpoint=False)
-    heights = []
-    for site in sites:
-        directions = in_plane_directions(site_normal_local(site), angles)  # (360, 3) in the pad's plane, link frame
-        reach = np.full(len(directions), -np.inf)
-        for g in np.flatnonzero(np.asarray(h.geom_link) == h.site_link[site]):
-            along = np.abs(directions @ np.asarray(h.geom_rot[g]))  # (360, 3): |d . a_j| per primitive axis
-            extent = np.asarray(primitive_reach(along, np.asarray(h.geom_size[g]), h.geom_kind[g] == BOX))
-            reach = np.maximum(reach, directions @ (np.asarray(h.geom_pos[g]) - np.asarray(h.site_pos[site])) + extent)
-        heights.append(reach.min())
-    return float(max(heights))
-
-
-def horizontal_span(axes: np.ndarray, extents: np.ndarray, up: np.ndarray, directions: int = 90) -> float:
-    """The narrowest width (m) of a part's oriented box (axes (3, 3) columns, extents (3,)) over horizontal
-    directions, i.e. orthogonal to `up` (3,): min over unit u in that plane of sum_i e_i |A_i . u|."""
-    u = in_plane_directions(up, np.linspace(0.0, np.pi, directions, endpoint=False))  # (D, 3)
-    return float(np.min(np.abs(u @ np.asarray(axes, np.float64)) @ np.asarray(extents, np.float64)))
-
-
-def in_plane_directions(normal: np.ndarray, angles: np.ndarray) -> np.ndarray:
-    """Unit directions (A, 3) orthogonal to `normal` (3,), at `angles` (A,) rad from a fixed in-plane axis."""
-    normal = _unit(np.asarray(normal, np.float64))
-    a = _unit(np.cross(normal, [1.0, 0.0, 0.0]) if abs(normal[0]) < 0.9 else np.cross(normal, [0.0, 1.0, 0.0]))
-    angles = np.asarray(angles, np.float64)[:, None]
-    return np.cos(angles) * a + np.sin(angles) * np.cross(normal, a)
 
 
 def _unit(v):
@@ -269,12 +194,27 @@ def _rule(part: PartSpec, n: int, rng: np.random.Generator, cfg: InitConfig):
     return p, d, x
 
 
+def _surface_rule(part: PartSpec, n: int, rng: np.random.Generator, cfg: InitConfig):
+    """Exploration: p = random surface samples of the part (`part.samples`), d = their outward normals, x uniform
+    about d. On a table the samples whose normal points more than ~12 deg below the horizontal are left out (the
+    free half-space test in `placement` would reject most of them)."""
+    points, normals = part.samples
+    if len(points) == 0:
+        raise ValueError("surface placement: the part has no surface samples")
+    usable = np.ones(len(points), bool) if part.table_up is None else normals @ part.table_up >= -0.2
+    idx = rng.choice(np.flatnonzero(usable) if usable.any() else np.arange(len(points)), n)
+    d = _unit(normals[idx])
+    return points[idx], d, _perp(d, rng)
+
+
 def placement(part: PartSpec, n: int, rng: np.random.Generator, cfg: InitConfig):
-    """Targets p (m, 3), approach directions d (m, 3) and finger directions x (m, 3) of the part's class rule,
-    jittered; with a table only directions from its free half-space (m = n, or 0 if the rule has none)."""
+    """Targets p (m, 3), approach directions d (m, 3) and finger directions x (m, 3) of the part's class rule (or
+    of the surface exploration, `cfg.placement`), jittered; with a table only directions from its free half-space
+    (m = n, or 0 if the rule has none)."""
+    rule = _surface_rule if cfg.placement == "surface" else _rule
     kept, count = [], 0
     for _ in range(cfg.max_rounds if part.table_up is not None else 1):
-        p, d, x = _rule(part, n, rng, cfg)
+        p, d, x = rule(part, n, rng, cfg)
         tilt_axis = _perp(d, rng)  # jitter: tilt d inside a cone, roll x about d
         d = _unit(_rotate(d, tilt_axis, rng.uniform(0, cfg.cone_jitter, n)))
         x = _unit(x - np.sum(x * d, -1, keepdims=True) * d)
@@ -313,8 +253,11 @@ def initial_poses(obj, part_id: int, mode: str, n: int, rng: np.random.Generator
     grid = obj.sdf if grid is None else grid
     h = hand.load_hand()
     up, offset = (np.array([0.0, 0.0, 1.0]), -1e3) if table_plane is None else table_plane
-    part = PartSpec.from_processed(obj, part_id, None if table_plane is None else up, cfg.handles_from_above)
+    part = PartSpec.from_processed(obj, part_id, None if table_plane is None else up, cfg.handles_from_above,
+                                   samples=cfg.placement == "surface")
     p, d, x = placement(part, n, rng, cfg)
+    if cfg.placement == "surface" and mode == "pinch":  # the target inside the part: the pinch closes around it
+        p = p - min(0.5 * float(np.min(part.extents)), 0.01) * d
     y = np.cross(d, x)
     rot = np.stack([x, y, d], axis=-1)  # columns: hand x, y, z in the object frame
     if mode == "pinch" and cfg.pinch_centred:  # the closed pinch's centre on the target: tips close around it

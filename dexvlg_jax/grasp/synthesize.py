@@ -1,6 +1,6 @@
 """The per-object synthesis driver: part-aligned init -> optimise -> metrics -> filter.
 
-For every mode in the config and every part of the object: check the part (`init.part_failure`: missing,
+For every mode in the config and every part of the object: check the part (`feasibility.part_failure`: missing,
 unknown class, too small, too big, non-finite), draw `num_per_part` part-aligned poses (with `fill_batch`, as
 many as fill the last padded optimiser batch, which is computed anyway), optimise all of one mode's poses together
 in fixed-size sharded batches (one compilation for every object and both modes: each pose's contact set is passed
@@ -20,7 +20,8 @@ import numpy as np
 from dexvlg_jax import hand
 from dexvlg_jax.devices import data_mesh
 from dexvlg_jax.grasp.energy import TERMS, EnergyConfig, stacked_contact_sets, synth_object
-from dexvlg_jax.grasp.init import InitConfig, initial_poses, part_failure
+from dexvlg_jax.grasp.feasibility import part_failure
+from dexvlg_jax.grasp.init import InitConfig, initial_poses
 from dexvlg_jax.grasp.metrics import METRICS_VERSION, OK, FilterConfig, failure_reasons, grasp_metrics
 from dexvlg_jax.grasp.optimizer import OptimizerConfig, optimize_sharded
 from dexvlg_jax.hand.constants import MODES

@@ -1,8 +1,12 @@
 """The dataset report judges grasps where they are used: a dataset of known verdicts (tests/eval/tiny_dataset.py)
 gives known yield, coverage and ceiling, and a dataset whose "passing" grasp cannot lift gets a low ceiling."""
+import os
+
+import numpy as np
 import pytest
 
 from dexvlg_jax.data.quality import dataset_quality
+from dexvlg_jax.grasp import io as grasp_io
 from tests.eval import tiny_dataset
 
 
@@ -42,3 +46,16 @@ def test_a_dataset_whose_kept_grasp_cannot_lift_has_a_low_ceiling(tmp_path):
     wrap = next(r for r in bad["per_category_mode"] if r["mode"] == "wrap")
     assert wrap["ceiling"] == pytest.approx(0.5)  # shaft_0's far open hand fails, shaft_1's good grasp passes
     assert bad["totals"]["wrap"]["ceiling"] == pytest.approx(0.5)
+
+
+def test_kept_grasps_from_exploration_are_counted_apart(tmp_path):
+    root = tiny_dataset.write_dataset(str(tmp_path))
+    path = os.path.join(root, "cache", "grasps", "shaft_1.npz")
+    grasps = grasp_io.load_grasps(path)
+    meta = grasps.pop("meta")
+    grasps["init_placement"] = np.where(np.asarray(grasps["mode"]) == "wrap", "surface", "rule")
+    grasp_io.save_grasps(path, grasps, meta)
+    report = dataset_quality(root, min_grasps=1, recheck=False)
+    rows = {(r["category"], r["mode"]): r for r in report["per_category_mode"]}
+    assert rows[("flashlight", "wrap")]["explored"] == 1 and rows[("flashlight", "wrap")]["kept"] == 2
+    assert report["totals"]["all"]["explored"] == 1  # files written before the field count as the rule's

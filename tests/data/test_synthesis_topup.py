@@ -28,9 +28,23 @@ def test_topup_conditions_take_only_the_partly_covered_synthesised_ones():
     g = _rows([0] * 5 + [0, 0] + [1, 1] + [2], ["wrap"] * 5 + ["pinch"] * 2 + ["wrap"] * 2 + ["pinch"],
               [1, 1, 1, 1, 0, 1, 0, 0, 0, 0], nan_rows=[9])
     assert synthesis.kept_counts(g) == {(0, "pinch"): 1, (0, "wrap"): 4, (1, "wrap"): 0, (2, "pinch"): 0}
-    assert synthesis.topup_conditions(g, target=4, min_kept=1) == {"pinch": [0]}
-    assert synthesis.topup_conditions(g, target=4, min_kept=0) == {"pinch": [0], "wrap": [1]}  # never the NaN row
-    assert synthesis.topup_conditions(g, target=5, min_kept=1) == {"pinch": [0], "wrap": [0]}
+    assert synthesis.topup_conditions(g, target=4, min_kept=1) == {("pinch", "rule"): [0]}
+    assert synthesis.topup_conditions(g, target=4, min_kept=0) == {("pinch", "rule"): [0], ("wrap", "rule"): [1]}
+    assert synthesis.topup_conditions(g, target=5, min_kept=1) == {("pinch", "rule"): [0], ("wrap", "rule"): [0]}
+    # exploring: part 1 wrap (nothing kept) is explored; never the NaN row
+    assert synthesis.topup_conditions(g, target=4, min_kept=1, explore=True) == {("pinch", "rule"): [0],
+                                                                                 ("wrap", "surface"): [1]}
+
+
+def test_a_condition_kept_only_by_exploration_is_explored_again():
+    # part 0 wrap: 1 kept by the rule, 1 by exploration; part 1 wrap: 2 kept by exploration, the rule's row lost
+    g = _rows([0, 0, 1, 1, 1], ["wrap"] * 5, [1, 1, 1, 1, 0])
+    g["init_placement"] = np.array(["rule", "surface", "surface", "surface", "rule"])
+    assert synthesis.topup_conditions(g, target=4, min_kept=1, explore=True) == {("wrap", "rule"): [0],
+                                                                                 ("wrap", "surface"): [1]}
+    assert synthesis.topup_conditions(g, target=4, min_kept=1) == {("wrap", "rule"): [0]}
+    old_file = {k: v for k, v in g.items() if k != "init_placement"}  # written before the field: all "rule"
+    assert synthesis.topup_conditions(old_file, target=4, min_kept=1, explore=True) == {("wrap", "rule"): [0, 1]}
 
 
 def test_concatenate_keeps_scalars_and_widens_strings():
@@ -40,6 +54,9 @@ def test_concatenate_keeps_scalars_and_widens_strings():
     out = synthesis._concatenate(a, b)
     assert out["status"].tolist() == ["ok", "penetration", "ok"]
     assert str(out["category"]) == "mug" and out["poses"].shape == (3, 25)
+    assert "init_placement" not in out  # neither side has it
+    b["init_placement"] = np.array(["surface", "surface"])  # a round of this version after an older file's rows
+    assert synthesis._concatenate(a, b)["init_placement"].tolist() == ["rule", "surface", "surface"]
 
 
 class FakeRounds:
@@ -49,8 +66,8 @@ class FakeRounds:
     def __init__(self, per_round=1):
         self.calls, self.per_round = [], per_round
 
-    def __call__(self, obj, cfg, object_id, tabletop, modes=None, part_ids=None, seed=None):
-        self.calls.append((modes, part_ids, seed))
+    def __call__(self, obj, cfg, object_id, tabletop, modes=None, part_ids=None, seed=None, placement="rule"):
+        self.calls.append((modes, part_ids, seed) if placement == "rule" else (modes, part_ids, seed, placement))
         modes, part_ids = modes or ("wrap", "pinch"), part_ids if part_ids is not None else [0, 1]
         parts, mode_col, kept = [], [], []
         for mode in modes:
@@ -80,6 +97,15 @@ def test_rounds_top_up_until_the_target_with_new_seeds(tmp_path, fake):
                                      (("pinch",), [0, 1], 2001), (("wrap",), [0], 2000)])
     assert len({seed for _, _, seed in topups}) == 4
     assert g["meta"]["topup_rounds"] == 5 and g["meta"]["topup_poses"] == 2 * 12  # stopped once nothing was wanted
+
+
+def test_exploring_rounds_take_the_empty_condition_with_their_own_seeds(tmp_path, fake):
+    cfg = dataclasses.replace(pipeline.DatasetConfig(), topup_rounds=1, topup_target=3, topup_explore=True)
+    g = synthesis.synthesize_cached("x", None, cfg, str(tmp_path), None)
+    # part 1 wrap kept nothing in round 0: explored (seed offset 500); the three others topped up by the rule
+    assert sorted(fake.calls[1:], key=str) == sorted([(("pinch",), [0, 1], 1001), (("wrap",), [0], 1000),
+                                                      (("wrap",), [1], 1500, "surface")], key=str)
+    assert synthesis.kept_counts(g)[(1, "wrap")] == 1
 
 
 def test_cached_files_resume_and_extend(tmp_path, fake):
@@ -142,7 +168,7 @@ def test_a_round_fills_the_padded_batch_and_filters_without_q1_when_waiving(monk
 def test_a_waiver_round_on_a_cache_built_without_it_screens_only_its_own_rows(tmp_path, monkeypatch):
     """Round 0 cached without the waiver (no `q1_low`); a top-up round with it adds low-Q1 rows: the old rows keep
     their verdicts and the new low-Q1 ones are decided by the waiver, none slips through unscreened."""
-    def one_round(obj, cfg, object_id, tabletop, modes=None, part_ids=None, seed=None):
+    def one_round(obj, cfg, object_id, tabletop, modes=None, part_ids=None, seed=None, placement="rule"):
         if modes is None:
             return _rows([0] * 4, ["wrap"] * 4, [1, 0, 0, 0]), {"seconds": 0.0}
         g = _rows([0] * 4, ["wrap"] * 4, [1, 1, 1, 1])  # all pass the filter without Q1; two fail only Q1

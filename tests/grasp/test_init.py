@@ -9,6 +9,7 @@ import pytest
 from dexvlg_jax import hand
 from dexvlg_jax.geometry.mesh_sdf import sdf_grid_query
 from dexvlg_jax.geometry.rotations import rot6d_to_matrix
+from dexvlg_jax.grasp import feasibility as F
 from dexvlg_jax.grasp import init as I
 from dexvlg_jax.objects.reference_shapes import cylinder_object
 
@@ -81,16 +82,16 @@ def test_class_rules(cls):
 
 
 def test_part_failures(obj):
-    assert I.part_failure(obj, 0, CFG) is None
-    assert I.part_failure(obj, 3, CFG).startswith("missing_part")
+    assert F.part_failure(obj, 0, CFG) is None
+    assert F.part_failure(obj, 3, CFG).startswith("missing_part")
     small = dataclasses.replace(obj, part_extents=np.array([[0.01, 0.005, 0.005]]))
-    assert I.part_failure(small, 0, CFG).startswith("part_too_small")
+    assert F.part_failure(small, 0, CFG).startswith("part_too_small")
     big = dataclasses.replace(obj, part_extents=np.array([[0.4, 0.3, 0.3]]))
-    assert I.part_failure(big, 0, CFG).startswith("part_too_big")
+    assert F.part_failure(big, 0, CFG).startswith("part_too_big")
     weird = dataclasses.replace(obj, part_classes=["blob"])
-    assert I.part_failure(weird, 0, CFG).startswith("unknown_class")
+    assert F.part_failure(weird, 0, CFG).startswith("unknown_class")
     nan = dataclasses.replace(obj, part_centroids=np.full((1, 3), np.nan))
-    assert I.part_failure(nan, 0, CFG).startswith("nonfinite")
+    assert F.part_failure(nan, 0, CFG).startswith("nonfinite")
 
 
 def test_horizontal_span_matches_the_box_corners():
@@ -105,7 +106,7 @@ def test_horizontal_span_matches_the_box_corners():
         u = np.stack([np.cos(phi), np.sin(phi), np.zeros_like(phi)], 1)
         proj = corners @ u.T
         expected = np.min(proj.max(0) - proj.min(0))
-        assert I.horizontal_span(axes, ext, np.array([0.0, 0.0, 1.0]), directions=3600) == pytest.approx(expected,
+        assert F.horizontal_span(axes, ext, np.array([0.0, 0.0, 1.0]), directions=3600) == pytest.approx(expected,
                                                                                                        abs=1e-9)
 
 
@@ -114,11 +115,11 @@ def test_a_part_wider_than_the_open_hand_on_the_table_is_too_big(obj):
     table the hand can only close across it sideways, and 25 cm is wider than the open hand spans."""
     flat = dataclasses.replace(obj, part_extents=np.array([[0.30, 0.25, 0.08]]),
                                part_axes=np.eye(3)[None])
-    assert I.part_failure(flat, 0, CFG) is None
+    assert F.part_failure(flat, 0, CFG) is None
     up = (np.array([0.0, 0.0, 1.0]), -0.04)
-    assert I.part_failure(flat, 0, CFG, table_plane=up).startswith("part_too_big: narrowest horizontal span 0.25")
+    assert F.part_failure(flat, 0, CFG, table_plane=up).startswith("part_too_big: narrowest horizontal span 0.25")
     standing = dataclasses.replace(flat, part_axes=np.array([[[0.0, 0, 1], [0, 1, 0], [1, 0, 0]]]))  # 8 cm wide
-    assert I.part_failure(standing, 0, CFG, table_plane=up) is None
+    assert F.part_failure(standing, 0, CFG, table_plane=up) is None
 
 
 def test_pinch_closes_around_the_target_and_starts_clear(obj):
@@ -151,23 +152,23 @@ def test_lowest_pad_height_matches_the_primitive_meshes():
         angles = np.linspace(0, 2 * np.pi, 3600, endpoint=False)[:, None]
         directions = np.cos(angles) * u + np.sin(angles) * np.cross(normal, u)
         expected = np.min(np.max(directions @ (vertices - np.asarray(h.site_pos[site])).T, axis=1))
-        assert I.lowest_pad_height((site,)) == pytest.approx(expected, abs=3e-4)  # capsule meshes: 12 segments
-    assert I.lowest_pad_height() == max(I.lowest_pad_height((s,)) for s in ("th_pad", "if_pad", "mf_pad"))
+        assert F.lowest_pad_height((site,)) == pytest.approx(expected, abs=3e-4)  # capsule meshes: 12 segments
+    assert F.lowest_pad_height() == max(F.lowest_pad_height((s,)) for s in ("th_pad", "if_pad", "mf_pad"))
 
 
 def test_a_part_whose_sides_are_lower_than_the_pads_reach_is_not_producible():
     """A puck lying on the table whose side is lower than the thumb pad can be (a flat-lying knife blade) cannot
     be squeezed; a taller puck, or the same puck raised 1 cm, can. The table top is the bottom face unless raised."""
-    reach = I.lowest_pad_height()
+    reach = F.lowest_pad_height()
     low = cylinder_object(0.03, 0.8 * reach, num_points=512, resolution=24)
-    reason = I.part_failure(low, 0, CFG, table_plane=(np.array([0.0, 0.0, 1.0]), -0.4 * reach))
+    reason = F.part_failure(low, 0, CFG, table_plane=(np.array([0.0, 0.0, 1.0]), -0.4 * reach))
     assert reason.startswith(f"below_fingertip_reach: the part's sides end {80 * reach:.1f} cm")
     tall = cylinder_object(0.03, 2.5 * reach, num_points=512, resolution=24)
-    assert I.part_failure(tall, 0, CFG, table_plane=(np.array([0.0, 0.0, 1.0]), -1.25 * reach)) is None
-    top = I.side_height(tall, 0, (np.array([0.0, 0.0, 1.0]), -1.25 * reach))
+    assert F.part_failure(tall, 0, CFG, table_plane=(np.array([0.0, 0.0, 1.0]), -1.25 * reach)) is None
+    top = F.side_height(tall, 0, (np.array([0.0, 0.0, 1.0]), -1.25 * reach))
     assert 2.5 * reach - 2e-3 < top <= 2.5 * reach + 1e-6  # the highest of 512 surface samples on the side
     # Lifted off the table by 1 cm (it rests on something else), the low puck's side is reachable.
-    assert I.part_failure(low, 0, CFG, table_plane=(np.array([0.0, 0.0, 1.0]), -0.4 * reach - 0.01)) is None
+    assert F.part_failure(low, 0, CFG, table_plane=(np.array([0.0, 0.0, 1.0]), -0.4 * reach - 0.01)) is None
 
 
 def _side_handle(tube=0.005, protrusion=0.03, half_height=0.035, body_radius=0.04):
@@ -207,3 +208,32 @@ def test_side_handles_from_above_grip_the_bar_and_come_from_above():
     assert np.all(I.placement(sideways, 32, np.random.default_rng(0), CFG)[1][:, 0] >= np.cos(CFG.cone_jitter) - 1e-6)
     arch = I.PartSpec.from_processed(obj, 0, np.array([1.0, 0.0, 0.0]), handles_from_above=True)
     assert arch.grip is None  # its depth axis (x) is the table's up: an arch over the object, left to the L rule
+
+
+def test_surface_exploration_approaches_along_the_part_normals_from_above_the_table(obj):
+    """placement="surface": each target is one of the part's surface samples and the approach its outward normal
+    (no jitter here), never from below the table; the hand starts clear of the object and above the table, and the
+    part checks are the rule's (exploration does not change which parts are producible)."""
+    up, offset = np.array([0.0, 0.0, 1.0]), -0.08  # the cylinder (radius 3 cm, 16 cm tall) stands on the table
+    cfg = dataclasses.replace(CFG, placement="surface", cone_jitter=0.0, roll_jitter=0.0)
+    part = I.PartSpec.from_processed(obj, 0, up, samples=True)
+    points, normals = part.samples
+    p, d, x = I.placement(part, 64, np.random.default_rng(3), cfg)
+    idx = [int(np.flatnonzero(np.all(points == q, axis=1))[0]) for q in p]  # each target is a sample
+    np.testing.assert_allclose(d, normals[idx] / np.linalg.norm(normals[idx], axis=1, keepdims=True), atol=1e-6)
+    assert np.all(d @ up >= 0.0) and (normals @ up < -0.5).any()  # the bottom face's samples are never drawn
+    np.testing.assert_allclose(np.sum(d * x, axis=1), 0.0, atol=1e-6)
+    assert len({tuple(q) for q in np.round(p, 6)}) > 32  # spread over the part, not one rule's target
+
+    explore = dataclasses.replace(CFG, placement="surface")
+    for mode in ("wrap", "pinch"):
+        poses = I.initial_poses(obj, 0, mode, 8, np.random.default_rng(4), explore, table_plane=(up, offset))
+        assert np.all(np.isfinite(poses))
+        surface = [np.asarray(hand.surface_points(hand.forward_kinematics(*hand.pose_from_vector(jnp.asarray(g))))[0])
+                   for g in poses]
+        depth = [float(jnp.min(sdf_grid_query(obj.sdf, jnp.asarray(s)))) for s in surface]
+        assert np.median(depth) > -0.004  # close until contact, not into the object
+        assert min(float(s[:, 2].min()) for s in surface) > offset - 0.002  # above the table
+    assert F.part_failure(obj, 0, explore, (up, offset)) == F.part_failure(obj, 0, CFG, (up, offset)) is None
+    with pytest.raises(ValueError, match="placement"):
+        I.InitConfig(placement="anywhere")

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from dexvlg_jax.grasp.init import InitConfig, part_failure
+from dexvlg_jax.grasp.feasibility import part_failure
+from dexvlg_jax.grasp.init import InitConfig
 from dexvlg_jax.objects import LabeledMesh, ProcessingConfig, process_object
 
 SMALL = dict(grid_resolution=16, num_surface_points=256, coacd_max_pieces=4)
