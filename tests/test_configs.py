@@ -23,6 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Every variant each file documents (configs/args.py rejects anything else).
 TRAIN_ARGS = [None, "head=ddpm,steps=7,data=/d,batch=4", "head=ddim"]
 VARIANTS = {
+    "configs/data/coverage.py": [None, "demo", "learning"],
     "configs/data/demo.py": [None],
     "configs/data/learning.py": [None],
     "configs/data/tiny.py": [None],
