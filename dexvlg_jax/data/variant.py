@@ -21,6 +21,7 @@ The report (JSON-ready):
 """
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import os
@@ -33,6 +34,7 @@ from dexvlg_jax import objects as objects_lib
 from dexvlg_jax.cli_errors import UserFileNotFoundError, UserValueError
 from dexvlg_jax.data.synthesis import kept_counts, synthesize_cached
 from dexvlg_jax.grasp import io as grasp_io
+from dexvlg_jax.grasp.synthesize import SynthConfig
 from dexvlg_jax.scene import Tabletop
 
 
@@ -48,9 +50,12 @@ def _flat(tree, prefix: str = "") -> dict:
 
 def config_changes(base_meta: dict, variant_meta: dict) -> dict:
     """{"field.path": [build's value, variant's value]} over the synthesis settings that differ between two grasp
-    files' meta (each "config" is `dataclasses.asdict` of the SynthConfig its first round ran with)."""
+    files' meta (each "config" is `dataclasses.asdict` of the SynthConfig its first round ran with). A setting that
+    one file's meta lacks (written before the setting existed) counts as the setting's default."""
+    defaults = _flat(dataclasses.asdict(SynthConfig()))
     base, new = _flat(base_meta.get("config", {})), _flat(variant_meta.get("config", {}))
-    return {k: [base.get(k), new.get(k)] for k in sorted(set(base) | set(new)) if base.get(k) != new.get(k)}
+    base, new = ({k: side.get(k, defaults.get(k)) for k in set(base) | set(new)} for side in (base, new))
+    return {k: [base[k], new[k]] for k in sorted(base) if base[k] != new[k]}
 
 
 def _object_ids(dataset_dir: str, wanted) -> list[str]:

@@ -85,7 +85,7 @@ def test_conditions_of_both_sides_in_the_builds_placement_and_a_resume(monkeypat
     for object_id, tabletop in fake.tabletops:  # each object on the table the build placed it on
         want = Tabletop.from_json(grasp_io.load_grasps(f"{root}/cache/grasps/{object_id}.npz")["tabletop"])
         np.testing.assert_allclose(tabletop.object_to_world, want.object_to_world)
-    assert report["changed"] == {"seed": [None, 5]}  # the hand-written build's meta has no config
+    assert report["changed"] == {"seed": [0, 5]}  # the hand-written build has no config meta: the defaults
     again = compare_grasp_stage(root, pipeline.DatasetConfig(), str(tmp_path / "v"), objects=["shaft_2"])
     assert again["resumed"] == ["shaft_2"] and again["seconds"] == {} and len(fake.tabletops) == 3
 
@@ -98,6 +98,10 @@ def test_bad_input_is_named(tmp_path):
         compare_grasp_stage(str(tmp_path), pipeline.DatasetConfig(), str(tmp_path / "v"))
     changes = config_changes({"config": {"a": {"b": (1, 2)}}}, {"config": {"a": {"b": [1, 2]}, "c": 0}})
     assert changes == {"c": [None, 0]}  # a tuple and its JSON list are the same setting
+    older = {"config": {"seed": 0}}  # a file written before `init.placement` existed ran the class rule
+    assert config_changes(older, {"config": {"seed": 0, "init": {"placement": "rule"}}}) == {}
+    assert config_changes(older, {"config": {"init": {"placement": "surface"}}}) == {"init.placement": ["rule",
+                                                                                                        "surface"]}
 
 
 def test_the_benchmark_command_builds_the_variant_config_and_checks_the_objects(tmp_path):
