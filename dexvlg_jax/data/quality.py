@@ -78,13 +78,13 @@ def dataset_quality(dataset_dir: str, backend: str = "c", min_grasps: int = 4, r
         obj = objects_lib.load_processed(os.path.join(dataset_dir, "cache", "objects", f"{object_id}.npz"))
         category, modes = grasps["category"], np.asarray(grasps["mode"]).astype(str)
         kept, synthesised = kept_mask(grasps), np.all(np.isfinite(grasps["poses"]), axis=1)
-        waived = {k: np.asarray(grasps.get(k, np.zeros(len(modes), bool)), bool) for k in WAIVED}
-        waived["explored"] = row_field(grasps, "init_placement").astype(str) == "surface"
+        counted = {k: np.asarray(grasps.get(k, np.zeros(len(modes), bool)), bool) for k in WAIVED}
+        counted["explored"] = row_field(grasps, "init_placement").astype(str) == "surface"
         for mode in np.unique(modes):
             sel = modes == mode
             per[(category, mode)].update(poses=int((sel & synthesised).sum()), valid=int((sel & grasps["valid"]).sum()),
                                          kept=int((sel & kept).sum()),
-                                         **{k: int((sel & kept & w).sum()) for k, w in waived.items()})
+                                         **{k: int((sel & kept & w).sum()) for k, w in counted.items()})
             for k in ("pen_mm", "spen_mm", "table_mm", "q1"):
                 if k in grasps:
                     quality[mode][k].extend(np.asarray(grasps[k])[sel & kept].tolist())

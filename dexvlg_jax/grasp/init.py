@@ -115,12 +115,12 @@ class PartSpec:
     @classmethod
     def from_processed(cls, obj, part_id: int, table_up=None, handles_from_above: bool = False,
                        samples: bool = False) -> "PartSpec":
-        mine = np.asarray(obj.surface_part_ids) == part_id
+        mine = np.asarray(obj.surface_part_ids) == part_id if samples else None
         spec = cls(obj.part_classes[part_id], np.asarray(obj.part_centroids[part_id], np.float64),
                    np.asarray(obj.part_axes[part_id], np.float64), np.asarray(obj.part_extents[part_id], np.float64),
                    np.zeros(3), None if table_up is None else np.asarray(table_up, np.float64),
-                   samples=(np.asarray(obj.surface_points, np.float64)[mine],
-                            np.asarray(obj.surface_normals, np.float64)[mine]) if samples else None)
+                   samples=None if mine is None else (np.asarray(obj.surface_points, np.float64)[mine],
+                                                      np.asarray(obj.surface_normals, np.float64)[mine]))
         up, out = spec.table_up, spec.outward()
         if handles_from_above and spec.part_class == "L" and up is not None and abs(out @ up) < np.sqrt(0.5):
             spec = dataclasses.replace(spec, grip=grip_point(obj, part_id, _unit(_unit(out - (out @ up) * up) + up)))
