@@ -7,7 +7,7 @@ engine has that keeps the ceiling at 100%.
 On top of the base config: objects processed finely enough for their thin parts (an SDF grid of 48 nodes instead of
 32 and 2,048 surface samples instead of 1,024: a trigger 8 mm thick was thinner than one 9 mm cell of the base's
 grid and had 23 samples), the contact waiver (a condition with fewer than 4 kept grasps also keeps those that failed
-only the touching-contact count or Q1 and lift the object by the instructed part in simulation), three top-up rounds
+only the touching-contact count or Q1 and lift the object by the instructed part in simulation), four top-up rounds
 (each only for the conditions still short), and exploration (the rounds also take the conditions the part rule kept
 nothing for, with poses drawn along the part's surface normals). Measured on the demo's objects (grasp/NOTES.md,
 "Thin parts need a finer object"). Not the demo's default: the demo's tiny model trained on more grasps per
@@ -22,6 +22,6 @@ def get_config(arg=None):
     c = (learning if arg == "learning" else demo).get_config()
     c.processing.update(grid_resolution=48, num_surface_points=2048)
     c.contact_waiver_below = 4
-    c.topup_rounds = 3
+    c.topup_rounds = 4
     c.topup_explore = True
     return c
