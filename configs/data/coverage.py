@@ -5,7 +5,7 @@ engine has that keeps the ceiling at 100%.
     python -m launch.build_dataset --config configs/data/coverage.py:learning --out /tmp/dexvlg_coverage_learning
 
 On top of the base config: objects processed finely enough for their thin parts (an SDF grid of 48 nodes instead of
-32 and 2,048 surface samples instead of 1,024: a trigger 8 mm thick was thinner than one 9 mm cell of the base's
+32 and 2,048 surface samples instead of 1,024: a trigger 7.3 mm thick was thinner than one 9.0 mm cell of the base's
 grid and had 23 samples), the contact waiver (a condition with fewer than 4 kept grasps also keeps those that failed
 only the touching-contact count or Q1 and lift the object by the instructed part in simulation), four top-up rounds
 (each only for the conditions still short), and exploration (the rounds also take the conditions the part rule kept
