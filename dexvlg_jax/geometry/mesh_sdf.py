@@ -41,7 +41,7 @@ from dexvlg_jax.geometry.primitives import safe_sqrt
 
 _TINY = 1e-30
 _TRIANGLE_BUCKET = 256
-_FAR_AWAY = 1.0e3  # metres: where padding triangles live
+FAR_AWAY = 1.0e3  # metres: where padding triangles live
 _ON_SURFACE = 1e-7  # metres: closer than this, the normal is the closest triangle's
 
 
@@ -124,7 +124,7 @@ def point_triangle_squared_distance(
     return jnp.sum(delta * delta, -1)
 
 
-def _closest_one(point: Float[Array, "3"], triangles: Float[Array, "F 3 3"], normals: Float[Array, "F 7 3"]):
+def closest_on_mesh(point: Float[Array, "3"], triangles: Float[Array, "F 3 3"], normals: Float[Array, "F 7 3"]):
     """(signed distance, outward unit normal (3,), closest triangle index) of one point; `normals`:
     `feature_pseudonormals` of the triangles (the sign comes from the closest feature's pseudonormal)."""
     squared = point_triangle_squared_distance(point, triangles)
@@ -146,7 +146,7 @@ def _closest_chunked(points, triangles, normals, chunk_size: int):
     num_chunks = -(-num_points // chunk_size)
     padded = jnp.concatenate([points, jnp.broadcast_to(points[:1], (num_chunks * chunk_size - num_points, 3))])
     chunks = padded.reshape(num_chunks, chunk_size, 3)
-    per_chunk = jax.vmap(_closest_one, in_axes=(0, None, None))
+    per_chunk = jax.vmap(closest_on_mesh, in_axes=(0, None, None))
     values = jax.lax.map(lambda chunk: per_chunk(chunk, triangles, normals), chunks)
     return jax.tree.map(lambda v: v.reshape((-1,) + v.shape[2:])[:num_points], values)
 
@@ -162,7 +162,7 @@ def _bucketed(points, vertices, faces, chunk_size):
     chunk_size = int(max(1, min(chunk_size, points.shape[0])))
     num_triangles = triangles.shape[0]
     padded_triangles = -(-num_triangles // _TRIANGLE_BUCKET) * _TRIANGLE_BUCKET
-    far = np.full((padded_triangles - num_triangles, 3, 3), _FAR_AWAY, np.float32)
+    far = np.full((padded_triangles - num_triangles, 3, 3), FAR_AWAY, np.float32)
     triangles = np.concatenate([triangles, far], 0)
     normals = np.concatenate([normals, np.zeros((len(far), 7, 3), np.float32)], 0)
     num_points = points.shape[0]
@@ -356,7 +356,11 @@ def _bounds_one(values, origin, spacing, point):
     index = corners.astype(jnp.int32)
     node_values = values[index[:, 0], index[:, 1], index[:, 2]]
     distance = jnp.linalg.norm(origin + spacing * corners - point, axis=-1)
-    return jnp.max(node_values - distance), jnp.min(node_values + distance)
+    # The mesh lies inside the grid's box (its padding), so a point outside the box is at least its distance to
+    # the box away from the mesh: without this, far points get max(v - d) < 0 and look possibly inside.
+    lower = jnp.max(node_values - distance)
+    outside = jnp.linalg.norm(point - clamped)
+    return jnp.where(outside > 0.0, jnp.maximum(lower, outside), lower), jnp.min(node_values + distance)
 
 
 @jax.jit
@@ -373,5 +377,6 @@ def sdf_grid_lower_bound(grid: SDFGrid, points: Float[Array, "P 3"]) -> Float[Ar
 def sdf_grid_bounds(grid: SDFGrid, points: Float[Array, "P 3"]) -> tuple[Float[Array, "P"], Float[Array, "P"]]:
     """(lower, upper) bounds (m) of the exact SDF at each point, from the 8 nodes v_i of its cell and the distances
     d_i to them: an SDF is 1-Lipschitz, so max_i (v_i - d_i) <= sdf <= min_i (v_i + d_i), provided the nodes are
-    exact (those near the surface are; farther ones carry the coarse-to-fine build's small error)."""
+    exact (those near the surface are; farther ones carry the coarse-to-fine build's small error). A point outside
+    the grid's box has lower bound at least its distance to the box (the mesh is inside the box)."""
     return _bounds_points(*_grid_arrays(grid), jnp.asarray(points, jnp.float32))

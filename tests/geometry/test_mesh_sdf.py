@@ -201,3 +201,18 @@ def test_grid_bounds_bracket_the_exact_sdf_near_the_surface(mug_like, near_surfa
     assert np.all(lower <= reference[near] + 1e-6) and np.all(reference[near] <= upper + 1e-6)
     assert np.all(upper - lower <= 2 * np.sqrt(3) * float(grid.spacing) + 1e-6)  # at most two cell diagonals
     np.testing.assert_array_equal(np.asarray(sdf_grid_lower_bound(grid, near_surface_points[near])), lower)
+
+
+def test_grid_lower_bound_outside_the_box_rules_points_out(mug_like, grid):
+    """Points beyond the grid's box (a hand's far fingertips) get a positive lower bound, at most the exact
+    distance (trimesh): the 8 nodes alone would give max(v - d) < 0 there, and the metrics would measure them."""
+    from dexvlg_jax.geometry.mesh_sdf import sdf_grid_bounds
+
+    rng = np.random.default_rng(5)
+    directions = rng.normal(size=(200, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    points = (directions * rng.uniform(0.15, 0.3, (200, 1))).astype(np.float32)  # the box reaches ~0.1 m
+    lower, upper = (np.asarray(b) for b in sdf_grid_bounds(grid, points))
+    reference = -trimesh.proximity.signed_distance(mug_like, points)
+    assert np.all(lower > 0.02)
+    assert np.all(lower <= reference + 1e-6) and np.all(reference <= upper + 1e-6)
