@@ -22,15 +22,13 @@ Frames and units: the mesh's frame (object frame), metres, negative inside.
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 from scipy.spatial import cKDTree
 
-from dexvlg_jax.geometry.mesh_sdf import FAR_AWAY, closest_on_mesh
+from dexvlg_jax.geometry.triangles import FAR_AWAY, closest_on_mesh
 from dexvlg_jax.geometry.mesh_sign import feature_pseudonormals
 
 _SLACK = 1e-6  # metres added to every upper bound: float32 rounding of the points and of the triangles

@@ -36,13 +36,12 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from dexvlg_jax.geometry.mesh_clusters import cluster_triangles, culled_signed_distance
 from dexvlg_jax.geometry.mesh_sign import feature_pseudonormals
 from dexvlg_jax.geometry.primitives import safe_sqrt
+from dexvlg_jax.geometry.triangles import FAR_AWAY, closest_on_mesh, point_triangle_squared_distance  # noqa: F401
 
-_TINY = 1e-30
 _TRIANGLE_BUCKET = 256
-FAR_AWAY = 1.0e3  # metres: where padding triangles live
-_ON_SURFACE = 1e-7  # metres: closer than this, the normal is the closest triangle's
 
 
 @flax.struct.dataclass
@@ -66,78 +65,6 @@ class SDFGrid:
     def upper_corner(self) -> Float[Array, "3"]:
         """Position of the last grid node (nx-1, ny-1, nz-1)."""
         return self.origin + self.spacing * (jnp.asarray(self.values.shape, jnp.float32) - 1.0)
-
-
-def _safe_divide(numerator, denominator):
-    safe = jnp.where(jnp.abs(denominator) > _TINY, denominator, 1.0)
-    return jnp.where(jnp.abs(denominator) > _TINY, numerator / safe, 0.0)
-
-
-def _closest_and_region(point: Float[Array, "3"], triangles: Float[Array, "F 3 3"]
-                        ) -> tuple[Float[Array, "F 3"], Int[Array, "F"]]:
-    """Closest point of each triangle to one point (closest-point regions after Ericson, RTCD 5.1.5) and the
-    feature it lies on: 0 the face's interior, 1 / 2 / 3 the edge ab / bc / ca, 4 / 5 / 6 the vertex a / b / c."""
-    a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
-    ab, ac, ap = b - a, c - a, point - a
-    bp, cp = point - b, point - c
-    d1 = jnp.sum(ab * ap, -1)
-    d2 = jnp.sum(ac * ap, -1)
-    d3 = jnp.sum(ab * bp, -1)
-    d4 = jnp.sum(ac * bp, -1)
-    d5 = jnp.sum(ab * cp, -1)
-    d6 = jnp.sum(ac * cp, -1)
-    va = d3 * d6 - d5 * d4
-    vb = d5 * d2 - d1 * d6
-    vc = d1 * d4 - d3 * d2
-
-    # Face interior (default), then the edge and vertex regions override in reverse priority.
-    total = va + vb + vc
-    v_face = _safe_divide(vb, total)
-    w_face = _safe_divide(vc, total)
-    closest = a + ab * v_face[:, None] + ac * w_face[:, None]
-    region = jnp.zeros(a.shape[:1], jnp.int32)
-
-    def override(inside, point_there, code):
-        return jnp.where(inside[:, None], point_there, closest), jnp.where(inside, code, region)
-
-    in_bc = (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0)
-    closest, region = override(in_bc, b + (c - b) * _safe_divide(d4 - d3, (d4 - d3) + (d5 - d6))[:, None], 2)
-    in_ac = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
-    closest, region = override(in_ac, a + ac * _safe_divide(d2, d2 - d6)[:, None], 3)
-    closest, region = override((d6 >= 0) & (d5 <= d6), c, 6)
-    in_ab = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
-    closest, region = override(in_ab, a + ab * _safe_divide(d1, d1 - d3)[:, None], 1)
-    closest, region = override((d3 >= 0) & (d4 <= d3), b, 5)
-    return override((d1 <= 0) & (d2 <= 0), a, 4)
-
-
-def point_triangle_closest(point: Float[Array, "3"], triangles: Float[Array, "F 3 3"]) -> Float[Array, "F 3"]:
-    """Closest point of each triangle to one point (closest-point regions after Ericson, RTCD 5.1.5)."""
-    return _closest_and_region(point, triangles)[0]
-
-
-def point_triangle_squared_distance(
-    point: Float[Array, "3"], triangles: Float[Array, "F 3 3"]
-) -> Float[Array, "F"]:
-    """Squared distance from one point to each triangle."""
-    delta = point - point_triangle_closest(point, triangles)
-    return jnp.sum(delta * delta, -1)
-
-
-def closest_on_mesh(point: Float[Array, "3"], triangles: Float[Array, "F 3 3"], normals: Float[Array, "F 7 3"]):
-    """(signed distance, outward unit normal (3,), closest triangle index) of one point; `normals`:
-    `feature_pseudonormals` of the triangles (the sign comes from the closest feature's pseudonormal)."""
-    squared = point_triangle_squared_distance(point, triangles)
-    nearest = jnp.min(squared)
-    # The first index attaining the minimum, as a plain min-reduction (argmin is several times slower on XLA:CPU).
-    index = jnp.min(jnp.where(squared <= nearest, jnp.arange(squared.shape[0]), squared.shape[0]))
-    unsigned = jnp.sqrt(nearest)
-    closest, region = (x[0] for x in _closest_and_region(point, triangles[index][None]))
-    sign = jnp.where(jnp.dot(point - closest, normals[index, region]) < 0.0, -1.0, 1.0)
-    face = normals[index, 0]
-    away = (point - closest) / jnp.maximum(unsigned, _TINY)
-    normal = jnp.where(unsigned > _ON_SURFACE, sign * away, face)
-    return sign * unsigned, normal, index
 
 
 @functools.partial(jax.jit, static_argnames=("chunk_size",))
@@ -213,19 +140,21 @@ def _exact_grid_values(axes, vertices, faces, chunk_size):
     return np.asarray(values, np.float64).reshape(tuple(len(a) for a in axes))
 
 
-def _coarse_to_fine_values(axes, vertices, faces, chunk_size, levels, band):
+def _coarse_to_fine_values(axes, vertices, faces, clusters, chunk_size, levels, band):
     """SDF on the grid `axes` (odd node counts), exact wherever |sdf| <= band, interpolated elsewhere.
 
     The grid with every second node is solved first (recursively, with a band wider by 4 fine cells), then
     each fine node gets a lower bound on |sdf| from the 8 coarse corners (1-Lipschitz: |d(x)| >= |d(c)| - |x - c|);
-    only nodes whose bound is <= band are evaluated exactly, the rest take the trilinear interpolation of the
-    coarse corners (same sign: band >= the largest corner distance 2 sqrt(3) h).
+    only nodes whose bound is <= band are evaluated exactly (`mesh_clusters.culled_signed_distance`: the brute
+    force's values, each node compared only with the triangles near it), the rest take the trilinear
+    interpolation of the coarse corners (same sign: band >= the largest corner distance 2 sqrt(3) h).
     """
     counts = [len(a) for a in axes]
     spacing = float(axes[0][1] - axes[0][0])
     if levels == 0 or min(counts) < 5:
         return _exact_grid_values(axes, vertices, faces, chunk_size)
-    coarse = _coarse_to_fine_values([a[::2] for a in axes], vertices, faces, chunk_size, levels - 1, band + 4 * spacing)
+    coarse = _coarse_to_fine_values([a[::2] for a in axes], vertices, faces, clusters, chunk_size, levels - 1,
+                                    band + 4 * spacing)
     cell, offset = [], []
     for n in counts:
         index = np.arange(n)
@@ -252,7 +181,7 @@ def _coarse_to_fine_values(axes, vertices, faces, chunk_size, levels, band):
     if need.any():
         index = np.nonzero(need)
         nodes = np.stack([axes[d][index[d]] for d in range(3)], -1)
-        values[index] = np.asarray(mesh_signed_distance(nodes.astype(np.float32), vertices, faces, chunk_size))
+        values[index] = culled_signed_distance(nodes.astype(np.float32), clusters)  # the brute force's values
     return values
 
 
@@ -286,7 +215,9 @@ def build_sdf_grid(
     if exact_band_cells is None:
         values = _exact_grid_values(axes, triangle_vertices, faces, chunk_size)
     else:
-        values = _coarse_to_fine_values(axes, triangle_vertices, faces, chunk_size, 2, exact_band_cells * spacing)
+        clusters = cluster_triangles(triangle_vertices, faces)
+        values = _coarse_to_fine_values(axes, triangle_vertices, faces, clusters, chunk_size, 2,
+                                        exact_band_cells * spacing)
     return SDFGrid(
         origin=origin.astype(np.float32),
         spacing=np.float32(spacing),

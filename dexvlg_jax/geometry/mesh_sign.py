@@ -17,7 +17,7 @@ from jaxtyping import Array, Float, Int
 
 
 def feature_pseudonormals(vertices: Float[np.ndarray, "V 3"], faces: Int[np.ndarray, "F 3"]) -> np.ndarray:
-    """(F, 7, 3) float32 pseudonormals of every triangle's features, in `mesh_sdf._closest_and_region`'s order:
+    """(F, 7, 3) float32 pseudonormals of every triangle's features, in `triangles._closest_and_region`'s order:
     the face's unit normal; the edges ab, bc, ca (sum of the unit normals of the faces that share the edge); the
     vertices a, b, c (sum of the incident faces' unit normals, each weighted by the face's angle at the vertex).
 

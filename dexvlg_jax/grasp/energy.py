@@ -80,6 +80,8 @@ class EnergyConfig:
     points_per_primitive: int = 16  # object points tested against each hand primitive (E_pen culling)
     hand_point_stride: int = 1  # keep every n-th of the 1040 hand surface points for E_hpen
     part_points_per_contact: int = 16  # target-part samples tested against each contact (E_part culling; 0 = all)
+    hand_points_per_block: int = 0  # E_hpen culling: the hand points deepest at each refresh (0 = all 1040)
+    sphere_pairs_per_block: int = 0  # E_spen culling: the active sphere pairs closest at each refresh (0 = all)
 
 
 @flax.struct.dataclass
@@ -282,17 +284,38 @@ def active_sphere_pairs(num_samples: int = 2048, margin: float = 0.005, seed: in
     return np.flatnonzero(min_gap < margin)
 
 
-def self_penetration_active(frames: hand.LinkFrames) -> Float[Array, "P"]:
-    """Overlap depths (m, >= 0) of the `active_sphere_pairs` only (same formula as hand.self_penetration)."""
+def self_penetration_active(frames: hand.LinkFrames, subset: Array | None = None) -> Float[Array, "P"]:
+    """Overlap depths (m, >= 0) of the `active_sphere_pairs` only (same formula as hand.self_penetration);
+    subset: indices into those pairs (`near_sphere_pairs`), None: all."""
     centres, radius, pairs = penetration_spheres(frames)
-    pairs = pairs[active_sphere_pairs()]
+    pairs = jnp.asarray(pairs[active_sphere_pairs()])
+    pairs = pairs if subset is None else pairs[subset]
     d = safe_norm(centres[pairs[:, 0]] - centres[pairs[:, 1]])
     return jax.nn.relu(radius[pairs[:, 0]] + radius[pairs[:, 1]] - d)
 
 
+def near_hand_points(pose: Float[Array, "25"], obj: SynthObject, k: int) -> Array:
+    """Indices (k,) of the hand surface points with the smallest object SDF at `pose` (no gradient): the culling
+    behind E_hpen between refreshes, as `near_object_points` is E_pen's (a point left out was farther out)."""
+    h = hand.load_hand()
+    frames = hand.forward_kinematics(*hand.pose_from_vector(jax.lax.stop_gradient(pose)))
+    d = sdf_grid_query(obj.sdf, hand.link_points_to_world(frames, h.surface_link, h.surface_pos))
+    return jax.lax.top_k(-d, min(k, d.shape[0]))[1]
+
+
+def near_sphere_pairs(pose: Float[Array, "25"], k: int) -> Array:
+    """Indices (k,) into `active_sphere_pairs` of the k pairs with the largest overlap (smallest gap) at `pose`
+    (no gradient): the culling behind E_spen between refreshes."""
+    frames = hand.forward_kinematics(*hand.pose_from_vector(jax.lax.stop_gradient(pose)))
+    centres, radius, pairs = penetration_spheres(frames)
+    pairs = pairs[active_sphere_pairs()]
+    overlap = radius[pairs[:, 0]] + radius[pairs[:, 1]] - safe_norm(centres[pairs[:, 0]] - centres[pairs[:, 1]])
+    return jax.lax.top_k(overlap, min(k, overlap.shape[0]))[1]
+
+
 def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[Array, "Gp K 3"], mode,
                  fc_kind: str = "dfc", face: Array | None = None, hand_point_stride: int = 1,
-                 part: Array | int = -1, near_part=None) -> dict:
+                 part: Array | int = -1, near_part=None, hand_points=None, sphere_pairs=None) -> dict:
     """Every energy term (scalars, unweighted) of one pose; see the module docstring for definitions.
 
     Returns {name: scalar for name in TERMS} plus "forces" (C,): the contact-force magnitudes used in E_fc
@@ -304,6 +327,7 @@ def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[
     hand_point_stride: keep every n-th hand surface point for E_hpen (speed; 1 keeps all 1040).
     part: the target part id (E_part); -1 = none.
     near_part: `near_part_points(pose, obj, mode, part, K)` (culled E_part) or None (every part sample).
+    hand_points, sphere_pairs: `near_hand_points` / `near_sphere_pairs` (culled E_hpen / E_spen) or None (all).
     """
     contacts = as_contact_set(mode)
     valid = jnp.asarray(contacts.valid)
@@ -323,10 +347,10 @@ def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[
              "forces": forces, "face": best}
     terms["pen"] = jnp.sum(primitive_penetration(frames, near_points))
     h = hand.load_hand()
-    sl = slice(None, None, hand_point_stride)
-    hpts = hand.link_points_to_world(frames, h.surface_link[sl], h.surface_pos[sl])
+    kept = slice(None, None, hand_point_stride) if hand_points is None else hand_points
+    hpts = hand.link_points_to_world(frames, jnp.asarray(h.surface_link)[kept], jnp.asarray(h.surface_pos)[kept])
     terms["hpen"] = jnp.sum(jax.nn.relu(-sdf_grid_query(obj.sdf, hpts)))
-    terms["spen"] = jnp.sum(self_penetration_active(frames))
+    terms["spen"] = jnp.sum(self_penetration_active(frames, sphere_pairs))
     q = pose[9:]
     lower, upper = jnp.asarray(h.joint_lower, jnp.float32), jnp.asarray(h.joint_upper, jnp.float32)
     terms["limit"] = jnp.sum(jax.nn.relu(q - upper) + jax.nn.relu(lower - q))

@@ -29,7 +29,7 @@ from jaxtyping import Array, Float
 
 from dexvlg_jax.devices import data_mesh
 from dexvlg_jax.grasp.energy import (ContactSet, EnergyConfig, SynthObject, energy_terms, near_object_points,
-                                     near_part_points, total_energy)
+                                     near_hand_points, near_part_points, near_sphere_pairs, total_energy)
 
 OPTIMIZERS = ("annealing", "adam")
 
@@ -52,15 +52,18 @@ class OptimizerConfig:
 
 def _energy_fn(obj, ecfg: EnergyConfig, part, mode):
     def fn(pose, near, face):
-        near, near_part = near
-        terms = energy_terms(pose, obj, near, mode, ecfg.fc_kind, face, ecfg.hand_point_stride, part, near_part)
+        near, near_part, hand_points, sphere_pairs = near
+        terms = energy_terms(pose, obj, near, mode, ecfg.fc_kind, face, ecfg.hand_point_stride, part, near_part,
+                             hand_points, sphere_pairs)
         return total_energy(terms, ecfg.weights), terms
     return jax.value_and_grad(fn, has_aux=True)
 
 
 def _refresh(pose, obj, ecfg: EnergyConfig, part, mode):
     """Block-start auxiliaries of one grasp: the culled sets ((Gp, K, 3) object points per hand primitive; per
-    contact the K nearest target-part samples, or None when `part_points_per_contact` is 0) and the LP-DFC face."""
+    contact the K nearest target-part samples, or None when `part_points_per_contact` is 0; the hand points and
+    sphere pairs of E_hpen / E_spen, or None when `hand_points_per_block` / `sphere_pairs_per_block` is 0) and the
+    LP-DFC face."""
     near = near_object_points(pose, obj, ecfg.points_per_primitive)
     k = ecfg.part_points_per_contact
     near_part = near_part_points(pose, obj, mode, part, k) if k else None
@@ -69,7 +72,9 @@ def _refresh(pose, obj, ecfg: EnergyConfig, part, mode):
                             near_part)["face"]
     else:
         face = jnp.asarray(-1, jnp.int32)
-    return (near, near_part), jax.lax.stop_gradient(face)
+    hand_points = near_hand_points(pose, obj, ecfg.hand_points_per_block) if ecfg.hand_points_per_block else None
+    pairs = near_sphere_pairs(pose, ecfg.sphere_pairs_per_block) if ecfg.sphere_pairs_per_block else None
+    return (near, near_part, hand_points, pairs), jax.lax.stop_gradient(face)
 
 
 def _finite(g):
@@ -125,7 +130,7 @@ def optimize_one(pose: Float[Array, "25"], key, obj: SynthObject, ecfg: EnergyCo
     carry, _ = jax.lax.scan(block, carry, jnp.arange(num_blocks))
     pose = carry[0]
     near = near_object_points(pose, obj, ecfg.points_per_primitive)
-    (energy, terms), _ = vg(pose, (near, None), None)  # all LP faces, E_part over every part sample
+    (energy, terms), _ = vg(pose, (near, None, None, None), None)  # all LP faces, part samples, hand points, pairs
     return pose, energy, terms, carry[4] / total
 
 
