@@ -220,3 +220,30 @@ def test_a_palm_free_pinch_leaves_the_palm_out(sobj, obj):
     for name in ("dis", "dir", "part", "fc"):
         np.testing.assert_allclose(t_free[name], t_pads[name], rtol=1e-5, atol=1e-7, err_msg=name)
     assert np.all(np.asarray(t_full["dis"]) > np.asarray(t_free["dis"]))  # the palm's distance is left out
+
+
+def test_culled_hand_and_self_penetration_are_exact_where_their_sets_were_taken(sobj):
+    """E_hpen over the 256 hand points deepest at a pose and E_spen over its 128 closest sphere pairs (the
+    optimiser's refresh, `hand_points_per_block` / `sphere_pairs_per_block`) equal the full terms and their
+    gradients there: the palm 1 cm inside the cylinder, fingers in joint configurations that self-penetrate."""
+    h = hand.load_hand()
+    rot = jnp.asarray(np.stack([[0, 0, 1.0], [0, 1.0, 0], [-1.0, 0, 0]], -1))  # hand z = -x world
+    t = jnp.asarray([-RADIUS + 0.01, 0, 0]) - rot @ h.site_pos["palm_center"]
+    q = np.random.default_rng(7).uniform(h.joint_lower, h.joint_upper, (4, 16)).astype(np.float32)
+    poses = jnp.concatenate([jnp.broadcast_to(jnp.concatenate([t, rot[:, 0], rot[:, 1]]), (4, 9)), q], 1)
+
+    def penetration(p, culled):
+        n = E.near_object_points(p, sobj, 8)
+        hand_points = E.near_hand_points(p, sobj, 256) if culled else None
+        pairs = E.near_sphere_pairs(p, 128) if culled else None
+        terms = E.energy_terms(p, sobj, n, "wrap", "dfc", hand_points=hand_points, sphere_pairs=pairs)
+        return terms["hpen"] + terms["spen"], (terms["hpen"], terms["spen"])
+
+    full, culled = (jax.jit(jax.vmap(jax.value_and_grad(lambda p, c=c: penetration(p, c), has_aux=True)))(poses)
+                    for c in (False, True))
+    (_, (hpen, spen)), grad = full
+    (_, (hpen_c, spen_c)), grad_c = culled
+    assert np.all(hpen > 1e-3) and np.sum(spen > 0) >= 2
+    np.testing.assert_allclose(hpen_c, hpen, rtol=1e-5)
+    np.testing.assert_allclose(spen_c, spen, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(grad_c, grad, rtol=1e-4, atol=1e-6)
