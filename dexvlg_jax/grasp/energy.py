@@ -18,6 +18,10 @@ A pose is the flat 25-vector of `hand.pose_from_vector`: translation (3), rot6d 
   optimiser every block of iterations): 34 K evaluations instead of 34 N.
 * E_hpen = sum over hand surface points of max(0, -sdf_obj(h)) (hand points in the object's SDF grid).
 * E_spen = sum of self-penetration sphere-pair overlaps (m); E_limit = sum of joint-limit violations (rad).
+  Optionally (`EnergyConfig.hand_points_per_block`, `sphere_pairs_per_block`) the optimiser sums these only over
+  the hand points deepest in the object and the sphere pairs closest to overlapping at each refresh
+  (`near_hand_points`, `near_sphere_pairs`): exact there. A step of 64 poses on 2 CPU cores took 9.0 ms with
+  all 1,040 points and 942 pairs, 5.4 ms with 256 and 128.
 * E_dir = sum_i (1 - cos(n_hand_i, -grad sdf(x_i))): each contact pad faces into the object.
 * E_part = sum_i max(0, min_j |x_i - p_j| - PART_TOLERANCE) over contacts x_i and the target part's surface
   samples p_j: the instruction names a part, so contacts are pulled onto it (without it, contacts on a small part
@@ -294,13 +298,19 @@ def self_penetration_active(frames: hand.LinkFrames, subset: Array | None = None
     return jax.nn.relu(radius[pairs[:, 0]] + radius[pairs[:, 1]] - d)
 
 
-def near_hand_points(pose: Float[Array, "25"], obj: SynthObject, k: int) -> Array:
-    """Indices (k,) of the hand surface points with the smallest object SDF at `pose` (no gradient): the culling
-    behind E_hpen between refreshes, as `near_object_points` is E_pen's (a point left out was farther out)."""
+def near_hand_points(pose: Float[Array, "25"], obj: SynthObject, k: int, per_link: int = 8) -> Array:
+    """Indices (max(k, 17 per_link),) of hand surface points at `pose` (no gradient): the `per_link` with the
+    smallest object SDF of every link, so that a broad contact (the palm on a body) cannot crowd out fingers on a
+    thin part, then the rest of the k smallest. E_hpen's culling between refreshes (`near_object_points`: E_pen's)."""
     h = hand.load_hand()
     frames = hand.forward_kinematics(*hand.pose_from_vector(jax.lax.stop_gradient(pose)))
     d = sdf_grid_query(obj.sdf, hand.link_points_to_world(frames, h.surface_link, h.surface_pos))
-    return jax.lax.top_k(-d, min(k, d.shape[0]))[1]
+    links = np.unique(h.surface_link)
+    picks = [jnp.asarray(np.flatnonzero(h.surface_link == link))[jax.lax.top_k(-d[h.surface_link == link],
+                                                                                per_link)[1]] for link in links]
+    first = jnp.concatenate(picks)
+    rest = jax.lax.top_k(-d.at[first].set(jnp.inf), max(k - len(first), 0))[1]
+    return jnp.concatenate([first, rest])
 
 
 def near_sphere_pairs(pose: Float[Array, "25"], k: int) -> Array:

@@ -17,7 +17,7 @@ its 2,048 surface samples (those stay in the energies, `grasp.energy`). Per gras
                cannot be deeper than a depth that another sample certainly reaches (-lower < max -upper), so the
                maximum is unchanged: identical values on 384 demo grasps, 10-25% faster). Both are measured only
                for grasps that pass every other check (`grasp_metrics(screen=True)`, the default: NaN for the
-               others), since the dense measurement costs 0.1-0.6 s per grasp and most candidates fail on contacts
+               others), since the dense measurement is most of the cost and most candidates fail on contacts
                or Q1.
   spen_mm      self-penetration depth: max overlap of the hand's self-collision sphere pairs (all pairs).
   table_mm     hand-table penetration depth: how far the lowest hand primitive reaches below the table top
@@ -35,8 +35,9 @@ Remaining sampling error: depths are maxima over samples `metric_spacing_mm` apa
 both bodies (mesh vertices and edges, box edges and corners) sampled. Where a depth falls off linearly from a
 ridge (an object edge inside a hand face) a side can read up to ~spacing / 2 low: tests/grasp/test_metrics_exact.py
 measured pen_mm within 0.16 mm of trimesh at 0.25-0.7 mm spacing (box and cylinder grasps), hand_pen_mm alone up
-to 0.29 mm low. Cost (1.5 mm, demo objects of 320-1,756 triangles, 2 shared CPU cores, warm): 0.1-0.65 s per
-grasp, mostly the brute-force exact distance of the ~2k hand samples per grasp that the grid cannot rule out.
+to 0.29 mm low. Cost (1.5 mm, 2 CPU cores, warm, idle): 128 grasps of mug_0 (1,756 triangles) in 2.2 s; it was
+8.7 s before the grid's bound ruled out hand samples beyond its box and the exact distance culled triangles
+(2026-12-06), mostly the brute-force distance of hand samples far outside the object.
 """
 from __future__ import annotations
 
@@ -328,7 +329,7 @@ def grasp_metrics(poses: Float[Array, "G 25"], obj: SynthObject, processed, mode
 
     obj: the synthesis view (table plane); processed: the `ProcessedObject` (mesh, grid); exact: its
     `exact_object` if already built. modes: (G,) 'wrap'/'pinch'; part_ids: (G,) target parts. Non-finite poses
-    give NaN metrics. screen: the dense penetration (0.1-0.6 s per grasp on a 2-core CPU) is measured only for
+    give NaN metrics. screen: the dense penetration (most of the cost: module docstring) is measured only for
     grasps that pass every other check of `cfg`; the others get NaN pen_mm / hand_pen_mm (their failure reason is
     the other check). screen=False measures every grasp.
     """
