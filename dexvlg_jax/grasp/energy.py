@@ -19,9 +19,9 @@ A pose is the flat 25-vector of `hand.pose_from_vector`: translation (3), rot6d 
 * E_hpen = sum over hand surface points of max(0, -sdf_obj(h)) (hand points in the object's SDF grid).
 * E_spen = sum of self-penetration sphere-pair overlaps (m); E_limit = sum of joint-limit violations (rad).
   Optionally (`EnergyConfig.hand_points_per_block`, `sphere_pairs_per_block`) the optimiser sums these only over
-  the hand points deepest in the object and the sphere pairs closest to overlapping at each refresh
-  (`near_hand_points`, `near_sphere_pairs`): exact there. A step of 64 poses on 2 CPU cores took 9.0 ms with
-  all 1,040 points and 942 pairs, 5.4 ms with 256 and 128.
+  the hand points deepest in the object and the closest sphere pairs at each refresh (`near_hand_points`,
+  `near_sphere_pairs`; exact there): a 64-pose step on 2 CPU cores 9.0 -> 5.4 ms with 256 and 128. Off by default:
+  thin parts (a 7 mm trigger, 11 mm mug handles) then got fewer wraps (grasp/NOTES.md, "The time bar").
 * E_dir = sum_i (1 - cos(n_hand_i, -grad sdf(x_i))): each contact pad faces into the object.
 * E_part = sum_i max(0, min_j |x_i - p_j| - PART_TOLERANCE) over contacts x_i and the target part's surface
   samples p_j: the instruction names a part, so contacts are pulled onto it (without it, contacts on a small part
