@@ -1,17 +1,17 @@
-"""Exact mesh signed distance with culling: the triangles in small spatial clusters, each with a bounding ball.
+"""Exact mesh signed distance with culling: the triangles in small spatial clusters, each with a bounding box.
 
 `mesh_sdf.mesh_signed_distance` compares every point with every triangle (O(P F)). Near the surface, where the
 grasp metrics need it (`grasp.metrics.penetration_depths`), almost all of that work is on triangles that cannot be
 the nearest one. This module skips them without changing a value:
 
 * `cluster_triangles(vertices, faces)`: the mesh's triangles split recursively at the median of their centroids
-  along the longest axis until a cluster holds at most `size` triangles; each cluster gets a ball (centre, radius)
-  that holds all of its triangles. Clusters are padded with the far-away degenerate triangles of `mesh_sdf` (zero
+  along the longest axis until a cluster holds at most `size` triangles; each cluster gets the axis-aligned box
+  of its triangles. Clusters are padded with the far-away degenerate triangles of `mesh_sdf` (zero
   pseudonormals: never the nearest).
 * `culled_signed_distance(points, clusters, upper)`: `upper` (P,) is any certified upper bound on each point's
   distance to the surface (default: the distance to the nearest mesh vertex; `grasp.metrics` passes the nearest of
-  its dense surface samples, which is tighter). A cluster can hold the nearest triangle only if its ball's lower
-  bound max(0, |p - c| - r) is at most `upper`; every point is compared with the triangles of its M clusters of
+  its dense surface samples, which is tighter). A cluster can hold the nearest triangle only if the distance from
+  the point to its box is at most `upper`; every point is compared with the triangles of its M clusters of
   smallest lower bound, M (a power of two) at least the number of such candidates for every point of a batch. The
   nearest triangle is therefore always compared, with the same arithmetic as the brute force, so the signed
   distance is the brute force's (the sign comes from the closest feature's pseudonormal, shared by the triangles
@@ -41,8 +41,8 @@ class TriangleClusters:
     """A mesh's triangles grouped in K clusters of `size` (host arrays, mesh frame, metres).
 
     triangles (K, size, 3, 3) float32 and normals (K, size, 7, 3) (`feature_pseudonormals`), padded with far
-    degenerate triangles; faces (K, size) int: the mesh face of each slot, -1 for padding; centres (K, 3) and radii
-    (K,) float64: each cluster's bounding ball; vertex_tree: a k-d tree of the mesh's vertices (default bounds).
+    degenerate triangles; faces (K, size) int: the mesh face of each slot, -1 for padding; low, high (K, 3) float64:
+    each cluster's bounding box; vertex_tree: a k-d tree of the mesh's vertices (default bounds).
     K is padded to a power of two (empty clusters far away) so meshes share compiled programs.
     """
 
@@ -71,7 +71,7 @@ def _median_split(order: np.ndarray, centroids: np.ndarray, size: int) -> list[n
 
 
 def cluster_triangles(vertices: Float[Array, "V 3"], faces: Int[Array, "F 3"], size: int = 16) -> TriangleClusters:
-    """The mesh's triangles in clusters of at most `size` with bounding balls (module docstring); host numpy."""
+    """The mesh's triangles in clusters of at most `size` with bounding boxes (module docstring); host numpy."""
     vertices = np.asarray(vertices, np.float32)
     faces = np.asarray(faces, np.int64)
     corners = vertices[faces].astype(np.float64)  # (F, 3, 3)
@@ -108,7 +108,7 @@ def _culled_chunked(points, cluster_ids, triangles, normals):
 
 
 def cluster_gaps(points: np.ndarray, clusters: TriangleClusters) -> np.ndarray:
-    """(P, K) lower bounds |p - centre| - radius (m) on the distance from each point to each cluster's triangles."""
+    """(P, K) distances (m) from each point to each cluster's box: lower bounds on the distance to its triangles."""
     p = points[:, None].astype(np.float64)
     return np.linalg.norm(np.maximum(np.maximum(clusters.low - p, p - clusters.high), 0.0), axis=-1)
 

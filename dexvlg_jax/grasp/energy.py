@@ -288,14 +288,17 @@ def active_sphere_pairs(num_samples: int = 2048, margin: float = 0.005, seed: in
     return np.flatnonzero(min_gap < margin)
 
 
-def self_penetration_active(frames: hand.LinkFrames, subset: Array | None = None) -> Float[Array, "P"]:
-    """Overlap depths (m, >= 0) of the `active_sphere_pairs` only (same formula as hand.self_penetration);
-    subset: indices into those pairs (`near_sphere_pairs`), None: all."""
+def _active_pair_overlaps(frames: hand.LinkFrames, subset: Array | None = None) -> Float[Array, "P"]:
+    """Overlaps r_i + r_j - |c_i - c_j| (m, < 0 apart) of the `active_sphere_pairs` (or the `subset` of them)."""
     centres, radius, pairs = penetration_spheres(frames)
     pairs = jnp.asarray(pairs[active_sphere_pairs()])
     pairs = pairs if subset is None else pairs[subset]
-    d = safe_norm(centres[pairs[:, 0]] - centres[pairs[:, 1]])
-    return jax.nn.relu(radius[pairs[:, 0]] + radius[pairs[:, 1]] - d)
+    return radius[pairs[:, 0]] + radius[pairs[:, 1]] - safe_norm(centres[pairs[:, 0]] - centres[pairs[:, 1]])
+
+
+def self_penetration_active(frames: hand.LinkFrames, subset: Array | None = None) -> Float[Array, "P"]:
+    """Overlap depths (m, >= 0) of the `active_sphere_pairs` (hand.self_penetration's formula); subset: see above."""
+    return jax.nn.relu(_active_pair_overlaps(frames, subset))
 
 
 def near_hand_points(pose: Float[Array, "25"], obj: SynthObject, k: int, per_link: int = 8) -> Array:
@@ -316,10 +319,7 @@ def near_hand_points(pose: Float[Array, "25"], obj: SynthObject, k: int, per_lin
 def near_sphere_pairs(pose: Float[Array, "25"], k: int) -> Array:
     """Indices (k,) into `active_sphere_pairs` of the k pairs with the largest overlap (smallest gap) at `pose`
     (no gradient): the culling behind E_spen between refreshes."""
-    frames = hand.forward_kinematics(*hand.pose_from_vector(jax.lax.stop_gradient(pose)))
-    centres, radius, pairs = penetration_spheres(frames)
-    pairs = pairs[active_sphere_pairs()]
-    overlap = radius[pairs[:, 0]] + radius[pairs[:, 1]] - safe_norm(centres[pairs[:, 0]] - centres[pairs[:, 1]])
+    overlap = _active_pair_overlaps(hand.forward_kinematics(*hand.pose_from_vector(jax.lax.stop_gradient(pose))))
     return jax.lax.top_k(overlap, min(k, overlap.shape[0]))[1]
 
 
