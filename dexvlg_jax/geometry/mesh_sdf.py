@@ -227,32 +227,37 @@ def build_sdf_grid(
     )
 
 
-def _trilinear(values, origin, spacing, x, y, z):
-    """Trilinear field at points given as three same-shape coordinate arrays (any shape; XLA vectorises these,
-    not a trailing axis of 3: 3x faster with the gradient), plus the distance to the grid box outside it."""
+def _cell(values, origin, spacing, x, y, z):
+    """The grid cell of points given as three same-shape coordinate arrays (any shape; XLA vectorises these, not a
+    trailing axis of 3: 3x faster with the gradient): node(offset) gives the value at the cell's first corner +
+    a flat offset, base (3 arrays) the corner's node coordinates, clamped (3) the points clipped into the box."""
     n = values.shape
-    outside_sq, index, fraction = 0.0, [], []
+    clamped, base = [], []
     for d, coord in enumerate((x, y, z)):
-        clamped = jnp.clip(coord, origin[d], origin[d] + spacing * (n[d] - 1))
-        outside_sq = outside_sq + (coord - clamped) ** 2
-        continuous = (clamped - origin[d]) / spacing
-        base = jnp.clip(jnp.floor(continuous), 0.0, n[d] - 2.0)
-        fraction.append(continuous - base)
-        index.append(base.astype(jnp.int32))
+        clamped.append(jnp.clip(coord, origin[d], origin[d] + spacing * (n[d] - 1)))
+        base.append(jnp.clip(jnp.floor((clamped[d] - origin[d]) / spacing), 0.0, n[d] - 2.0))
+    index = [b.astype(jnp.int32) for b in base]
     flat, corner = values.reshape(-1), (index[0] * n[1] + index[1]) * n[2] + index[2]
-    sx, sy = n[1] * n[2], n[2]
 
-    def node(offset):  # the value at corner + offset (flat); clipped indices are in bounds
+    def node(offset):  # clipped indices are in bounds
         return flat.at[corner + offset].get(mode="promise_in_bounds")
 
-    fx, fy, fz = fraction
+    return node, base, clamped
+
+
+def _trilinear(values, origin, spacing, x, y, z):
+    """Trilinear field at points given as three same-shape coordinate arrays (`_cell`), plus the distance to the
+    grid box outside it."""
+    node, base, clamped = _cell(values, origin, spacing, x, y, z)
+    fx, fy, fz = ((c - origin[d]) / spacing - base[d] for d, c in enumerate(clamped))
+    sx, sy = values.shape[1] * values.shape[2], values.shape[2]
     c00 = node(0) * (1 - fx) + node(sx) * fx
     c01 = node(1) * (1 - fx) + node(sx + 1) * fx
     c10 = node(sy) * (1 - fx) + node(sx + sy) * fx
     c11 = node(sy + 1) * (1 - fx) + node(sx + sy + 1) * fx
     c0 = c00 * (1 - fy) + c10 * fy
     c1 = c01 * (1 - fy) + c11 * fy
-    return c0 * (1 - fz) + c1 * fz + safe_sqrt(outside_sq)
+    return c0 * (1 - fz) + c1 * fz + safe_sqrt(sum((c - q) ** 2 for c, q in zip(clamped, (x, y, z))))
 
 
 @jax.jit
@@ -281,24 +286,24 @@ def sdf_grid_gradient(grid: SDFGrid, points: Float[Array, "P 3"]) -> Float[Array
     return _gradient_points(*_grid_arrays(grid), jnp.asarray(points, jnp.float32))
 
 
-def _bounds_one(values, origin, spacing, point):
-    shape = jnp.asarray(values.shape, jnp.float32)
-    clamped = jnp.clip(point, origin, origin + spacing * (shape - 1.0))
-    base = jnp.clip(jnp.floor((clamped - origin) / spacing), 0.0, shape - 2.0)
-    corners = base + jnp.asarray(np.stack(np.meshgrid(*[[0.0, 1.0]] * 3, indexing="ij"), -1).reshape(8, 3))
-    index = corners.astype(jnp.int32)
-    node_values = values[index[:, 0], index[:, 1], index[:, 2]]
-    distance = jnp.linalg.norm(origin + spacing * corners - point, axis=-1)
+def _bounds(values, origin, spacing, x, y, z):
+    """(lower, upper) bounds of the exact SDF (`sdf_grid_bounds`) at points given as coordinate arrays (`_cell`)."""
+    node, base, clamped = _cell(values, origin, spacing, x, y, z)
+    lower, upper = -jnp.inf, jnp.inf
+    for i, j, k in np.ndindex(2, 2, 2):
+        value = node((i * values.shape[1] + j) * values.shape[2] + k)
+        corner = (origin[d] + spacing * (base[d] + offset) for d, offset in enumerate((i, j, k)))
+        distance = jnp.sqrt(sum((c - q) ** 2 for c, q in zip(corner, (x, y, z))))
+        lower, upper = jnp.maximum(lower, value - distance), jnp.minimum(upper, value + distance)
     # The mesh lies inside the grid's box (its padding), so a point outside the box is at least its distance to
     # the box away from the mesh: without this, far points get max(v - d) < 0 and look possibly inside.
-    lower = jnp.max(node_values - distance)
-    outside = jnp.linalg.norm(point - clamped)
-    return jnp.where(outside > 0.0, jnp.maximum(lower, outside), lower), jnp.min(node_values + distance)
+    outside = jnp.sqrt(sum((c - q) ** 2 for c, q in zip(clamped, (x, y, z))))
+    return jnp.where(outside > 0.0, jnp.maximum(lower, outside), lower), upper
 
 
 @jax.jit
 def _bounds_points(values, origin, spacing, points):
-    return jax.vmap(lambda p: _bounds_one(values, origin, spacing, p))(points)
+    return _bounds(values, origin, spacing, points[..., 0], points[..., 1], points[..., 2])
 
 
 def sdf_grid_lower_bound(grid: SDFGrid, points: Float[Array, "P 3"]) -> Float[Array, "P"]:

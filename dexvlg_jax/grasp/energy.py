@@ -7,12 +7,13 @@ A pose is the flat 25-vector of `hand.pose_from_vector`: translation (3), rot6d 
         + w_table E_table
 
 * Contacts: the mode's **fixed** contact set (`hand.contact_sites`; wrap = 4 pads + palm + index/middle medial
-  pads = 7, pinch = thumb/index/middle pads + palm = 4). Unlike DexGraspNet we do not resample contact
-  candidates: the paper's modes name the contacts, and a fixed set makes part agreement and LP-DFC forces
-  meaningful per finger. Hand contact normals (outward from the hand) are the pads' palmar directions.
+  pads = 7, pinch = thumb/index/middle pads + palm = 4), not DexGraspNet's resampled candidates: the modes name
+  the contacts, and a fixed set makes part agreement and LP-DFC forces meaningful per finger. Hand contact
+  normals (outward from the hand) are the pads' palmar directions.
 * E_fc: DFC `||G c||^2` or LP-DFC `||G (f* c)||^2` with f* from the batched LP (stop-gradient), both from
   `dexvlg_jax.grasp.force_closure`; c = the object's inward unit normal at each contact (-grad sdf).
-* E_dis = sum_i |sdf(x_i)| over contacts (trilinear object SDF grid).
+* E_dis = sum_i |sdf(x_i)| over contacts (trilinear object SDF grid); E_dir = sum_i (1 - cos(n_hand_i, -grad
+  sdf(x_i))): each contact pad faces into the object.
 * E_pen = sum over object surface points p and hand primitives g of max(0, -sdf_g(p)) (exact box/capsule SDF);
   each primitive is tested only against its K nearest object points (`near_object_points`, refreshed by the
   optimiser every block of iterations): 34 K evaluations instead of 34 N.
@@ -20,14 +21,11 @@ A pose is the flat 25-vector of `hand.pose_from_vector`: translation (3), rot6d 
 * E_spen = sum of self-penetration sphere-pair overlaps (m); E_limit = sum of joint-limit violations (rad).
   Optionally (`EnergyConfig.hand_points_per_block`, `sphere_pairs_per_block`) the optimiser sums these only over
   the hand points deepest in the object and the closest sphere pairs at each refresh (`near_hand_points`,
-  `near_sphere_pairs`; exact there): a 64-pose step on 2 CPU cores 9.0 -> 5.4 ms with 256 and 128. Off by default:
-  thin parts (a 7 mm trigger, 11 mm mug handles) then got fewer wraps (grasp/NOTES.md, "The time bar").
-* E_dir = sum_i (1 - cos(n_hand_i, -grad sdf(x_i))): each contact pad faces into the object.
+  `near_sphere_pairs`; exact there). Off by default: thin parts then got fewer wraps (grasp/NOTES.md, "The time bar").
 * E_part = sum_i max(0, min_j |x_i - p_j| - PART_TOLERANCE) over contacts x_i and the target part's surface
-  samples p_j: the instruction names a part, so contacts are pulled onto it (without it, contacts on a small part
-  such as a cap or a lid drift onto the larger part next to it). Zero when no target part is given (part < 0).
-  Inside the optimiser each contact is tested only against its K nearest part samples (`near_part_points`,
-  refreshed with the E_pen sets; exact at every refresh): 7 K distances instead of 7 N.
+  samples p_j: contacts are pulled onto the instructed part (else contacts on a cap or a lid drift onto the larger
+  part next to it); zero when part < 0. The optimiser tests each contact only against its K nearest part samples
+  (`near_part_points`, refreshed with the E_pen sets; exact at every refresh): 7 K distances instead of 7 N.
 * E_table = sum over hand primitives g of max(0, clearance - low_g): low_g is the exact height above the table top
   of the primitive's lowest point (box: u.c - sum_i |u.a_i| h_i; capsule: u.c - |u.a_z| l - r, with u the table's
   up normal in the object frame); zero when the object has no table (`SynthObject.table_offset` far below).
@@ -216,8 +214,7 @@ def as_contact_set(mode) -> ContactSet:
 
 
 def hand_contacts(frames: hand.LinkFrames, mode):
-    """Contact positions (C, 3) and outward hand normals (C, 3) of the mode's contact set (object frame).
-    mode: 'wrap' / 'pinch' or a `ContactSet`."""
+    """Contact positions (C, 3) and outward hand normals (C, 3) of a mode ('wrap' / 'pinch' or a `ContactSet`)."""
     cs = as_contact_set(mode)
     return (hand.link_points_to_world(frames, cs.link, cs.position),
             hand.link_vectors_to_world(frames, cs.link, cs.normal))
@@ -334,8 +331,7 @@ def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[
     mode). face: LP-DFC warm start: solve only this face's LP (None: all C faces, the exact problem).
 
     near_points: (Gp, K, 3) object points per hand primitive (`near_object_points(pose, obj, K)`).
-    hand_point_stride: keep every n-th hand surface point for E_hpen (speed; 1 keeps all 1040).
-    part: the target part id (E_part); -1 = none.
+    hand_point_stride: keep every n-th hand surface point for E_hpen (1 keeps all 1040). part: target part id; -1 none.
     near_part: `near_part_points(pose, obj, mode, part, K)` (culled E_part) or None (every part sample).
     hand_points, sphere_pairs: `near_hand_points` / `near_sphere_pairs` (culled E_hpen / E_spen) or None (all).
     """
@@ -357,9 +353,13 @@ def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[
              "forces": forces, "face": best}
     terms["pen"] = jnp.sum(primitive_penetration(frames, near_points))
     h = hand.load_hand()
-    kept = slice(None, None, hand_point_stride) if hand_points is None else hand_points
-    hpts = hand.link_points_to_world(frames, jnp.asarray(h.surface_link)[kept], jnp.asarray(h.surface_pos)[kept])
-    terms["hpen"] = jnp.sum(jax.nn.relu(-sdf_grid_query(obj.sdf, hpts)))
+    if hand_points is None:  # every stride-th point, grouped by link (fast: `hand.grouped_points_to_world`)
+        groups = hand.surface_point_groups(hand_point_stride)
+        hpts, counted = hand.grouped_points_to_world(frames, groups).reshape(-1, 3), groups.valid.reshape(-1)
+    else:
+        link, local = jnp.asarray(h.surface_link)[hand_points], jnp.asarray(h.surface_pos)[hand_points]
+        hpts, counted = hand.link_points_to_world(frames, link, local), True
+    terms["hpen"] = jnp.sum(jnp.where(counted, jax.nn.relu(-sdf_grid_query(obj.sdf, hpts)), 0.0))
     terms["spen"] = jnp.sum(self_penetration_active(frames, sphere_pairs))
     q = pose[9:]
     lower, upper = jnp.asarray(h.joint_lower, jnp.float32), jnp.asarray(h.joint_upper, jnp.float32)

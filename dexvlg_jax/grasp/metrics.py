@@ -12,13 +12,12 @@ its 2,048 surface samples (those stay in the energies, `grasp.energy`). Per gras
                `metric_spacing_mm` (box edges and corners included), exact mesh signed distance
                (`mesh_clusters.culled_signed_distance`: the brute force's values, each sample compared only with
                the triangle clusters that can hold its nearest triangle, as bounded by its nearest surface
-               sample) at every sample the grid cannot rule out (`sdf_grid_bounds`:
-               certified lower and upper bounds; a sample is skipped only if it cannot be inside (lower >= 0) or
-               cannot be deeper than a depth that another sample certainly reaches (-lower < max -upper), so the
-               maximum is unchanged: identical values on 384 demo grasps, 10-25% faster). Both are measured only
-               for grasps that pass every other check (`grasp_metrics(screen=True)`, the default: NaN for the
-               others), since the dense measurement is most of the cost and most candidates fail on contacts
-               or Q1.
+               sample) at every sample the grid cannot rule out (`sdf_grid_bounds`: certified lower and upper
+               bounds; a sample is skipped only if it cannot be inside (lower >= 0) or cannot be deeper than a
+               depth another sample certainly reaches (-lower < max -upper), so the maximum is unchanged). Both are
+               measured only for grasps that pass every other check (`grasp_metrics(screen=True)`, the default:
+               NaN for the others), since the dense measurement is most of the cost and most candidates fail on
+               contacts or Q1.
   spen_mm      self-penetration depth: max overlap of the hand's self-collision sphere pairs (all pairs).
   table_mm     hand-table penetration depth: how far the lowest hand primitive reaches below the table top
                (exact box/capsule extent, `energy.primitive_heights`; 0 without a table).
@@ -216,18 +215,24 @@ def _hand_geometry(poses, table_up, table_offset):
     return jax.lax.map(one, poses)
 
 
+@functools.lru_cache(maxsize=4)
+def _dense_groups(spacing_mm: float) -> hand.LinkPointGroups:
+    return hand.group_link_points(*dense_hand_surface(spacing_mm))
+
+
 @functools.partial(jax.jit, static_argnames=("spacing_mm",))
 def _maybe_inside(frames_pos, frames_rot, grid_values, grid_origin, grid_spacing, spacing_mm: float):
-    """(G, S) bool: which dense hand samples (`dense_hand_surface`) of each grasp (link frames (G, L, 3),
-    (G, L, 3, 3)) the grid cannot rule out of the object's deepest point (certified bounds, module docstring)."""
-    link, local = dense_hand_surface(spacing_mm)
+    """(G, R, M) bool: which dense hand samples (`dense_hand_surface`, grouped by `_dense_groups`: the sample is
+    `index[r, m]`) of each grasp (link frames (G, L, 3), (G, L, 3, 3)) the grid cannot rule out of the object's
+    deepest point (certified bounds, module docstring)."""
+    groups = _dense_groups(spacing_mm)
 
     def one(pos, rot):
-        world = hand.link_points_to_world(hand.LinkFrames(pos, rot), link, local)
+        world = hand.grouped_points_to_world(hand.LinkFrames(pos, rot), groups)
         # Only the max depth is reported: a sample needs its exact distance only if the grid's bounds leave it
         # possibly inside (lower < 0) and possibly deeper than the depth some sample certainly reaches (-upper).
-        lower, upper = mesh_sdf._bounds_points(grid_values, grid_origin, grid_spacing, world)
-        return (lower < 0.0) & (-lower >= jnp.max(-upper))
+        lower, upper = mesh_sdf._bounds(grid_values, grid_origin, grid_spacing, *jnp.moveaxis(world, -1, 0))
+        return (lower < 0.0) & (-lower >= jnp.max(-upper)) & groups.valid
 
     return jax.lax.map(lambda a: one(*a), (frames_pos, frames_rot))
 
@@ -287,9 +292,9 @@ def penetration_depths(frames_pos, frames_rot, centres, rots, exact: ExactObject
     grid = [jnp.asarray(a, jnp.float32) for a in (exact.grid.values, exact.grid.origin, exact.grid.spacing)]
     maybe_inside, = _chunked(lambda pos, rot: [_maybe_inside(pos, rot, *grid, spacing_mm)], frames_pos[rows],
                              frames_rot[rows])
-    picked, index = np.nonzero(maybe_inside)
+    picked, slot = np.nonzero(maybe_inside.reshape(len(maybe_inside), -1))
     if len(picked):
-        grasp_of = rows[picked]
+        grasp_of, index = rows[picked], _dense_groups(spacing_mm).index.reshape(-1)[slot]
         link, local = dense_hand_surface(spacing_mm)
         world = frames_pos[grasp_of, link[index]] + np.einsum("pij,pj->pi", frames_rot[grasp_of, link[index]],
                                                               local[index])

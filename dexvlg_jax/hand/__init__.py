@@ -6,7 +6,10 @@ from dexvlg_jax.hand.kinematics import (
     LinkFrames,
     contact_candidates,
     contact_sites,
+    LinkPointGroups,
     forward_kinematics,
+    group_link_points,
+    grouped_points_to_world,
     hand_signed_distance,
     link_points_to_world,
     link_vectors_to_world,
@@ -15,6 +18,7 @@ from dexvlg_jax.hand.kinematics import (
     primitive_frames,
     self_penetration,
     site_positions,
+    surface_point_groups,
     surface_points,
 )
 from dexvlg_jax.hand.model import HandModel, load_hand

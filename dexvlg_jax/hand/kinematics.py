@@ -4,6 +4,9 @@ Single-pose functions (vmap them for batches; all are jit/vmap/grad-able):
   pose = (translation (3,) m, rotation (3, 3), joints (16,) rad), the palm frame in the world.
 Shapes: L = 17 links (palm first), C contact candidates, S surface points, K self-penetration spheres.
 """
+import dataclasses
+import functools
+
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -49,6 +52,49 @@ def forward_kinematics(translation: Float[Array, "3"], rotation: Float[Array, "3
 def link_points_to_world(frames: LinkFrames, link: np.ndarray, local: np.ndarray) -> Float[Array, "N 3"]:
     """Points given in their links' frames (link (N,), local (N, 3)) -> world (N, 3)."""
     return frames.pos[link] + jnp.einsum("nij,nj->ni", frames.rot[link], jnp.asarray(local))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class LinkPointGroups:
+    """Link points laid out in equal-size groups of one link each, for `grouped_points_to_world`.
+
+    link (R,): each group's link; local (3, R, M): the points' coordinates in their link's frame (m); valid (R, M):
+    False where a group is padded (a repeat of one of its points); index (R, M): each point's row in the input.
+    """
+
+    link: np.ndarray
+    local: np.ndarray
+    valid: np.ndarray
+    index: np.ndarray
+
+
+def group_link_points(link: np.ndarray, local: np.ndarray) -> LinkPointGroups:
+    """Group points (link (N,), local (N, 3)) by link into groups of M = the smallest per-link count (a link with
+    more points gets several groups; the last one of a link is padded)."""
+    link, local = np.asarray(link), np.asarray(local, np.float32)
+    counts = np.bincount(link)
+    size = int(counts[counts > 0].min())
+    groups = [(l, idx[s:s + size]) for l in np.flatnonzero(counts) for idx in [np.flatnonzero(link == l)]
+              for s in range(0, len(idx), size)]
+    index = np.stack([np.resize(rows, size) for _, rows in groups])
+    valid = np.stack([np.arange(size) < len(rows) for _, rows in groups])
+    return LinkPointGroups(link=np.array([l for l, _ in groups]), local=np.moveaxis(local[index], -1, 0),
+                           valid=valid, index=index)
+
+
+def grouped_points_to_world(frames: LinkFrames, groups: LinkPointGroups) -> Float[Array, "R M 3"]:
+    """World positions of grouped link points (`group_link_points`): the same values as `link_points_to_world`,
+    about 3x faster with the gradient on a CPU (each group broadcasts its link's frame, one coordinate at a time:
+    XLA vectorises that, and neither a per-point gather of frames nor its scatter-add gradient remains)."""
+    rot, pos, local = frames.rot[groups.link], frames.pos[groups.link], jnp.asarray(groups.local)
+    return jnp.stack([pos[:, i, None] + sum(rot[:, i, j, None] * local[j] for j in range(3)) for i in range(3)], -1)
+
+
+@functools.lru_cache(maxsize=None)
+def surface_point_groups(stride: int = 1) -> LinkPointGroups:
+    """`group_link_points` of every `stride`-th hand surface point (`surface_points`; cached)."""
+    hand = load_hand()
+    return group_link_points(hand.surface_link[::stride], hand.surface_pos[::stride])
 
 
 def link_vectors_to_world(frames: LinkFrames, link: np.ndarray, local: np.ndarray) -> Float[Array, "N 3"]:

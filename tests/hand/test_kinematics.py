@@ -169,3 +169,31 @@ def test_primitive_distances_match_the_per_point_sdf_with_gradients():
             g_ref = jax.grad(penetration(reference), argnums=argnum)(translation, joints, points)
             np.testing.assert_allclose(np.asarray(g), np.asarray(g_ref), rtol=1e-4,
                                        atol=1e-4 * float(jnp.max(jnp.abs(g_ref))))
+
+
+@pytest.mark.parametrize("stride", [1, 3])
+def test_grouped_points_match_the_per_point_transform_with_gradients(random_poses, stride):
+    """`grouped_points_to_world` (E_hpen's layout) gives every hand surface point exactly once, at the position
+    `link_points_to_world` gives it, with the same gradient of a weighted sum; stride 3 leaves links with uneven
+    counts, so groups are padded."""
+    h = hand.load_hand()
+    link, local = h.surface_link[::stride], h.surface_pos[::stride]
+    groups = hand.group_link_points(link, local)
+    assert sorted(groups.index[groups.valid].tolist()) == list(range(len(link)))
+    assert (stride == 1) == bool(groups.valid.all())
+    weights = jnp.asarray(np.random.default_rng(1).normal(size=(len(link), 3)), jnp.float32)
+    trans, rots, joints = (jnp.asarray(a[:4], jnp.float32) for a in random_poses)
+
+    def per_point(j):
+        frames = hand.forward_kinematics(trans[0], rots[0], j)
+        return hand.link_points_to_world(frames, link, local)
+
+    def grouped(j):
+        frames = hand.forward_kinematics(trans[0], rots[0], j)
+        x = hand.grouped_points_to_world(frames, groups)
+        return jnp.zeros((len(link), 3)).at[groups.index[groups.valid]].set(x[groups.valid])
+
+    for q in joints:
+        np.testing.assert_allclose(grouped(q), per_point(q), atol=1e-6)
+        g_ref = jax.grad(lambda q: jnp.sum(weights * per_point(q)))(q)
+        np.testing.assert_allclose(jax.grad(lambda q: jnp.sum(weights * grouped(q)))(q), g_ref, rtol=1e-4, atol=1e-5)
