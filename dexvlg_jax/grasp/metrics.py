@@ -292,7 +292,7 @@ def penetration_depths(frames_pos, frames_rot, centres, rots, exact: ExactObject
     grid = [jnp.asarray(a, jnp.float32) for a in (exact.grid.values, exact.grid.origin, exact.grid.spacing)]
     maybe_inside, = _chunked(lambda pos, rot: [_maybe_inside(pos, rot, *grid, spacing_mm)], frames_pos[rows],
                              frames_rot[rows])
-    picked, slot = np.nonzero(maybe_inside.reshape(len(maybe_inside), -1))
+    picked, slot = np.nonzero(maybe_inside.reshape(len(rows), -1) if len(rows) else np.zeros((0, 0), bool))
     if len(picked):
         grasp_of, index = rows[picked], _dense_groups(spacing_mm).index.reshape(-1)[slot]
         link, local = dense_hand_surface(spacing_mm)

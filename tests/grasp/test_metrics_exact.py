@@ -197,3 +197,13 @@ def test_degenerate_faces_give_finite_samples():
     assert np.isfinite(points).all() and set(owner.tolist()) <= {0, 1, 2}
     assert np.all(points[:, 2] == 0) and points[:, 1].min() >= -1e-9 and (points[:, :2].sum(1) <= 0.02 + 1e-7).all()
     assert np.isclose(points[:, 0].max(), 0.02)  # the sliver's far end is sampled
+
+
+def test_screened_metrics_with_no_grasp_left_to_measure(case):
+    """Hands 1 m from the object fail the contact screen, so no grasp gets the dense penetration measurement:
+    the metrics still return (NaN depths) instead of failing on the empty selection."""
+    _, obj, poses, _, _ = case
+    far = poses.copy()
+    far[:, :3] += 1.0
+    m = M.grasp_metrics(far, synth_object(obj), obj, np.array(["wrap"] * NUM), np.zeros(NUM, np.int32))
+    assert np.all(np.isnan(m["pen_mm"])) and np.all(np.isnan(m["hand_pen_mm"]))
