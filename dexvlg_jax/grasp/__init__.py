@@ -10,11 +10,11 @@ from dexvlg_jax.grasp.energy import (
     energy_terms,
     grasp_energy,
     hand_contacts,
-    near_object_points,
     object_normals,
     synth_object,
     total_energy,
 )
+from dexvlg_jax.grasp.culling import near_object_points
 from dexvlg_jax.grasp.force_closure import (
     ForceSolution,
     dfc_energy,

@@ -15,17 +15,17 @@ A pose is the flat 25-vector of `hand.pose_from_vector`: translation (3), rot6d 
 * E_dis = sum_i |sdf(x_i)| over contacts (trilinear object SDF grid); E_dir = sum_i (1 - cos(n_hand_i, -grad
   sdf(x_i))): each contact pad faces into the object.
 * E_pen = sum over object surface points p and hand primitives g of max(0, -sdf_g(p)) (exact box/capsule SDF);
-  each primitive is tested only against its K nearest object points (`near_object_points`, refreshed by the
+  each primitive is tested only against its K nearest object points (`culling.near_object_points`, refreshed by the
   optimiser every block of iterations): 34 K evaluations instead of 34 N.
 * E_hpen = sum over hand surface points of max(0, -sdf_obj(h)) (hand points in the object's SDF grid).
 * E_spen = sum of self-penetration sphere-pair overlaps (m); E_limit = sum of joint-limit violations (rad).
   Optionally (`EnergyConfig.hand_points_per_block`, `sphere_pairs_per_block`) the optimiser sums these only over
-  the hand points deepest in the object and the closest sphere pairs at each refresh (`near_hand_points`,
+  the hand points deepest in the object and the closest sphere pairs at each refresh (`culling.near_hand_points`,
   `near_sphere_pairs`; exact there). Off by default: thin parts then got fewer wraps (grasp/NOTES.md, "The time bar").
 * E_part = sum_i max(0, min_j |x_i - p_j| - PART_TOLERANCE) over contacts x_i and the target part's surface
   samples p_j: contacts are pulled onto the instructed part (else contacts on a cap or a lid drift onto the larger
   part next to it); zero when part < 0. The optimiser tests each contact only against its K nearest part samples
-  (`near_part_points`, refreshed with the E_pen sets; exact at every refresh): 7 K distances instead of 7 N.
+  (`culling.near_part_points`, refreshed with the E_pen sets; exact at every refresh): 7 K distances instead of 7 N.
 * E_table = sum over hand primitives g of max(0, clearance - low_g): low_g is the exact height above the table top
   of the primitive's lowest point (box: u.c - sum_i |u.a_i| h_i; capsule: u.c - |u.a_z| l - r, with u the table's
   up normal in the object frame); zero when the object has no table (`SynthObject.table_offset` far below).
@@ -226,32 +226,6 @@ def object_normals(grid: SDFGrid, points: Float[Array, "P 3"]) -> Float[Array, "
     return grad / jnp.maximum(safe_norm(grad)[:, None], 1e-9)
 
 
-def near_object_points(pose: Float[Array, "25"], obj: SynthObject, k: int) -> Float[Array, "Gp K 3"]:
-    """For each hand collision primitive, the k object surface points nearest its centre (no gradient).
-
-    This is the culling behind E_pen: each primitive is tested only against its own k nearest object points
-    (Gp x k primitive SDFs instead of N x Gp). The optimiser refreshes the sets every few iterations.
-    """
-    pose = jax.lax.stop_gradient(pose)
-    frames = hand.forward_kinematics(*hand.pose_from_vector(pose))
-    centres, _ = hand.primitive_frames(frames)
-    d2 = jnp.sum((centres[:, None, :] - obj.points[None]) ** 2, -1)
-    _, idx = jax.lax.top_k(-d2, k)
-    return obj.points[idx]
-
-
-def near_part_points(pose: Float[Array, "25"], obj: SynthObject, mode, part: Array | int, k: int):
-    """For each contact of the mode, the k samples of target part `part` nearest to it (no gradient): the culling
-    behind E_part. Returns (points (C, k, 3), valid (C, k) bool); entries are invalid when the part has fewer than k
-    samples or part < 0. With these, `part_distance` equals the exact one at this pose."""
-    pose = jax.lax.stop_gradient(pose)
-    x, _ = hand_contacts(hand.forward_kinematics(*hand.pose_from_vector(pose)), mode)
-    d2 = jnp.sum((x[:, None, :] - obj.points[None]) ** 2, -1)  # (C, N)
-    on_part = (obj.part_ids == part) & (jnp.asarray(part) >= 0)
-    neg, idx = jax.lax.top_k(-jnp.where(on_part[None], d2, jnp.inf), k)
-    return obj.points[idx], jnp.isfinite(neg)
-
-
 def primitive_penetration(frames: hand.LinkFrames, near: Float[Array, "Gp K 3"]) -> Float[Array, "Gp K"]:
     """Depth (m, >= 0) of each primitive's near object points inside that primitive (exact box/capsule SDF).
 
@@ -285,7 +259,7 @@ def active_sphere_pairs(num_samples: int = 2048, margin: float = 0.005, seed: in
     return np.flatnonzero(min_gap < margin)
 
 
-def _active_pair_overlaps(frames: hand.LinkFrames, subset: Array | None = None) -> Float[Array, "P"]:
+def active_pair_overlaps(frames: hand.LinkFrames, subset: Array | None = None) -> Float[Array, "P"]:
     """Overlaps r_i + r_j - |c_i - c_j| (m, < 0 apart) of the `active_sphere_pairs` (or the `subset` of them)."""
     centres, radius, pairs = penetration_spheres(frames)
     pairs = jnp.asarray(pairs[active_sphere_pairs()])
@@ -295,29 +269,7 @@ def _active_pair_overlaps(frames: hand.LinkFrames, subset: Array | None = None) 
 
 def self_penetration_active(frames: hand.LinkFrames, subset: Array | None = None) -> Float[Array, "P"]:
     """Overlap depths (m, >= 0) of the `active_sphere_pairs` (hand.self_penetration's formula); subset: see above."""
-    return jax.nn.relu(_active_pair_overlaps(frames, subset))
-
-
-def near_hand_points(pose: Float[Array, "25"], obj: SynthObject, k: int, per_link: int = 8) -> Array:
-    """Indices (max(k, 17 per_link),) of hand surface points at `pose` (no gradient): the `per_link` with the
-    smallest object SDF of every link, so that a broad contact (the palm on a body) cannot crowd out fingers on a
-    thin part, then the rest of the k smallest. E_hpen's culling between refreshes (`near_object_points`: E_pen's)."""
-    h = hand.load_hand()
-    frames = hand.forward_kinematics(*hand.pose_from_vector(jax.lax.stop_gradient(pose)))
-    d = sdf_grid_query(obj.sdf, hand.link_points_to_world(frames, h.surface_link, h.surface_pos))
-    links = np.unique(h.surface_link)
-    picks = [jnp.asarray(np.flatnonzero(h.surface_link == link))[jax.lax.top_k(-d[h.surface_link == link],
-                                                                                per_link)[1]] for link in links]
-    first = jnp.concatenate(picks)
-    rest = jax.lax.top_k(-d.at[first].set(jnp.inf), max(k - len(first), 0))[1]
-    return jnp.concatenate([first, rest])
-
-
-def near_sphere_pairs(pose: Float[Array, "25"], k: int) -> Array:
-    """Indices (k,) into `active_sphere_pairs` of the k pairs with the largest overlap (smallest gap) at `pose`
-    (no gradient): the culling behind E_spen between refreshes."""
-    overlap = _active_pair_overlaps(hand.forward_kinematics(*hand.pose_from_vector(jax.lax.stop_gradient(pose))))
-    return jax.lax.top_k(overlap, min(k, overlap.shape[0]))[1]
+    return jax.nn.relu(active_pair_overlaps(frames, subset))
 
 
 def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[Array, "Gp K 3"], mode,
@@ -330,10 +282,10 @@ def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[
     mode: 'wrap' / 'pinch', or a `ContactSet` (data: with `contact_set(mode, padded=True)` one trace serves every
     mode). face: LP-DFC warm start: solve only this face's LP (None: all C faces, the exact problem).
 
-    near_points: (Gp, K, 3) object points per hand primitive (`near_object_points(pose, obj, K)`).
+    near_points: (Gp, K, 3) object points per hand primitive (`culling.near_object_points(pose, obj, K)`).
     hand_point_stride: keep every n-th hand surface point for E_hpen (1 keeps all 1040). part: target part id; -1 none.
-    near_part: `near_part_points(pose, obj, mode, part, K)` (culled E_part) or None (every part sample).
-    hand_points, sphere_pairs: `near_hand_points` / `near_sphere_pairs` (culled E_hpen / E_spen) or None (all).
+    near_part: `culling.near_part_points(pose, obj, mode, part, K)` (culled E_part) or None (every part sample).
+    hand_points, sphere_pairs: `culling.near_hand_points` / `near_sphere_pairs` (culled E_hpen / E_spen) or None (all).
     """
     contacts = as_contact_set(mode)
     valid = jnp.asarray(contacts.valid)
@@ -374,7 +326,7 @@ def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[
 def part_distance(contacts: Float[Array, "C 3"], obj: SynthObject, part: Array | int,
                   near_part=None, valid=None) -> Float[Array, ""]:
     """E_part: sum over contacts of how far (m) beyond PART_TOLERANCE the nearest surface sample of `part` is;
-    0 when part < 0 or the part has no samples. near_part: (points (C, K, 3), valid (C, K)) from `near_part_points`
+    0 when part < 0 or the part has no samples. near_part: (points (C, K, 3), valid (C, K)) from `culling.near_part_points`
     to search only those samples; None: all N. valid: (C,) contacts that count (None: all)."""
     if near_part is None:
         d2 = jnp.sum((contacts[:, None, :] - obj.points[None]) ** 2, -1)  # (C, N)

@@ -5,8 +5,8 @@ is sharded over devices with a `jax.sharding.Mesh` (axes ("data", "fsdp"), grasp
 independent (its own RMS statistics, its own key = fold_in(rng, grasp index), fold_in(key, step) per step), so
 results do not depend on the batch composition or the number of devices.
 
-Iterations run in blocks of `refresh_every`: at each block start the culling sets (`energy.near_object_points`,
-`energy.near_part_points`) and, for LP-DFC, the best LP face (all C LPs) are recomputed; inside a block each step
+Iterations run in blocks of `refresh_every`: at each block start the culling sets (`culling.near_object_points`,
+`culling.near_part_points`) and, for LP-DFC, the best LP face (all C LPs) are recomputed; inside a block each step
 re-solves only that face's LP at the current pose (exact within the face; see force_closure). The final energy and
 terms are evaluated without the E_part culling.
 
@@ -28,8 +28,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float
 
 from dexvlg_jax.devices import data_mesh
-from dexvlg_jax.grasp.energy import (ContactSet, EnergyConfig, SynthObject, energy_terms, near_object_points,
-                                     near_hand_points, near_part_points, near_sphere_pairs, total_energy)
+from dexvlg_jax.grasp.culling import near_hand_points, near_object_points, near_part_points, near_sphere_pairs
+from dexvlg_jax.grasp.energy import ContactSet, EnergyConfig, SynthObject, energy_terms, total_energy
 
 OPTIMIZERS = ("annealing", "adam")
 

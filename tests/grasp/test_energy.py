@@ -7,6 +7,7 @@ import pytest
 
 from dexvlg_jax import hand
 from dexvlg_jax.geometry.mesh_sdf import sdf_grid_query
+from dexvlg_jax.grasp import culling
 from dexvlg_jax.grasp import energy as E
 from dexvlg_jax.grasp import init as I
 from dexvlg_jax.objects.reference_shapes import cylinder_object
@@ -42,7 +43,7 @@ def _evaluate(sobj, poses, mode, fc_kind):
     w = E.EnergyWeights()
 
     def one(p):
-        n = E.near_object_points(p, sobj, 8)
+        n = culling.near_object_points(p, sobj, 8)
         terms = E.energy_terms(p, sobj, n, mode, fc_kind)
         return E.total_energy(terms, w), (terms, n)
 
@@ -91,7 +92,7 @@ def test_pen_without_culling_equals_exact_hand_sdf(sobj):
     exact = float(jnp.sum(jax.nn.relu(-hand.primitive_distances(frames, pts))))
     assert exact > 1e-3
     np.testing.assert_allclose(got, exact, rtol=1e-4)
-    culled = float(jnp.sum(E.primitive_penetration(frames, E.near_object_points(pose, sobj, 64))))
+    culled = float(jnp.sum(E.primitive_penetration(frames, culling.near_object_points(pose, sobj, 64))))
     assert 0.5 * exact < culled <= exact * (1 + 1e-5)
     h = hand.load_hand()
     hpts = hand.link_points_to_world(frames, h.surface_link, h.surface_pos)
@@ -160,7 +161,7 @@ def test_culled_part_distance_is_exact_where_its_sets_were_taken(sobj, poses, k)
     def both(part):
         def one(p):
             x, _ = E.hand_contacts(hand.forward_kinematics(*hand.pose_from_vector(p)), "wrap")
-            near = E.near_part_points(p, obj, "wrap", part, k)
+            near = culling.near_part_points(p, obj, "wrap", part, k)
             return E.part_distance(x, obj, part), E.part_distance(x, obj, part, near)
         return jax.vmap(one)(poses)
 
@@ -177,8 +178,8 @@ def test_padded_contact_set_as_data_equals_the_modes_own(sobj, obj):
     w = E.EnergyWeights()
 
     def one(p, mode):
-        near = E.near_object_points(p, sobj, 8)
-        part = E.near_part_points(p, sobj, mode, 0, 8)
+        near = culling.near_object_points(p, sobj, 8)
+        part = culling.near_part_points(p, sobj, mode, 0, 8)
         terms = E.energy_terms(p, sobj, near, mode, "lp_dfc", None, 1, 0, part)
         return E.total_energy(terms, w), terms
 
@@ -210,8 +211,8 @@ def test_a_palm_free_pinch_leaves_the_palm_out(sobj, obj):
     poses = jnp.asarray(I.initial_poses(obj, 0, "pinch", 2, np.random.default_rng(2), I.InitConfig()))
 
     def terms(p, cs):
-        near = E.near_object_points(p, sobj, 8)
-        part = E.near_part_points(p, sobj, cs, 0, 8)
+        near = culling.near_object_points(p, sobj, 8)
+        part = culling.near_part_points(p, sobj, cs, 0, 8)
         return E.energy_terms(p, sobj, near, cs, "dfc", None, 1, 0, part)
 
     t_free = jax.vmap(terms, in_axes=(0, None))(poses, jax.tree.map(jnp.asarray, free))
@@ -233,9 +234,9 @@ def test_culled_hand_and_self_penetration_are_exact_where_their_sets_were_taken(
     poses = jnp.concatenate([jnp.broadcast_to(jnp.concatenate([t, rot[:, 0], rot[:, 1]]), (4, 9)), q], 1)
 
     def penetration(p, culled):
-        n = E.near_object_points(p, sobj, 8)
-        hand_points = E.near_hand_points(p, sobj, 256) if culled else None
-        pairs = E.near_sphere_pairs(p, 128) if culled else None
+        n = culling.near_object_points(p, sobj, 8)
+        hand_points = culling.near_hand_points(p, sobj, 256) if culled else None
+        pairs = culling.near_sphere_pairs(p, 128) if culled else None
         terms = E.energy_terms(p, sobj, n, "wrap", "dfc", hand_points=hand_points, sphere_pairs=pairs)
         return terms["hpen"] + terms["spen"], (terms["hpen"], terms["spen"])
 

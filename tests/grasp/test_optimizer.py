@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from dexvlg_jax.devices import data_mesh
+from dexvlg_jax.grasp import culling
 from dexvlg_jax.grasp import energy as E
 from dexvlg_jax.grasp import init as I
 from dexvlg_jax.grasp import optimizer as O
@@ -33,7 +34,7 @@ def single_device(setup):
 
 def test_annealing_lowers_energy(setup, single_device):
     sobj, poses = setup
-    near = jax.vmap(lambda p: E.near_object_points(p, sobj, ECFG.points_per_primitive))(poses)
+    near = jax.vmap(lambda p: culling.near_object_points(p, sobj, ECFG.points_per_primitive))(poses)
     e0 = jax.jit(jax.vmap(lambda p, n: E.grasp_energy(p, sobj, n, "wrap", ECFG.weights, "dfc")))(poses, near)
     pose, e, terms, acc = single_device
     assert pose.shape == (8, 25) and e.shape == (8,) and acc.shape == (8,)
