@@ -13,9 +13,9 @@ nothing for, with poses drawn along the part's surface normals) and full optimis
 object with 3 graspable parts gets 42 poses per part instead of 32 for the same padded batches of 64). Measured on the
 demo's objects (grasp/NOTES.md, "Coverage that a rounding can move"): 40 of 44 conditions covered (every producible
 one), 455 of 455 kept grasps lifting in the evaluation's protocol in place and turned, yield 14.0%, in 440.0 s from
-an empty folder on a 2-core CPU (cold, idle; 1.13x the 388.1 s of the engine of the day the coverage issue was filed,
-measured the same session; the bar is 1.2x). Not the demo's default: the demo's tiny model trained on more grasps per condition
-lifts fewer trials (NOTES, "Exploration for the conditions the rule leaves empty").
+an empty folder on a 2-core CPU (cold, idle; 1.13x the 388.1 s of the engine of the day the coverage issue was
+filed, measured the same session; the bar is 1.2x). Not the demo's default: the demo's tiny model trained on more
+grasps per condition lifts fewer trials (NOTES, "Exploration for the conditions the rule leaves empty").
 """
 from configs.args import check_arg
 from configs.data import demo, learning

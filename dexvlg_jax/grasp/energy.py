@@ -21,7 +21,8 @@ A pose is the flat 25-vector of `hand.pose_from_vector`: translation (3), rot6d 
 * E_spen = sum of self-penetration sphere-pair overlaps (m); E_limit = sum of joint-limit violations (rad).
   Optionally (`EnergyConfig.hand_points_per_block`, `sphere_pairs_per_block`) the optimiser sums these only over
   the hand points deepest in the object and the closest sphere pairs at each refresh (`culling.near_hand_points`,
-  `near_sphere_pairs`; exact there). Off by default: thin parts then got fewer wraps (grasp/NOTES.md, "The time bar").
+  `near_sphere_pairs`; exact there). Off by default: builds with them covered fewer thin-part wraps (grasp/NOTES.md,
+  "The time bar"), though a mere change of rounding did too ("Coverage that a rounding can move").
 * E_part = sum_i max(0, min_j |x_i - p_j| - PART_TOLERANCE) over contacts x_i and the target part's surface
   samples p_j: contacts are pulled onto the instructed part (else contacts on a cap or a lid drift onto the larger
   part next to it); zero when part < 0. The optimiser tests each contact only against its K nearest part samples
@@ -326,8 +327,8 @@ def energy_terms(pose: Float[Array, "25"], obj: SynthObject, near_points: Float[
 def part_distance(contacts: Float[Array, "C 3"], obj: SynthObject, part: Array | int,
                   near_part=None, valid=None) -> Float[Array, ""]:
     """E_part: sum over contacts of how far (m) beyond PART_TOLERANCE the nearest surface sample of `part` is;
-    0 when part < 0 or the part has no samples. near_part: (points (C, K, 3), valid (C, K)) from `culling.near_part_points`
-    to search only those samples; None: all N. valid: (C,) contacts that count (None: all)."""
+    0 when part < 0 or the part has no samples. near_part: (points (C, K, 3), valid (C, K)) from
+    `culling.near_part_points` to search only those samples; None: all N. valid: (C,) contacts that count (None all)."""
     if near_part is None:
         d2 = jnp.sum((contacts[:, None, :] - obj.points[None]) ** 2, -1)  # (C, N)
         on_part = obj.part_ids[None] == part
