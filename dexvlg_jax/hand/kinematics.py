@@ -74,11 +74,11 @@ def group_link_points(link: np.ndarray, local: np.ndarray) -> LinkPointGroups:
     link, local = np.asarray(link), np.asarray(local, np.float32)
     counts = np.bincount(link)
     size = int(counts[counts > 0].min())
-    groups = [(l, idx[s:s + size]) for l in np.flatnonzero(counts) for idx in [np.flatnonzero(link == l)]
-              for s in range(0, len(idx), size)]
+    groups = [(owner, rows[s:s + size]) for owner in np.flatnonzero(counts)
+              for rows in [np.flatnonzero(link == owner)] for s in range(0, len(rows), size)]
     index = np.stack([np.resize(rows, size) for _, rows in groups])
     valid = np.stack([np.arange(size) < len(rows) for _, rows in groups])
-    return LinkPointGroups(link=np.array([l for l, _ in groups]), local=np.moveaxis(local[index], -1, 0),
+    return LinkPointGroups(link=np.array([owner for owner, _ in groups]), local=np.moveaxis(local[index], -1, 0),
                            valid=valid, index=index)
 
 
