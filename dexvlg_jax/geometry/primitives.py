@@ -24,6 +24,11 @@ def safe_norm(x: Float[Array, "... 3"], axis: int = -1) -> Float[Array, "..."]:
     return safe_sqrt(jnp.sum(x * x, axis=axis))
 
 
+def squared_distances(a: Float[Array, "A 3"], b: Float[Array, "B 3"]) -> Float[Array, "A B"]:
+    """|a_i - b_j|^2 between two point sets, one coordinate at a time (the module docstring: 2x faster on CPU)."""
+    return sum((a[:, i, None] - b[None, :, i]) ** 2 for i in range(3))
+
+
 def _norm_xyz(x: Array, y: Array, z: Array) -> Array:
     """`safe_norm` of the vector (x, y, z) given as three same-shape arrays (elementwise; no axis of 3)."""
     return safe_sqrt(x * x + y * y + z * z)

@@ -20,7 +20,7 @@ def smallest_k(values: Float[Array, "... N"], k: int, block: int = 16) -> tuple[
     `jax.lax.top_k(-values, k)` (values negated back). N is padded with +inf to a multiple of `block`; a row with
     fewer than k finite entries returns +inf values for the rest (their indices are arbitrary)."""
     n = values.shape[-1]
-    if k >= n or n <= k * block:  # short rows: the one-pass top-k is as cheap
+    if n <= k * block:  # short rows (k >= n included): the one-pass top-k is as cheap
         neg, index = jax.lax.top_k(-values, min(k, n))
         return -neg, index
     pad = (-n) % block

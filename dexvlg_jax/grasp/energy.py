@@ -44,7 +44,7 @@ from jaxtyping import Array, Float
 
 from dexvlg_jax import hand
 from dexvlg_jax.geometry.mesh_sdf import SDFGrid, sdf_grid_query
-from dexvlg_jax.geometry.primitives import BOX, primitive_sdf, safe_norm
+from dexvlg_jax.geometry.primitives import BOX, primitive_sdf, safe_norm, squared_distances
 from dexvlg_jax.grasp import force_closure as fc
 from dexvlg_jax.hand import constants
 from dexvlg_jax.hand.kinematics import penetration_spheres
@@ -330,7 +330,7 @@ def part_distance(contacts: Float[Array, "C 3"], obj: SynthObject, part: Array |
     0 when part < 0 or the part has no samples. near_part: (points (C, K, 3), valid (C, K)) from
     `culling.near_part_points` to search only those samples; None: all N. valid: (C,) contacts that count (None all)."""
     if near_part is None:
-        d2 = jnp.sum((contacts[:, None, :] - obj.points[None]) ** 2, -1)  # (C, N)
+        d2 = squared_distances(contacts, obj.points)  # (C, N)
         on_part = obj.part_ids[None] == part
     else:
         d2 = jnp.sum((contacts[:, None, :] - near_part[0]) ** 2, -1)  # (C, K)
